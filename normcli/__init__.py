@@ -1,0 +1,36 @@
+"""normcli: normalize tabular data and tensors, from the shell or from Python.
+
+    >>> import normcli
+    >>> scaler = normcli.fit(df, method="zscore")      # a pandas DataFrame or NumPy array
+    >>> scaled = scaler.transform(df)
+    >>> scaler.save("scaler.json"); normcli.load("scaler.json").inverse(scaled)
+    >>> normcli.lrn(acts, convention="torch", size=5)  # Local Response Normalization
+
+The names are loaded on first use, so `import normcli` (and the CLI's start) stays fast.
+"""
+
+from normcli._version import __version__
+
+__all__ = ["DataError", "NormcliError", "Scaler", "UsageError", "__version__", "fit", "load", "lrn"]
+
+_LAZY = {
+    "fit": "normcli.api",
+    "load": "normcli.api",
+    "Scaler": "normcli.api",
+    "lrn": "normcli.lrn",
+    "NormcliError": "normcli.errors",
+    "DataError": "normcli.errors",
+    "UsageError": "normcli.errors",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'normcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,454 @@
+"""The command line: parse options, call the pipeline, render the report. Nothing else.
+
+Heavy modules (NumPy, pyarrow, pandas, rich) are imported inside the commands, so that
+`normcli --help` and `normcli --version` start fast.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from normcli._version import __version__
+from normcli.errors import NormcliError, UsageError
+
+STDIO = "-"
+FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+METHOD_OPTIONS = {  # option -> the method it belongs to
+    "range": "minmax",
+    "clip": "minmax",
+    "ddof": "zscore",
+    "base": "log",
+    "offset": "log",
+    "normalize": "log",
+}
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is so that partial output is cleaned up."""
+
+
+# --- shared options ----------------------------------------------------------------------------
+
+
+def _input_options(f):
+    f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
+        f
+    )
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+        help="Input format when the extension does not say (stdin: csv).",
+    )(f)
+    return f
+
+
+def _report_options(f):
+    f = click.option(
+        "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
+    )(f)
+    f = click.option("-q", "--quiet", is_flag=True, help="Print no report or warnings on stderr.")(f)
+    return f
+
+
+def _split_names(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",")]
+    if not all(names):
+        raise UsageError(f"column list {value!r} has an empty name")
+    return names
+
+
+# --- the group -------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "-V", "--version", prog_name="normcli", message="%(prog)s %(version)s")
+def cli() -> None:
+    """Normalize tabular data and tensors: fit scalers, apply and undo them, and apply
+    Local Response Normalization, with before/after statistics.
+
+    \b
+    normcli fit data.csv -m zscore -o scaler.json
+    normcli transform data.csv -s scaler.json -o scaled.parquet
+    cat new.csv | normcli transform - -s scaler.json | head
+    normcli inverse scaled.parquet -s scaler.json -o restored.csv
+    normcli stats data.csv
+    normcli lrn acts.npy -o normed.npy --convention torch --size 5
+    """
+
+
+# --- fit -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "-m",
+    "--method",
+    "methods",
+    multiple=True,
+    required=True,
+    metavar="METHOD|COLUMN=METHOD",
+    help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
+    "sets one column's method.",
+)
+@click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
+@click.option("--columns", help="Comma-separated columns to scale (default: every numeric column).")
+@click.option("--exclude", help="Comma-separated columns to leave as they are.")
+@click.option(
+    "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
+)
+@click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
+@click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
+@click.option("--base", type=float, help="log: the logarithm's base [default: 10].")
+@click.option("--log-offset", "offset", type=float, help="log: add this to x first, log(x + offset) [default: 0].")
+@click.option("--log-normalize", "normalize", is_flag=True, help="log: divide by log(max), so [1, max] maps to [0, 1].")
+@click.option(
+    "--invalid",
+    type=click.Choice(["error", "nan"]),
+    default="error",
+    show_default=True,
+    help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
+)
+@_input_options
+@_report_options
+def fit(
+    input_path: str,
+    methods: tuple[str, ...],
+    output: str,
+    columns: str | None,
+    exclude: str | None,
+    range_,
+    clip,
+    ddof,
+    base,
+    offset,
+    normalize,
+    invalid,
+    fmt,
+    axis,
+    quiet,
+    stats_json,
+) -> None:
+    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
+    from normcli.io import check_output_path, open_reader
+    from normcli.pipeline import fit_stream
+
+    default, overrides = _parse_methods(methods)
+    options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
+    options["invalid"] = invalid
+    check_output_path(output, (input_path,))
+    if stats_json:
+        check_output_path(stats_json, (input_path,))
+    reader = open_reader(input_path, fmt, axis=axis)
+    with _Progress(quiet) as progress:
+        result = fit_stream(
+            reader,
+            method=default,
+            overrides=overrides,
+            columns=_split_names(columns),
+            exclude=_split_names(exclude) or (),
+            options=options,
+            progress=progress.update,
+        )
+    _check_options_used(options, {c.method for c in result.scaler.columns})
+    _write_text(output, result.scaler.to_json())
+    methods_by_col = {c.name: c.method for c in result.scaler.columns}
+    _report(
+        quiet,
+        stats_json,
+        "fit",
+        reader.label,
+        None,
+        result.before,
+        result.after,
+        methods_by_col,
+        None,
+        result.warnings,
+    )
+
+
+def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
+    default, overrides = None, {}
+    for value in values:
+        column, eq, method = value.rpartition("=")
+        if eq:
+            if not column:
+                raise UsageError(f"-m {value!r} names no column; use COLUMN=METHOD")
+            overrides[column] = method
+        elif default is not None:
+            raise UsageError(f"-m given two methods ({default!r}, {value!r}); use COLUMN=METHOD for the second")
+        else:
+            default = value
+    from normcli.methods import get_method
+
+    for method in [default, *overrides.values()]:
+        if method is not None:
+            get_method(method)
+    return default, overrides
+
+
+def _method_options(**given: Any) -> dict[str, Any]:
+    """The method options the user actually gave (defaults live with the methods)."""
+    out = {}
+    for key, value in given.items():
+        key = key.rstrip("_")
+        if value is None or value is False or value == ():
+            continue
+        out[key] = list(value) if key == "range" else value
+    return out
+
+
+def _check_options_used(options: dict[str, Any], used: set[str]) -> None:
+    for key in options:
+        owner = METHOD_OPTIONS.get(key)
+        if owner and owner not in used:
+            flag = {"offset": "--log-offset", "normalize": "--log-normalize"}.get(key, f"--{key}")
+            raise UsageError(f"{flag} is an option of {owner}, which no column uses")
+
+
+# --- transform / inverse ---------------------------------------------------------------------
+
+
+def _apply_command(name: str, inverse: bool, doc: str):
+    @cli.command(name=name, help=doc)
+    @click.argument("input_path", metavar="INPUT")
+    @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
+    @click.option("-o", "--output", default=STDIO, show_default=True, help="Output file ('-': stdout).")
+    @click.option(
+        "--output-format",
+        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+        help="Output format [default: from -o's extension, else the input's].",
+    )
+    @click.option(
+        "--dtype",
+        type=click.Choice(["float64", "float32"]),
+        default="float64",
+        show_default=True,
+        help="Type of the scaled columns in the output.",
+    )
+    @_input_options
+    @_report_options
+    def command(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json) -> None:
+        _run_apply(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json, inverse)
+
+    return command
+
+
+def _run_apply(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json, inverse) -> None:
+    import numpy as np
+
+    from normcli.api import load
+    from normcli.io import check_output_path, detect_format, open_reader, open_writer
+    from normcli.pipeline import apply_stream
+
+    if input_path == STDIO and scaler_path == STDIO:
+        raise UsageError("INPUT and --scaler cannot both be stdin")
+    check_output_path(output, (input_path, scaler_path))
+    if stats_json:
+        check_output_path(stats_json, (input_path, scaler_path))
+    scaler = load(scaler_path)
+    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    if output_format:
+        out_fmt = detect_format(output, output_format, option="--output-format")
+    elif output != STDIO:
+        out_fmt = detect_format(output, None, default=in_fmt)
+    else:
+        out_fmt = in_fmt
+    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
+        axis = scaler.layout["axis"]
+    reader = open_reader(
+        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
+    )
+    shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
+    with _Progress(quiet) as progress, open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer:
+        result = apply_stream(reader, writer, scaler, inverse=inverse, dtype=np.dtype(dtype), progress=progress.update)
+    from normcli.report import counter_notes
+
+    methods = {c.name: c.method for c in scaler.columns}
+    _report(
+        quiet,
+        stats_json,
+        "inverse" if inverse else "transform",
+        reader.label,
+        result.rows,
+        result.before,
+        result.after,
+        methods,
+        result.counters,
+        result.warnings + counter_notes(result.counters),
+    )
+
+
+transform = _apply_command(
+    "transform", False, "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout)."
+)
+inverse = _apply_command(
+    "inverse", True, "Undo a transform: map scaled INPUT back to the original units with the same scaler."
+)
+
+
+# --- stats and methods ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT")
+@click.option("--columns", help="Comma-separated columns (default: every numeric column).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_input_options
+def stats(input_path, columns, as_json, fmt, axis) -> None:
+    """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
+    from normcli.io import open_reader
+    from normcli.pipeline import stats_stream
+    from normcli.report import console, dumps, stats_json, stats_table
+
+    reader = open_reader(input_path, fmt, axis=axis)
+    with _Progress(False) as progress:
+        result = stats_stream(reader, _split_names(columns), progress=progress.update)
+    if as_json:
+        sys.stdout.write(dumps(stats_json(result)))
+    else:
+        console(sys.stdout).print(stats_table(reader.label, result))
+
+
+@cli.command()
+def methods() -> None:
+    """List the scaling methods with their formulas and inverses."""
+    from normcli.methods import METHODS
+    from normcli.report import console, methods_table
+
+    console(sys.stdout).print(methods_table(METHODS))
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _write_text(output: str, text: str) -> None:
+    from normcli.io import open_output
+
+    with open_output(output) as fh:
+        fh.write(text.encode())
+
+
+def _report(quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings) -> None:
+    from normcli import report
+
+    if stats_json_path:
+        data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        _write_text(stats_json_path, report.dumps(data))
+    if quiet:
+        return
+    con = report.console()
+    con.print(report.before_after_table(f"{command}: {source}", before, after, methods))
+    for w in warnings:
+        report.warn(con, w)
+
+
+class _Progress:
+    """A rich progress bar on stderr for long runs; only on a terminal, never with -q."""
+
+    def __init__(self, quiet: bool) -> None:
+        self._enabled = not quiet and sys.stderr.isatty()
+        self._bar = None
+        self._task = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def update(self, reader) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            from normcli.report import console
+
+            self._bar = Progress(
+                "{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+                console=console(),
+                transient=True,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(reader.label, total=reader.total_bytes)
+        self._bar.update(self._task, completed=reader.bytes_read)
+
+    def __exit__(self, *exc) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def _on_sigterm(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    # The reader of our stdout has gone (e.g. `| head`): stop quietly, and stop Python
+    # from complaining when it flushes stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
+        sys.stdout.flush()
+    except NormcliError as exc:
+        _fail(str(exc), exc.exit_code)
+    except click.ClickException as exc:
+        message = " ".join(exc.format_message().split())
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
+        _fail(message + hint, exc.exit_code)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated", 143)
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:
+            _quiet_broken_pipe()
+        where = f" {exc.filename}" if exc.filename else ""
+        _fail(f"cannot complete:{where} {exc.strerror or exc}", 1)
+    except MemoryError:
+        _fail("out of memory", 1)
+    except Exception as exc:  # a bug of ours, not the user's: say so, in one line
+        if os.environ.get("NORMCLI_DEBUG"):
+            raise
+        _fail(f"internal error, please report it: {type(exc).__name__}: {exc} (NORMCLI_DEBUG=1 shows where)", 1)
+    sys.exit(code or 0)

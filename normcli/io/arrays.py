@@ -1,0 +1,129 @@
+""".npy input and output without loading the array: memory maps for files, a header then
+row blocks for pipes. Pickled (object) arrays are never loaded."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+
+from normcli.errors import DataError, UsageError
+from normcli.io.batch import ArrayBatch
+from normcli.io.formats import STDIO, label
+from normcli.io.readers import Reader, npy_batch_rows
+
+__all__ = ["ArrayReader", "load_npy", "npy_header", "write_npy_header"]
+
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def load_npy(path: str) -> np.ndarray:
+    """Memory-map a .npy file for reading, with clear errors for everything that is not a
+    plain numeric array (pickles, structured dtypes, truncated files)."""
+    src = label(path)
+    if path == STDIO:
+        return _read_npy_stream(sys.stdin.buffer, src)
+    try:
+        with open(path, "rb") as fh:
+            shape, fortran, dtype = npy_header(fh, src)
+            offset = fh.tell()
+        size = os.path.getsize(path)
+    except OSError as exc:
+        raise DataError(f"{src}: {exc.strerror or exc}") from None
+    _check_dtype(dtype, src)
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size < expected:
+        raise DataError(f"{src} is truncated: the header promises {expected} bytes, the file has {size}")
+    if int(np.prod(shape, dtype=np.int64)) == 0:
+        return np.empty(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
+def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Read a .npy header (shape, fortran_order, dtype) without ever unpickling anything."""
+    prefix = fh.read(len(NPY_MAGIC) + 2)
+    if not prefix.startswith(NPY_MAGIC) or len(prefix) < len(NPY_MAGIC) + 2:
+        raise DataError(f"{src} {'is empty' if not prefix else 'is not a .npy file (no NumPy header)'}")
+    version = (prefix[-2], prefix[-1])
+    try:
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(fh)
+        if version in ((2, 0), (3, 0)):
+            return np.lib.format.read_array_header_2_0(fh)
+        raise ValueError(f"unsupported .npy version {version}")
+    except (ValueError, SyntaxError, EOFError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{src} has a damaged .npy header ({first})") from None
+
+
+def _check_dtype(dtype: np.dtype, src: str) -> None:
+    if dtype.hasobject:
+        raise DataError(f"{src} holds Python objects (a pickle); normcli never loads pickles, save numbers only")
+    if dtype.kind not in "biuf":
+        raise DataError(f"{src} has dtype {dtype}; normcli needs a numeric (bool, integer or float) array")
+
+
+def _read_npy_stream(fh: BinaryIO, src: str) -> np.ndarray:
+    """An .npy array from a pipe, read whole (a pipe cannot be memory-mapped)."""
+    shape, fortran, dtype = npy_header(fh, src)
+    _check_dtype(dtype, src)
+    count = int(np.prod(shape, dtype=np.int64))
+    data = fh.read(count * dtype.itemsize)
+    if len(data) < count * dtype.itemsize:
+        raise DataError(f"{src} is truncated: expected {count * dtype.itemsize} bytes of data, got {len(data)}")
+    return np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+
+
+def write_npy_header(fh: BinaryIO, shape: tuple[int, ...], dtype: np.dtype) -> None:
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": tuple(shape)}
+    try:
+        np.lib.format.write_array_header_1_0(fh, header)
+    except ValueError:
+        np.lib.format.write_array_header_2_0(fh, header)
+
+
+class ArrayReader(Reader):
+    """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
+    array one feature; other ranks need --axis. Batches are slices of the memory map."""
+
+    format = "npy"
+
+    def __init__(self, path: str, axis: int | None = None) -> None:
+        self.label = label(path)
+        data = load_npy(path)
+        self.total_bytes = data.nbytes
+        self.shape = data.shape
+        self.dtype = data.dtype
+        if data.ndim == 0:
+            raise DataError(f"{self.label} holds a single number (a 0-D array); nothing to scale")
+        if data.ndim == 1:
+            if axis not in (None, 0, -1):
+                raise UsageError(f"--axis {axis} is out of range for the 1-D array in {self.label}")
+            data, axis = data.reshape(-1, 1), 1
+        elif axis is None:
+            if data.ndim > 2:
+                raise UsageError(
+                    f"{self.label} is a {data.ndim}-D array {data.shape}; name its feature axis with --axis K "
+                    "(e.g. --axis 1 for N x C x H x W)"
+                )
+            axis = 1
+        if not -data.ndim <= axis < data.ndim:
+            raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
+        self.axis = axis % data.ndim
+        self.data = data
+        self.batch_axis = 0 if self.axis != 0 else 1
+        self.names = [str(j) for j in range(data.shape[self.axis])]
+        self.numeric_names = list(self.names)
+        self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
+
+    def batches(self) -> Iterator[ArrayBatch]:
+        n = self.data.shape[self.batch_axis]
+        step = npy_batch_rows(self.data.shape, self.data.dtype.itemsize, self.batch_axis)
+        for start in range(0, n, step):
+            index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
+            block = np.array(self.data[index])  # copy out of the memory map
+            self.bytes_read += block.nbytes
+            yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)

@@ -1,0 +1,122 @@
+"""A batch of rows with named columns, as the readers produce and the writers take them.
+
+Two kinds: `TableBatch` wraps a pyarrow RecordBatch (CSV, TSV, Parquet), so columns that
+are not scaled pass through untouched; `ArrayBatch` wraps a block of an N-D array whose
+features lie along one axis (.npy). Both hand the core float64 NumPy arrays by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from normcli.errors import DataError, UsageError
+
+__all__ = ["ArrayBatch", "TableBatch", "is_numeric_type"]
+
+
+def is_numeric_type(t: pa.DataType) -> bool:
+    """Whether a column of this type can be scaled (read as float64)."""
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+class TableBatch:
+    """Rows of a table: a pyarrow RecordBatch."""
+
+    def __init__(self, rb: pa.RecordBatch, source: str) -> None:
+        self.rb = rb
+        self.source = source
+
+    @property
+    def names(self) -> list[str]:
+        return self.rb.schema.names
+
+    @property
+    def num_rows(self) -> int:
+        return self.rb.num_rows
+
+    def numeric(self, name: str) -> np.ndarray:
+        """The column as float64, nulls as NaN (zero-copy where Arrow allows)."""
+        col = self.rb.column(self.rb.schema.get_field_index(name))
+        if not is_numeric_type(col.type):
+            if pa.types.is_null(col.type):
+                return np.full(len(col), np.nan)
+            sample = next((v for v in col.to_pylist() if v is not None), None)
+            raise DataError(f"{self.source}: column {name!r} is not numeric ({col.type}, e.g. {sample!r})")
+        if not pa.types.is_float64(col.type):
+            col = pc.cast(col, pa.float64(), safe=False)
+        return col.to_numpy(zero_copy_only=False)
+
+    def replace(self, new: Mapping[str, np.ndarray], dtype: np.dtype) -> TableBatch:
+        """The batch with `new` columns (float, NaN written as null) in place of the old ones."""
+        arrays = list(self.rb.columns)
+        fields = list(self.rb.schema)
+        target = pa.from_numpy_dtype(dtype)
+        for name, values in new.items():
+            i = self.rb.schema.get_field_index(name)
+            arrays[i] = pa.array(np.asarray(values, dtype=dtype), type=target, from_pandas=True)
+            fields[i] = pa.field(name, target)
+        return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
+
+    def to_record_batch(self) -> pa.RecordBatch:
+        return self.rb
+
+    def to_matrix(self, dtype: np.dtype) -> np.ndarray:
+        """Rows x columns as one array, for .npy output; every column must be numeric."""
+        out = np.empty((self.num_rows, len(self.names)), dtype=dtype)
+        for j, name in enumerate(self.names):
+            col = self.rb.column(j)
+            if not is_numeric_type(col.type) and not pa.types.is_null(col.type):
+                raise UsageError(
+                    f"column {name!r} is not numeric, and .npy output holds numbers only; "
+                    "choose .csv or .parquet output"
+                )
+            out[:, j] = self.numeric(name)
+        return out
+
+
+class ArrayBatch:
+    """A block of an N-D array; column j is the slice at index j of the feature axis.
+    The block covers indices start..start+len along `batch_axis` of the whole array."""
+
+    def __init__(self, block: np.ndarray, axis: int, source: str, start: int = 0, batch_axis: int = 0) -> None:
+        self.block = block
+        self.axis = axis
+        self.source = source
+        self.start = start
+        self.batch_axis = batch_axis
+
+    @property
+    def names(self) -> list[str]:
+        return [str(j) for j in range(self.block.shape[self.axis])]
+
+    @property
+    def num_rows(self) -> int:
+        return self.block.shape[self.batch_axis]
+
+    def _index(self, j: int) -> tuple:
+        return (slice(None),) * self.axis + (j,)
+
+    def numeric(self, name: str) -> np.ndarray:
+        return np.asarray(self.block[self._index(int(name))], dtype=np.float64)
+
+    def replace(self, new: Mapping[str, np.ndarray], dtype: np.dtype) -> ArrayBatch:
+        out = self.block.astype(dtype, copy=True)
+        for name, values in new.items():
+            out[self._index(int(name))] = values
+        return ArrayBatch(out, self.axis, self.source, self.start, self.batch_axis)
+
+    def to_record_batch(self) -> pa.RecordBatch:
+        if self.block.ndim != 2 or self.axis != 1:
+            raise UsageError(
+                f"{self.source} is a {self.block.ndim}-D array; only a 2-D (rows x features) array "
+                "can be written as a table, so write .npy output"
+            )
+        arrays = [pa.array(self.block[:, j], from_pandas=True) for j in range(self.block.shape[1])]
+        return pa.RecordBatch.from_arrays(arrays, names=self.names)
+
+    def to_matrix(self, dtype: np.dtype) -> np.ndarray:
+        return np.asarray(self.block, dtype=dtype)

@@ -1,0 +1,301 @@
+"""Readers: a file (or stdin) becomes a stream of batches with named columns.
+
+Every reader streams: CSV/TSV through pyarrow's incremental CSV reader, Parquet a record
+batch at a time, .npy as slices of a memory map (or of stdin). Memory is bounded by the
+batch size, never by the file size.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from normcli.errors import DataError, UsageError
+from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
+from normcli.io.formats import STDIO, detect_format, label
+
+__all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
+
+CSV_BLOCK_BYTES = 8 << 20  # bytes pyarrow parses at a time
+PARQUET_BATCH_ROWS = 128 * 1024
+NPY_BATCH_BYTES = 32 << 20
+SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
+MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
+
+
+class Reader:
+    """What every reader offers: its columns, which are numeric, how the input is laid out,
+    and its batches (`batches()` may be called once)."""
+
+    label: str
+    format: str
+    names: list[str]
+    numeric_names: list[str]
+    layout: dict
+    total_bytes: int | None = None
+    bytes_read: int = 0
+
+    def batches(self) -> Iterator[TableBatch | ArrayBatch]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def open_reader(
+    path: str,
+    fmt: str | None = None,
+    *,
+    float_columns: Iterable[str] | None = None,
+    text_passthrough: bool = False,
+    axis: int | None = None,
+) -> Reader:
+    """Open `path` ('-' for stdin) for batch reading.
+
+    `float_columns` are read as float64 (None: every numeric-looking column), so a later
+    batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
+    their original text. `axis` is the feature axis of an N-D .npy array."""
+    fmt = detect_format(path, fmt, default="csv" if path == STDIO else None)
+    if path != STDIO:
+        _check_readable(path)
+    if fmt == "npy":
+        from normcli.io.arrays import ArrayReader
+
+        return ArrayReader(path, axis=axis)
+    if axis is not None:
+        raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
+    if fmt == "parquet":
+        return ParquetReader(path)
+    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+
+
+def _check_readable(path: str) -> None:
+    import os
+
+    if not os.path.exists(path):
+        raise DataError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise DataError(f"{path} is a directory, not a data file")
+    if not os.access(path, os.R_OK):
+        raise DataError(f"{path}: permission denied")
+
+
+def _check_names(names: list[str], source: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{source} has two columns named {name!r}; rename one")
+        seen.add(name)
+
+
+class TableReader(Reader):
+    layout = {"kind": "table"}
+
+
+class CsvReader(TableReader):
+    """CSV/TSV through pyarrow's streaming reader. Types are decided once, from the head of
+    the input, and then fixed, so every batch has the same schema."""
+
+    def __init__(
+        self,
+        path: str,
+        delimiter: str,
+        fmt: str,
+        float_columns: Iterable[str] | None,
+        text_passthrough: bool,
+    ) -> None:
+        self.label = label(path)
+        self.format = fmt
+        self._path = path
+        self._parse = pacsv.ParseOptions(delimiter=delimiter)
+        self._stream: BinaryIO = sys.stdin.buffer if path == STDIO else open(path, "rb")  # noqa: SIM115
+        if path != STDIO:
+            import os
+
+            self.total_bytes = os.fstat(self._stream.fileno()).st_size
+        self._head = self._read_head()
+        schema = self._sniff_schema()
+        self.names = schema.names
+        _check_names(self.names, self.label)
+        sniffed_numeric = [f.name for f in schema if is_numeric_type(f.type)]
+        wanted = set(sniffed_numeric if float_columns is None else float_columns)
+        types: dict[str, pa.DataType] = {}
+        for f in schema:
+            if f.name in wanted:
+                types[f.name] = pa.float64()
+            elif pa.types.is_null(f.type) or (text_passthrough and not is_numeric_type(f.type)):
+                types[f.name] = pa.string()
+            else:
+                types[f.name] = f.type
+        self._types = types
+        self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
+
+    def _read_head(self) -> bytes:
+        head = self._stream.read(SNIFF_BYTES)
+        if not head:
+            raise DataError(f"{self.label} is empty")
+        while b"\n" not in head and len(head) < MAX_SNIFF_BYTES:
+            more = self._stream.read(SNIFF_BYTES)
+            if not more:
+                break
+            head += more
+        if b"\n" not in head and len(head) >= MAX_SNIFF_BYTES:
+            raise DataError(f"{self.label}: the first line is longer than {MAX_SNIFF_BYTES >> 20} MiB; is this CSV?")
+        return head
+
+    def _sniff_schema(self) -> pa.Schema:
+        cut = self._head.rfind(b"\n") + 1 if len(self._head) >= SNIFF_BYTES else len(self._head)
+        sample = self._head[: cut or len(self._head)]
+        try:
+            reader = pacsv.open_csv(
+                io.BytesIO(sample),
+                read_options=pacsv.ReadOptions(block_size=max(len(sample), 1)),
+                parse_options=self._parse,
+            )
+            return reader.schema
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise csv_error(self.label, exc, None) from None
+
+    def batches(self) -> Iterator[TableBatch]:
+        source = _Replay(self._head, self._stream, self)
+        try:
+            reader = pacsv.open_csv(
+                source,
+                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                parse_options=self._parse,
+                convert_options=pacsv.ConvertOptions(column_types=self._types),
+            )
+            while True:
+                try:
+                    rb = reader.read_next_batch()
+                except StopIteration:
+                    return
+                yield TableBatch(rb, self.label)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise csv_error(self.label, exc, self.names) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._path != STDIO:
+            self._stream.close()
+
+
+class _Replay(io.RawIOBase):
+    """The bytes already read for sniffing, then the rest of the stream; counts bytes read."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, reader: Reader) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+        self._reader = reader
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:  # type: ignore[override]
+        if self._head.nbytes:
+            n = min(len(buf), self._head.nbytes)
+            buf[:n] = self._head[:n]
+            self._head = self._head[n:]
+        else:
+            n = self._rest.readinto(buf)
+        self._reader.bytes_read += n
+        return n
+
+
+_CSV_CONVERSION = re.compile(r"CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.S)
+_CSV_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.S)
+
+
+def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError:
+    """A pyarrow CSV error as one line that names the file, column and value."""
+    msg = str(exc)
+    m = _CSV_CONVERSION.search(msg)
+    if m:
+        idx, to_type, value = int(m.group(1)), m.group(2), m.group(3)
+        col = names[idx] if names and idx < len(names) else f"#{idx + 1}"
+        if "UTF8" in msg or to_type == "string":
+            return DataError(f"{source}: column {col!r} is not valid UTF-8 text; convert the file to UTF-8 first")
+        value = value if len(value) <= 40 else value[:40] + "..."
+        if to_type == "double":
+            return DataError(f"{source}: column {col!r} has a non-numeric value {value!r}; it cannot be scaled")
+        return DataError(
+            f"{source}: column {col!r} changes type after the first rows (value {value!r} is not {to_type})"
+        )
+    m = _CSV_COLUMNS.search(msg)
+    if m:
+        row = m.group(3).strip().splitlines()[0][:60] if m.group(3).strip() else ""
+        return DataError(
+            f"{source}: a row has {m.group(2)} fields where the header has {m.group(1)}" + (f": {row!r}" if row else "")
+        )
+    if "UTF8" in msg or "UTF-8" in msg:
+        return DataError(f"{source} is not valid UTF-8 text; convert it to UTF-8 first")
+    if "Empty CSV file" in msg:
+        return DataError(f"{source} is empty")
+    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
+    return DataError(f"{source}: cannot read as CSV: {first}")
+
+
+class ParquetReader(TableReader):
+    """Parquet, a record batch at a time. A Parquet stream on stdin is read into memory
+    first, because the format keeps its index at the end of the file."""
+
+    format = "parquet"
+
+    def __init__(self, path: str) -> None:
+        self.label = label(path)
+        try:
+            if path == STDIO:
+                data = sys.stdin.buffer.read()
+                if not data:
+                    raise DataError("<stdin> is empty")
+                self.total_bytes = len(data)
+                self._file = pq.ParquetFile(pa.BufferReader(data))
+            else:
+                import os
+
+                self.total_bytes = os.path.getsize(path)
+                if self.total_bytes == 0:
+                    raise DataError(f"{path} is empty")
+                self._file = pq.ParquetFile(path)
+            schema = self._file.schema_arrow
+        except (pa.ArrowException, OSError) as exc:
+            raise parquet_error(self.label, exc) from None
+        self.names = schema.names
+        _check_names(self.names, self.label)
+        self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+
+    def batches(self) -> Iterator[TableBatch]:
+        total_rows = max(self._file.metadata.num_rows, 1)
+        done = 0
+        try:
+            for rb in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS):
+                done += rb.num_rows
+                self.bytes_read = int(self.total_bytes * done / total_rows) if self.total_bytes else 0
+                yield TableBatch(rb, self.label)
+        except (pa.ArrowException, OSError) as exc:
+            raise parquet_error(self.label, exc) from None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def parquet_error(source: str, exc: Exception) -> DataError:
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return DataError(f"{source} is not a readable Parquet file ({msg})")
+
+
+def npy_batch_rows(shape: tuple[int, ...], itemsize: int, batch_axis: int) -> int:
+    """How many indices along `batch_axis` make a batch of about NPY_BATCH_BYTES."""
+    per_index = itemsize * int(np.prod(shape)) // max(shape[batch_axis], 1) if shape[batch_axis] else itemsize
+    return max(1, NPY_BATCH_BYTES // max(per_index, 1))

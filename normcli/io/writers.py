@@ -1,0 +1,161 @@
+"""Writers: batches become CSV, TSV, Parquet or .npy, on stdout or in a file that is
+replaced atomically when (and only when) the whole output has been written."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO
+
+import numpy as np
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from normcli.io.arrays import write_npy_header
+from normcli.io.atomic import atomic_path
+from normcli.io.batch import ArrayBatch, TableBatch
+from normcli.io.formats import STDIO
+
+__all__ = ["Writer", "open_writer"]
+
+
+class Writer:
+    """Takes batches in order; `close` finishes the output (footer, header, flush)."""
+
+    def write(self, batch: TableBatch | ArrayBatch) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class CsvWriter(Writer):
+    def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
+        self._sink = sink
+        self._options = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
+        self._writer: pacsv.CSVWriter | None = None
+
+    def write(self, batch: TableBatch | ArrayBatch) -> None:
+        rb = batch.to_record_batch()
+        if self._writer is None:
+            self._writer = pacsv.CSVWriter(self._sink, rb.schema, write_options=self._options)
+        self._writer.write_batch(rb)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class ParquetWriter(Writer):
+    def __init__(self, sink: BinaryIO | str) -> None:
+        self._sink = sink
+        self._writer: pq.ParquetWriter | None = None
+
+    def write(self, batch: TableBatch | ArrayBatch) -> None:
+        rb = batch.to_record_batch()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._sink, rb.schema)
+        self._writer.write_batch(rb)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+
+
+class NpyWriter(Writer):
+    """.npy into a file path. With a known `shape` (an array input) it fills a memory map a
+    block at a time; from a table it appends rows and writes the final shape into the
+    header at the end (NumPy's header leaves room for the row count to grow)."""
+
+    def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> None:
+        self._path = path
+        self._dtype = np.dtype(dtype)
+        self._shape = shape
+        self._out: np.ndarray | None = None
+        self._fh: BinaryIO | None = None
+        self._rows = 0
+        self._width = 0
+        self._header_len = 0
+        if shape is not None:
+            self._out = np.lib.format.open_memmap(path, mode="w+", dtype=self._dtype, shape=shape)
+
+    def write(self, batch: TableBatch | ArrayBatch) -> None:
+        if self._out is not None and isinstance(batch, ArrayBatch):
+            view = self._out.reshape(batch.block.shape[:0] + (-1, 1)) if self._out.ndim == 1 else self._out
+            index = (slice(None),) * batch.batch_axis + (slice(batch.start, batch.start + batch.num_rows),)
+            view[index] = batch.block
+            return
+        matrix = batch.to_matrix(self._dtype)
+        if self._fh is None:
+            self._width = matrix.shape[1]
+            self._fh = open(self._path, "wb")  # noqa: SIM115 - closed in close()
+            write_npy_header(self._fh, (0, self._width), self._dtype)
+            self._header_len = self._fh.tell()
+        self._fh.write(np.ascontiguousarray(matrix).tobytes())
+        self._rows += matrix.shape[0]
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.flush()
+            del self._out
+            self._out = None
+        if self._fh is not None:
+            self._fh.seek(0)
+            write_npy_header(self._fh, (self._rows, self._width), self._dtype)
+            if self._fh.tell() != self._header_len:  # NumPy pads headers so this cannot happen
+                raise RuntimeError(".npy header changed length while finishing the file")
+            self._fh.close()
+            self._fh = None
+
+
+@contextlib.contextmanager
+def open_writer(
+    output: str, fmt: str, *, shape: tuple[int, ...] | None = None, dtype: np.dtype = np.float64
+) -> Iterator[Writer]:
+    """A writer for `output` ('-' is stdout). The file appears only when the block exits
+    without an exception. `shape` is the full output shape for .npy from an array input."""
+    if fmt == "npy":
+        with _npy_target(output) as path:
+            writer = NpyWriter(path, shape, dtype)
+            try:
+                yield writer
+            finally:
+                writer.close()
+        return
+    if output == STDIO:
+        writer = _table_writer(sys.stdout.buffer, fmt)
+        yield writer
+        writer.close()
+        sys.stdout.buffer.flush()
+        return
+    with atomic_path(output) as tmp:
+        writer = _table_writer(tmp, fmt)
+        try:
+            yield writer
+        finally:
+            writer.close()
+
+
+def _table_writer(sink: BinaryIO | str, fmt: str) -> Writer:
+    if fmt == "parquet":
+        return ParquetWriter(sink)
+    return CsvWriter(sink, "\t" if fmt == "tsv" else ",")
+
+
+@contextlib.contextmanager
+def _npy_target(output: str) -> Iterator[str]:
+    """A path to build the .npy in: the atomic temp file, or for stdout a scratch file that
+    is copied out at the end (a .npy header needs the final shape)."""
+    if output != STDIO:
+        with atomic_path(output) as tmp:
+            yield tmp
+        return
+    with tempfile.TemporaryDirectory(prefix="normcli-") as scratch:
+        path = f"{scratch}/out.npy"
+        yield path
+        with open(path, "rb") as fh:
+            shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()

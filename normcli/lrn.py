@@ -1,0 +1,702 @@
+"""Local Response Normalization (LRN) with the conventions of TF, PyTorch, ONNX and Caffe.
+
+Every convention computes
+
+    y_c = x_c * (k + s * sum_{j = c-lo .. c+hi} x_j^2) ** (-beta)
+
+where channels outside the array count as zero and the divisor does not shrink at the
+edges. The conventions differ only in their defaults, in where the window sits (lo, hi),
+in how alpha becomes the scale s, and in which axis holds the channels; `resolve_spec`
+turns a convention name plus the user's options into one explicit `LRNSpec`, and
+`lrn_apply` is the single kernel that evaluates it.
+
+The kernel works on a tile of the input at a time (whole windows, a slice of the other
+axes), so it runs in cache, never builds a full-size temporary, and can stream a
+`np.load(mmap_mode="r")` input into an `open_memmap` output. Window sums add shifted
+slices directly (pairwise, never running differences or prefix sums), so NaN and inf stay
+inside their own windows and float32 keeps ~1e-7 relative accuracy even when channel
+magnitudes differ by orders of magnitude.
+
+Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import operator
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from normcli.errors import DataError, UsageError
+
+__all__ = [
+    "CONVENTIONS",
+    "REGIONS",
+    "LAYOUTS",
+    "DEFAULT_BLOCK_BYTES",
+    "LRNSpec",
+    "resolve_spec",
+    "explain",
+    "lrn",
+    "lrn_apply",
+    "output_dtype",
+    "count_overflow",
+]
+
+CONVENTIONS = ("tf", "torch", "onnx", "caffe")
+REGIONS = ("across", "within")
+LAYOUTS = ("NHWC", "NCHW")
+
+# One tile of the input (in the compute dtype). The kernel keeps about six tile-sized
+# buffers alive, so 128 KiB tiles keep the working set inside a 1 MiB L2 cache; measured
+# with benchmarks/bench_lrn.py, larger tiles are slower and smaller ones pay ufunc overhead.
+DEFAULT_BLOCK_BYTES = 128 * 1024
+
+_FRAMEWORK_NAMES = {
+    "tf": "tf.nn.local_response_normalization",
+    "torch": "torch.nn.LocalResponseNorm",
+    "onnx": "ONNX LRN",
+    "caffe": "Caffe LRN layer",
+}
+
+# alpha, beta, bias defaults per convention (size defaults are handled separately).
+_DEFAULTS = {
+    "tf": (1.0, 0.5, 1.0),
+    "torch": (1e-4, 0.75, 1.0),
+    "onnx": (1e-4, 0.75, 1.0),
+    "caffe": (1.0, 0.75, 1.0),
+}
+
+
+@dataclass(frozen=True)
+class LRNSpec:
+    """A fully resolved LRN: everything the kernel needs, with no convention left to guess.
+
+    `lo` and `hi` are the channels taken before and after each channel (for the Caffe
+    "within" region they are the box's reach before and after along each of the two axes
+    after the channel axis), `size` is the window length (lo + hi + 1), `scale` is s and
+    `bias` is k in y = x * (k + s * sum x^2) ** -beta. `alpha` is the user's alpha as the
+    convention defines it, kept for reports. `notes` are sentences for a human about
+    choices that differ from the framework's own behaviour.
+    """
+
+    convention: str
+    region: str
+    ndim: int
+    channel_axis: int
+    lo: int
+    hi: int
+    size: int
+    scale: float
+    bias: float
+    beta: float
+    alpha: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def window_axes(self) -> tuple[int, ...]:
+        """The axes a window spans: the channel axis, or the two box axes for "within"."""
+        if self.region == "within":
+            return (self.channel_axis + 1, self.channel_axis + 2)
+        return (self.channel_axis,)
+
+
+# --------------------------------------------------------------------------------------
+# Resolving options into a spec
+# --------------------------------------------------------------------------------------
+
+
+def _as_int(option: str, value: Any) -> int:
+    """`value` as an int, or a UsageError naming the option (bools and fractions refused)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{option} {value!r} must be a whole number")
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise UsageError(f"{option} {value!r} must be a whole number")
+
+
+def _as_float(option: str, value: Any) -> float:
+    """`value` as a finite float, or a UsageError naming the option."""
+    if isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{option} {value!r} must be a finite number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} {value!r} must be a finite number") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{option} {value!r} must be a finite number")
+    return number
+
+
+def _fmt(value: float) -> str:
+    """A short, exact-enough rendering of a parameter for messages and explanations."""
+    return f"{value:.10g}"
+
+
+def _resolve_channel_axis(
+    ndim: int, convention: str, region: str, layout: str | None, channel_axis: Any
+) -> tuple[int, bool]:
+    """The non-negative channel axis, and whether the user chose it (layout or axis)."""
+    layout_axis = None
+    if layout is not None:
+        name = str(layout).upper()
+        if name not in LAYOUTS:
+            raise UsageError(f"--layout {layout!r} is not one of NHWC, NCHW")
+        layout_axis = ndim - 1 if name == "NHWC" else 1
+    axis = None
+    if channel_axis is not None:
+        given = _as_int("--channel-axis", channel_axis)
+        if not -ndim <= given < ndim:
+            raise UsageError(f"--channel-axis {given} is out of range for a {ndim}-D array (use {-ndim}..{ndim - 1})")
+        axis = given % ndim
+    if layout_axis is not None and axis is not None and layout_axis != axis:
+        raise UsageError(
+            f"--layout {str(layout).upper()} puts channels on axis {layout_axis} of a "
+            f"{ndim}-D array but --channel-axis {channel_axis} is axis {axis}; pass only one"
+        )
+    if axis is None:
+        axis = layout_axis
+    if axis is not None:
+        return axis, True
+    return (ndim - 1 if convention == "tf" else 1), False
+
+
+def _convention_notes(convention: str, region: str, ndim: int, axis: int, explicit: bool) -> list[str]:
+    """Check the framework's own rank/layout rule; explicit axis choices relax it with a note."""
+    how = "--layout/--channel-axis"
+    if convention == "tf":
+        native = ndim == 4 and axis == 3
+        rule = "TF accepts only 4-D NHWC input"
+        fix = "pass --channel-axis (e.g. -1) to apply TF's formula on another layout"
+    elif convention == "torch":
+        native = ndim >= 3 and axis == 1
+        rule = "torch accepts only (N, C, ...) input with 3 or more axes"
+        fix = "pass --channel-axis to apply torch's formula on another layout"
+    elif convention == "caffe":
+        native = ndim == 4 and axis == 1
+        rule = "Caffe's LRN layer accepts only 4-D NCHW input"
+        fix = "pass --channel-axis to apply Caffe's formula on another layout"
+    else:  # onnx: (N x C x D1 x ... x Dn)
+        native = axis == 1
+        rule = "ONNX LRN takes channels on axis 1 (N x C x D1 ... Dn)"
+        fix = "pass --channel-axis"
+    if native:
+        return []
+    if not explicit:
+        raise UsageError(f"{rule} but the array is {ndim}-D; {fix}")
+    return [f"{rule}; {how} chose axis {axis} of a {ndim}-D array, so this is {convention}'s formula on another layout"]
+
+
+def _resolve_size(convention: str, size: Any, depth_radius: Any) -> int:
+    """The window length from --size or --depth-radius, with each convention's rules."""
+    if size is not None and depth_radius is not None:
+        raise UsageError(
+            f"give --size or --depth-radius, not both (got --size {size} and "
+            f"--depth-radius {depth_radius}); --depth-radius R means --size 2R+1"
+        )
+    if depth_radius is not None:
+        radius = _as_int("--depth-radius", depth_radius)
+        if radius < 0:
+            raise UsageError(f"--depth-radius {radius} must be >= 0")
+        return 2 * radius + 1
+    if size is None:
+        if convention == "tf":
+            return 2 * 5 + 1
+        if convention == "caffe":
+            return 5
+        raise UsageError(
+            f"--size is required for --convention {convention} "
+            f"({_FRAMEWORK_NAMES[convention]} has no default window); e.g. --size 5"
+        )
+    window = _as_int("--size", size)
+    if window < 1:
+        raise UsageError(f"--size {window} must be >= 1")
+    if window % 2 == 0 and convention == "tf":
+        raise UsageError(
+            f"--size {window} is even but TF's window is 2*depth_radius+1 channels; "
+            f"use an odd --size or --depth-radius (or --convention torch/onnx for even windows)"
+        )
+    if window % 2 == 0 and convention == "caffe":
+        raise UsageError(
+            f"--size {window} is even but Caffe's local_size must be odd; use --size {window - 1} or {window + 1}"
+        )
+    return window
+
+
+def resolve_spec(
+    *,
+    ndim: int,
+    convention: str = "torch",
+    size: int | None = None,
+    depth_radius: int | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bias: float | None = None,
+    region: str = "across",
+    layout: str | None = None,
+    channel_axis: int | None = None,
+) -> LRNSpec:
+    """Turn a convention name and the user's options into an explicit `LRNSpec`.
+
+    Missing parameters take the convention's defaults, so `lrn` with only a convention
+    reproduces that framework. A framework's own input rule (TF: 4-D NHWC; torch: 3 or
+    more axes, channels on axis 1; Caffe: 4-D NCHW) is enforced unless the user names
+    the channel axis (`layout` "NHWC"/"NCHW" or `channel_axis`), which lifts it with a
+    note. Raises UsageError for any bad option, naming the CLI option and the fix.
+    """
+    conv = str(convention).lower()
+    if conv not in CONVENTIONS:
+        raise UsageError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+    reg = str(region).lower()
+    if reg not in REGIONS:
+        raise UsageError(f"--region {region!r} is not one of {', '.join(REGIONS)}")
+    if reg == "within" and conv != "caffe":
+        raise UsageError(
+            f"--region within is Caffe's spatial LRN but --convention is {conv}; "
+            f"use --convention caffe (tf, torch and onnx normalize across channels only)"
+        )
+    ndim = operator.index(ndim)
+    if ndim < 2:
+        raise DataError(f"LRN needs an array with a channel axis and at least one other axis; got a {ndim}-D array")
+    axis, explicit = _resolve_channel_axis(ndim, conv, reg, layout, channel_axis)
+    notes = _convention_notes(conv, reg, ndim, axis, explicit)
+    if reg == "within" and axis + 2 >= ndim:
+        raise UsageError(
+            f"--region within sums an n x n box over the two axes after the channel axis, "
+            f"but channel axis {axis} of a {ndim}-D array has {ndim - 1 - axis} after it; "
+            f"pass --channel-axis <= {ndim - 3}"
+            if ndim >= 3
+            else f"--region within needs a channel axis followed by two spatial axes; got a {ndim}-D array"
+        )
+    window = _resolve_size(conv, size, depth_radius)
+
+    default_alpha, default_beta, default_bias = _DEFAULTS[conv]
+    alpha_v = default_alpha if alpha is None else _as_float("--alpha", alpha)
+    beta_v = default_beta if beta is None else _as_float("--beta", beta)
+    if beta_v < 0:
+        raise UsageError(f"--beta {_fmt(beta_v)} must be >= 0 (the divisor is raised to beta)")
+    if reg == "within":
+        if bias is not None and _as_float("--bias", bias) != 1.0:
+            raise UsageError(
+                f"--bias {_fmt(_as_float('--bias', bias))} cannot be used with --region "
+                f"within: Caffe fixes k=1 there (drop --bias, or use --region across)"
+            )
+        bias_v = 1.0
+    else:
+        bias_v = default_bias if bias is None else _as_float("--bias", bias)
+
+    if conv == "tf":
+        lo = hi = (window - 1) // 2
+        scale = alpha_v
+    elif conv == "torch":
+        lo, hi = window // 2, (window - 1) // 2
+        scale = alpha_v / window
+    elif conv == "onnx":
+        lo, hi = (window - 1) // 2, window // 2
+        scale = alpha_v / window
+    elif reg == "across":
+        lo = hi = (window - 1) // 2
+        scale = alpha_v / window
+    else:
+        lo = hi = (window - 1) // 2
+        scale = alpha_v / (window * window)
+    if not math.isfinite(scale):  # alpha / size cannot overflow, but keep the promise
+        raise UsageError(f"--alpha {_fmt(alpha_v)} is too large")
+
+    if window % 2 == 0 and conv == "torch":
+        notes.append(
+            f"even size {window}: window is {lo} before, {hi} after (torch); ONNX puts the extra channel after"
+        )
+    elif window % 2 == 0 and conv == "onnx":
+        notes.append(
+            f"even size {window}: window is {lo} before, {hi} after (ONNX); torch puts the extra channel before"
+        )
+    return LRNSpec(
+        convention=conv,
+        region=reg,
+        ndim=ndim,
+        channel_axis=axis,
+        lo=lo,
+        hi=hi,
+        size=window,
+        scale=scale,
+        bias=bias_v,
+        beta=beta_v,
+        alpha=alpha_v,
+        notes=tuple(notes),
+    )
+
+
+def explain(spec: LRNSpec) -> list[str]:
+    """Human lines saying which axis, which window and which formula `spec` means.
+
+    Printed by `normcli lrn --explain`, so a user can check the convention before running
+    it on a large array.
+    """
+    lines = [f"convention: {spec.convention} ({_FRAMEWORK_NAMES[spec.convention]})"]
+    lines.append(f"channel axis: {spec.channel_axis} of a {spec.ndim}-D array")
+    if spec.region == "within":
+        a, b = spec.window_axes
+        lines.append(
+            f"window: a {spec.size} x {spec.size} box over axes {a} and {b} "
+            f"({spec.lo} before and {spec.hi} after along each), within each channel; "
+            f"positions outside the array count as zero"
+        )
+        how_s = f"alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; k is fixed at 1"
+    else:
+        lines.append(
+            f"window: {spec.lo} channel(s) before and {spec.hi} after each channel "
+            f"({spec.size} in all); channels past the edges count as zero"
+        )
+        if spec.convention == "tf":
+            how_s = f"s = alpha = {_fmt(spec.alpha)} (TF does not divide by the window size); depth_radius = {spec.lo}"
+        else:
+            how_s = f"s = alpha/size = {_fmt(spec.alpha)}/{spec.size}"
+    lines.append(
+        f"formula: y = x * ({_fmt(spec.bias)} + {_fmt(spec.scale)} * sum(x^2 over window))^(-{_fmt(spec.beta)})"
+    )
+    lines.append(f"  where {how_s}")
+    lines.extend(f"note: {note}" for note in spec.notes)
+    return lines
+
+
+# --------------------------------------------------------------------------------------
+# The kernel
+# --------------------------------------------------------------------------------------
+
+
+def output_dtype(dtype: Any) -> np.dtype:
+    """The dtype `lrn_apply` returns for input of `dtype`.
+
+    float32/float64 keep their dtype, float16 stays float16 (computed in float32), and
+    bool/integer input becomes float32. Anything else (complex, strings, objects,
+    longdouble) is a DataError.
+    """
+    dt = np.dtype(dtype)
+    if dt in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
+        return dt
+    if dt.kind in "biu":
+        return np.dtype(np.float32)
+    raise DataError(f"LRN needs real numbers but the array has dtype {dt}; convert it to float32 or float64 first")
+
+
+def _compute_dtype(dtype: np.dtype) -> np.dtype:
+    """float64 stays float64; everything else is computed in float32."""
+    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+
+
+def _along(ndim: int, axis: int, start: int, stop: int) -> tuple[slice, ...]:
+    """An index that takes [start:stop] on `axis` and everything on the other axes."""
+    index = [slice(None)] * ndim
+    index[axis] = slice(start, stop)
+    return tuple(index)
+
+
+def _window_sum(src: np.ndarray, axis: int, n: int, dst: np.ndarray, tmp_a: np.ndarray, tmp_b: np.ndarray) -> None:
+    """dst[i] = sum(src[i : i+n]) along `axis`, where src is dst zero padded by n-1 there.
+
+    Sums are built by doubling (W2 = W1 + shifted W1, W4 = W2 + shifted W2, ...) and
+    combined by the binary digits of n: about log2(n) + popcount(n) passes instead of
+    n-1, with a pairwise rounding error of ~log2(n) ulp. Direct sums, never differences,
+    so a NaN or inf only reaches the windows that contain it. tmp_a/tmp_b are scratch at
+    least as large as src.
+    """
+    nd = src.ndim
+    length = dst.shape[axis]
+
+    def part(arr: np.ndarray, start: int) -> np.ndarray:
+        return arr[_along(nd, axis, start, start + length)]
+
+    if n == 1:
+        np.copyto(dst, part(src, 0))
+        return
+    top = 1 << (n.bit_length() - 1)
+    cur, cur_len = src, src.shape[axis]  # cur is W_m: sums of m neighbours
+    buffers, which = (tmp_a, tmp_b), 0
+    pending: np.ndarray | None = None  # a first term not yet added into dst
+    started = False  # dst holds a partial sum
+    offset, m = 0, 1
+    while True:
+        if n & m:
+            term = part(cur, offset)
+            offset += m
+            if started:
+                np.add(dst, term, out=dst)
+            elif pending is not None:
+                np.add(pending, term, out=dst)
+                pending, started = None, True
+            elif cur is src or n & (2 * m):
+                pending = term  # safe: src is never overwritten, or it is used next round
+            else:
+                np.copyto(dst, term)
+                started = True
+        if 2 * m == top:
+            break
+        new_len = cur_len - m  # W_2m = W_m + W_m shifted by m
+        nxt = buffers[which][_along(nd, axis, 0, new_len)]
+        which ^= 1
+        np.add(cur[_along(nd, axis, 0, new_len)], cur[_along(nd, axis, m, cur_len)], out=nxt)
+        cur, cur_len = nxt, new_len
+        m *= 2
+    # The top digit: W_top at offset is W_m at offset plus W_m at offset + m; fold it
+    # straight into dst instead of materialising W_top.
+    first, second = part(cur, offset), part(cur, offset + m)
+    if started:
+        np.add(dst, first, out=dst)
+    elif pending is not None:
+        np.add(pending, first, out=dst)
+    else:
+        np.add(first, second, out=dst)
+        return
+    np.add(dst, second, out=dst)
+
+
+def _tile_shape(shape: tuple[int, ...], window_axes: tuple[int, ...], budget: int) -> list[int]:
+    """The extent of one tile: whole windows, and as much of the other axes as fits.
+
+    Free axes are cut from the first (outermost) on: a block of samples when a sample
+    fits in `budget` elements, otherwise one sample and a slab of the next free axis, and
+    so on. Window axes are never cut, so a tile's windows are complete.
+    """
+    tile = list(shape)
+    for axis in range(len(shape)):
+        if axis in window_axes:
+            continue
+        rest = math.prod(tile) // tile[axis]
+        if rest * tile[axis] <= budget:
+            break
+        if rest <= budget:
+            tile[axis] = max(1, budget // rest)
+            break
+        tile[axis] = 1
+    return tile
+
+
+def _tiles(shape: tuple[int, ...], tile: list[int], window_axes: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
+    """Index tuples covering `shape` with tiles of extent `tile` (window axes whole)."""
+    starts = [range(1) if axis in window_axes else range(0, extent, tile[axis]) for axis, extent in enumerate(shape)]
+    for corner in itertools.product(*starts):
+        yield tuple(
+            slice(None) if axis in window_axes else slice(c, min(c + tile[axis], shape[axis]))
+            for axis, c in enumerate(corner)
+        )
+
+
+def _prefix(buf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """The leading `shape` corner of a scratch buffer (a view; no copy)."""
+    if buf.shape == shape:
+        return buf
+    return buf[tuple(slice(0, e) for e in shape)]
+
+
+def _needs_base_check(spec: LRNSpec) -> bool:
+    """Whether k + s*sum(x^2) can be <= 0: only with bias <= 0 or a negative scale."""
+    return spec.beta != 0 and (spec.bias <= 0 or spec.scale < 0)
+
+
+def _divide_by_power(x: np.ndarray, base: np.ndarray, spare: np.ndarray, beta: float, out: np.ndarray) -> None:
+    """out = x * base**(-beta), overwriting base (and spare) on the way.
+
+    The common betas avoid np.power (about 10x slower than sqrt in float32):
+    0.75 -> x / (sqrt(b) * sqrt(sqrt(b))), 0.5 -> x / sqrt(b), 1 -> x / b.
+    """
+    dtype = base.dtype
+    if beta == 0.75:
+        np.sqrt(base, out=base)
+        np.sqrt(base, out=spare)
+        np.multiply(base, spare, out=base)
+        np.divide(x, base, out=out, dtype=dtype)
+    elif beta == 0.5:
+        np.sqrt(base, out=base)
+        np.divide(x, base, out=out, dtype=dtype)
+    elif beta == 1.0:
+        np.divide(x, base, out=out, dtype=dtype)
+    else:
+        np.power(base, -beta, out=base)
+        np.multiply(x, base, out=out, dtype=dtype)
+
+
+def lrn_apply(
+    x: np.ndarray,
+    spec: LRNSpec,
+    *,
+    out: np.ndarray | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
+) -> np.ndarray:
+    """Evaluate the LRN `spec` on `x` and return the result (`out` if given).
+
+    float32/float64 keep their dtype; float16 is computed in float32 and cast back (see
+    `count_overflow` for values that became inf); bool/integer input gives float32.
+    `out` may be any float array of x's shape, including an `open_memmap` (or `x` itself:
+    each tile is read before it is written). The work goes a tile of about `block_bytes`
+    at a time, so peak extra memory is a few tiles whatever the array size; x may be a
+    read-only memmap. Raises DataError if the divisor base k + s*sum(x^2) is <= 0
+    anywhere (possible only with bias <= 0 or negative alpha), with the count.
+    """
+    x = np.asarray(x)
+    if x.ndim != spec.ndim:
+        raise ValueError(f"spec was resolved for {spec.ndim}-D input but x is {x.ndim}-D")
+    result_dtype = output_dtype(x.dtype)
+    if out is None:
+        out = np.empty(x.shape, dtype=result_dtype)
+    elif out.shape != x.shape or out.dtype.kind != "f":
+        raise ValueError(f"out must be a float array of shape {x.shape}; got {out.dtype} {out.shape}")
+    if x.size == 0:
+        return out
+    with np.errstate(all="ignore"):
+        if spec.beta == 0:  # base ** 0 == 1 for every base, NaN included
+            np.copyto(out, x, casting="unsafe")
+            return out
+        _run_tiles(x, spec, out, block_bytes)
+    return out
+
+
+def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) -> None:
+    """The tiled kernel behind `lrn_apply` (errors ignored by the caller's np.errstate)."""
+    dtype = _compute_dtype(x.dtype)
+    nd = x.ndim
+    window_axes = spec.window_axes
+    budget = max(1, int(block_bytes) // dtype.itemsize)
+    tile = _tile_shape(x.shape, window_axes, budget)
+    reach = spec.lo + spec.hi
+    padded = list(tile)
+    for axis in window_axes:
+        padded[axis] += reach
+    # Scratch, allocated once and reused by every tile. `squares` keeps zero borders.
+    squares = np.zeros(padded, dtype=dtype)
+    tmp_a = np.empty(padded, dtype=dtype)
+    tmp_b = np.empty(padded, dtype=dtype)
+    base_buf = np.empty(tile, dtype=dtype)
+    spare_buf = np.empty(tile, dtype=dtype)
+    half_buf = None
+    if spec.region == "within":  # sums along the first box axis, still padded on the second
+        half = list(tile)
+        half[window_axes[1]] += reach
+        half_buf = np.empty(half, dtype=dtype)
+    check = _needs_base_check(spec)
+    bad = 0
+    for index in _tiles(x.shape, tile, window_axes):
+        xt = x[index]
+        shape = xt.shape
+        pshape = list(shape)
+        interior = [slice(None)] * nd
+        for axis in window_axes:
+            pshape[axis] += reach
+            interior[axis] = slice(spec.lo, spec.lo + shape[axis])
+        sq = _prefix(squares, tuple(pshape))
+        np.multiply(xt, xt, out=sq[tuple(interior)], dtype=dtype)
+        base = _prefix(base_buf, shape)
+        if spec.region == "within":
+            hshape = list(shape)
+            hshape[window_axes[1]] += reach
+            mid = _prefix(half_buf, tuple(hshape))
+            _window_sum(
+                sq,
+                window_axes[0],
+                spec.size,
+                mid,
+                _prefix(tmp_a, sq.shape),
+                _prefix(tmp_b, sq.shape),
+            )
+            _window_sum(
+                mid,
+                window_axes[1],
+                spec.size,
+                base,
+                _prefix(tmp_a, mid.shape),
+                _prefix(tmp_b, mid.shape),
+            )
+        else:
+            _window_sum(
+                sq,
+                spec.channel_axis,
+                spec.size,
+                base,
+                _prefix(tmp_a, sq.shape),
+                _prefix(tmp_b, sq.shape),
+            )
+        np.multiply(base, spec.scale, out=base)
+        np.add(base, spec.bias, out=base)
+        if check:
+            bad += int(np.count_nonzero(base <= 0))
+        if bad:
+            continue  # keep counting, write nothing more
+        _divide_by_power(xt, base, _prefix(spare_buf, shape), spec.beta, out[index])
+    if bad:
+        fixes = []
+        if spec.bias <= 0:
+            fixes.append("use --bias > 0")
+        if spec.scale < 0:
+            fixes.append("use --alpha >= 0")
+        raise DataError(
+            f"the LRN divisor base k + s*sum(x^2) is <= 0 at {bad} of {x.size} positions "
+            f"(k={_fmt(spec.bias)}, s={_fmt(spec.scale)}), so it cannot be raised to "
+            f"-{_fmt(spec.beta)}; {' and '.join(fixes)}"
+        )
+
+
+def lrn(
+    x: np.ndarray,
+    *,
+    convention: str = "torch",
+    size: int | None = None,
+    depth_radius: int | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bias: float | None = None,
+    region: str = "across",
+    layout: str | None = None,
+    channel_axis: int | None = None,
+) -> np.ndarray:
+    """Local Response Normalization of `x` as the named framework computes it.
+
+    A convenience over `resolve_spec` + `lrn_apply`; see those for the parameters, the
+    defaults of each convention, dtypes and errors.
+    """
+    arr = np.asarray(x)
+    spec = resolve_spec(
+        ndim=arr.ndim,
+        convention=convention,
+        size=size,
+        depth_radius=depth_radius,
+        alpha=alpha,
+        beta=beta,
+        bias=bias,
+        region=region,
+        layout=layout,
+        channel_axis=channel_axis,
+    )
+    return lrn_apply(arr, spec)
+
+
+def count_overflow(x: np.ndarray, y: np.ndarray, *, block_elems: int = 1 << 20) -> int:
+    """How many outputs are +-inf where the input was finite.
+
+    Meant for float16 output (computed in float32, then cast; large results become inf),
+    but valid for any dtype. Reads a block of the first axis at a time, so it works on
+    memmaps without loading them.
+    """
+    x = np.asarray(x)
+    y = np.asarray(y)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y shapes differ: {x.shape} vs {y.shape}")
+    if y.dtype.kind != "f" or y.size == 0:
+        return 0
+    if y.ndim == 0:
+        return int(np.isinf(y) and not np.isinf(x))
+    row = max(1, y.size // y.shape[0])
+    step = max(1, block_elems // row)
+    count = 0
+    for start in range(0, y.shape[0], step):
+        yb = y[start : start + step]
+        xb = x[start : start + step]
+        count += int(np.count_nonzero(np.isinf(yb) & ~np.isinf(xb)))
+    return count

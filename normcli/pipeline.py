@@ -1,0 +1,144 @@
+"""The streaming loops behind the commands: read batches, fit or apply, write batches.
+
+This is the only place that joins the readers and writers (io) to the NumPy core
+(scaler, stats). It knows nothing of options or terminals: the CLI and the Python API
+both call it, and get plain results back to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from normcli.errors import DataError
+from normcli.io.readers import Reader
+from normcli.io.writers import Writer
+from normcli.methods import Counters
+from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
+from normcli.stats import ColumnStats
+
+__all__ = ["ApplyResult", "apply_stream", "fit_stream", "stats_stream"]
+
+Progress = Callable[[Reader], None]
+
+
+@dataclass
+class ApplyResult:
+    """What a transform or inverse did: statistics of each scaled column before and after,
+    the per-column counters (clipped, invalid, out of range) and the number of rows."""
+
+    before: dict[str, ColumnStats] = field(default_factory=dict)
+    after: dict[str, ColumnStats] = field(default_factory=dict)
+    counters: dict[str, Counters] = field(default_factory=dict)
+    rows: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def fit_stream(
+    reader: Reader,
+    *,
+    method: str | None,
+    overrides: Mapping[str, str] | None = None,
+    columns: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    options: Mapping[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> FitResult:
+    """Fit a scaler in one pass over the reader's batches."""
+    plans = plan_columns(
+        reader.names,
+        reader.numeric_names,
+        method=method,
+        overrides=overrides,
+        columns=columns,
+        exclude=exclude,
+        options=options,
+        source=reader.label,
+    )
+    fitter = ScalerFitter(plans, reader.names, reader.layout)
+    rows = 0
+    for batch in reader.batches():
+        fitter.update({p.name: batch.numeric(p.name) for p in plans})
+        rows += batch.num_rows
+        if progress:
+            progress(reader)
+    _require_rows(reader, rows)
+    return fitter.finish()
+
+
+def apply_stream(
+    reader: Reader,
+    writer: Writer,
+    scaler: Scaler,
+    *,
+    inverse: bool = False,
+    dtype: np.dtype = np.float64,
+    progress: Progress | None = None,
+) -> ApplyResult:
+    """Transform (or inverse-transform) every batch and hand it to the writer."""
+    check_layout(scaler, reader)
+    scaler.check_columns(reader.names, reader.label)
+    not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
+    if not_numeric:
+        raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be scaled")
+    result = ApplyResult()
+    dtype = np.dtype(dtype)
+    for batch in reader.batches():
+        x = {n: batch.numeric(n) for n in scaler.names}
+        y = scaler.inverse_columns(x, result.counters) if inverse else scaler.transform_columns(x, result.counters)
+        for name in scaler.names:
+            result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
+            result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
+        writer.write(batch.replace(y, dtype))
+        result.rows += batch.num_rows
+        if progress:
+            progress(reader)
+    _require_rows(reader, result.rows)
+    if dtype != np.float64:
+        for name, s in result.after.items():
+            if s.count and max(abs(s.min), abs(s.max)) > np.finfo(dtype).max:
+                result.warnings.append(f"column {name!r} has values beyond the range of {dtype}; they became inf")
+    return result
+
+
+def stats_stream(
+    reader: Reader, columns: Iterable[str] | None = None, progress: Progress | None = None
+) -> dict[str, ColumnStats]:
+    """Statistics of the numeric columns (or the named ones), in one pass."""
+    names = list(reader.numeric_names) if columns is None else list(columns)
+    for name in names:
+        if name not in reader.names:
+            raise DataError(f"{reader.label} has no column {name!r}")
+        if name not in reader.numeric_names:
+            raise DataError(f"{reader.label}: column {name!r} is not numeric")
+    if not names:
+        raise DataError(f"{reader.label} has no numeric columns")
+    stats = {n: ColumnStats() for n in names}
+    rows = 0
+    for batch in reader.batches():
+        for n in names:
+            stats[n] = stats[n].merge(ColumnStats.of(batch.numeric(n)))
+        rows += batch.num_rows
+        if progress:
+            progress(reader)
+    _require_rows(reader, rows)
+    return stats
+
+
+def check_layout(scaler: Scaler, reader: Reader) -> None:
+    """An array scaler applies to arrays of the rank and feature axis it was fitted on."""
+    fitted, got = scaler.layout, reader.layout
+    both_arrays = fitted.get("kind") == "array" and got.get("kind") == "array"
+    if both_arrays and (fitted["ndim"], fitted["axis"]) != (got["ndim"], got["axis"]):
+        raise DataError(
+            f"the scaler was fitted on {fitted['ndim']}-D arrays with features on axis {fitted['axis']}, "
+            f"but {reader.label} is {got['ndim']}-D with features on axis {got['axis']}"
+        )
+
+
+def _require_rows(reader: Reader, rows: int) -> None:
+    if rows == 0:
+        raise DataError(f"{reader.label} has no data rows")

@@ -1,0 +1,135 @@
+"""Mergeable per-column statistics: count, nulls, infinities, mean, M2, min, max.
+
+A batch is summarised with a two-pass formula (mean, then the sum of squared deviations),
+and summaries are combined with Chan et al.'s parallel update. Streaming a file batch by
+batch therefore gives the same numbers (to rounding) as reading it whole, and a column
+centred at 1e9 keeps its small variance: we never accumulate sum(x) and sum(x**2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+__all__ = ["ColumnStats"]
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """Summary of one column. `count` counts finite values; NaN is a null; +-inf is counted
+    apart and left out of mean, std, min and max so that one infinity does not hide the rest."""
+
+    count: int = 0
+    nulls: int = 0
+    infs: int = 0
+    mean: float = math.nan
+    m2: float = 0.0
+    min: float = math.nan
+    max: float = math.nan
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> ColumnStats:
+        """Summarise an array of any shape (every element is one observation)."""
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(x)
+        n = int(np.count_nonzero(finite))
+        nulls = infs = 0
+        if n != x.size:
+            nulls = int(np.count_nonzero(np.isnan(x)))
+            infs = x.size - n - nulls
+            x = x[finite]
+        if n == 0:
+            return cls(nulls=nulls, infs=infs)
+        lo, hi = float(x.min()), float(x.max())
+        mean = _mean(x, max(abs(lo), abs(hi)))
+        dev = x - mean
+        m2 = float(np.dot(dev, dev))
+        return cls(count=n, nulls=nulls, infs=infs, mean=mean, m2=m2, min=lo, max=hi)
+
+    def merge(self, other: ColumnStats) -> ColumnStats:
+        """The statistics of both batches together (Chan's parallel formula)."""
+        nulls, infs = self.nulls + other.nulls, self.infs + other.infs
+        if other.count == 0:
+            return replace(self, nulls=nulls, infs=infs)
+        if self.count == 0:
+            return replace(other, nulls=nulls, infs=infs)
+        n = self.count + other.count
+        delta = other.mean - self.mean
+        mean = self.mean + delta * (other.count / n)
+        m2 = self.m2 + other.m2 + delta * delta * (self.count * other.count / n)
+        return ColumnStats(
+            count=n,
+            nulls=nulls,
+            infs=infs,
+            mean=mean,
+            m2=m2,
+            min=min(self.min, other.min),
+            max=max(self.max, other.max),
+        )
+
+    def std(self, ddof: int = 0) -> float:
+        """Standard deviation with `ddof` delta degrees of freedom (NaN when undefined)."""
+        if self.count - ddof <= 0:
+            return math.nan
+        return math.sqrt(self.m2 / (self.count - ddof))
+
+    def affine(self, shift: float, scale: float, offset: float) -> ColumnStats:
+        """The statistics of (x - shift) * scale + offset, derived without touching the data."""
+        if self.count == 0:
+            return self
+        lo = (self.min - shift) * scale + offset
+        hi = (self.max - shift) * scale + offset
+        return replace(
+            self,
+            mean=(self.mean - shift) * scale + offset,
+            m2=self.m2 * scale * scale,
+            min=min(lo, hi),
+            max=max(lo, hi),
+        )
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The user-facing numbers (count, nulls, infs, mean, std, min, max); None where
+        a column has no finite value, so the result is valid JSON."""
+
+        def num(v: float) -> float | None:
+            return None if math.isnan(v) else v
+
+        return {
+            "count": self.count,
+            "nulls": self.nulls,
+            "infs": self.infs,
+            "mean": num(self.mean),
+            "std": num(self.std()),
+            "min": num(self.min),
+            "max": num(self.max),
+        }
+
+    @classmethod
+    def from_summary(cls, d: dict) -> ColumnStats:
+        """Rebuild statistics saved with `summary()` (M2 recovered from std and count)."""
+        count = int(d["count"])
+        nan = math.nan
+
+        def get(key: str) -> float:
+            v = d.get(key)
+            return nan if v is None else float(v)
+
+        std = get("std")
+        return cls(
+            count=count,
+            nulls=int(d.get("nulls", 0)),
+            infs=int(d.get("infs", 0)),
+            mean=get("mean"),
+            m2=0.0 if count == 0 or math.isnan(std) else std * std * count,
+            min=get("min"),
+            max=get("max"),
+        )
+
+
+def _mean(x: np.ndarray, magnitude: float) -> float:
+    """Mean of finite values that may be near the float64 limit, where a plain sum overflows."""
+    if magnitude < 1e300:
+        return float(x.mean())
+    return float((x / magnitude).mean()) * magnitude
