@@ -33,6 +33,20 @@ class Terminated(BaseException):
     """SIGTERM, raised where the process is so that partial output is cleaned up."""
 
 
+class PipeClosed(Exception):
+    """The reader of stdout went away (`| head`). Not an OSError, so Click lets it through."""
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                raise PipeClosed() from None
+            raise
+
+
 # --- shared options ----------------------------------------------------------------------------
 
 
@@ -69,7 +83,7 @@ def _split_names(value: str | None) -> list[str] | None:
 # --- the group -------------------------------------------------------------------------------
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "-V", "--version", prog_name="normcli", message="%(prog)s %(version)s")
 def cli() -> None:
     """Normalize tabular data and tensors: fit scalers, apply and undo them, and apply
@@ -438,11 +452,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail("interrupted", 130)
     except Terminated:
         _fail("terminated", 143)
-    except BrokenPipeError:
+    except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
-        if exc.errno == errno.EPIPE:
-            _quiet_broken_pipe()
         where = f" {exc.filename}" if exc.filename else ""
         _fail(f"cannot complete:{where} {exc.strerror or exc}", 1)
     except MemoryError:

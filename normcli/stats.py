@@ -19,15 +19,24 @@ __all__ = ["ColumnStats"]
 @dataclass(frozen=True)
 class ColumnStats:
     """Summary of one column. `count` counts finite values; NaN is a null; +-inf is counted
-    apart and left out of mean, std, min and max so that one infinity does not hide the rest."""
+    apart and left out of mean, std, min and max so that one infinity does not hide the rest.
+
+    The mean is kept as `shift + dmean`, where `shift` is a value of the column: sums run
+    over x - shift, whose rounding errors scale with the spread of the data instead of its
+    magnitude, so batches of a column at 1e9 with std 1 merge to the one-shot numbers."""
 
     count: int = 0
     nulls: int = 0
     infs: int = 0
-    mean: float = math.nan
+    shift: float = 0.0
+    dmean: float = math.nan
     m2: float = 0.0
     min: float = math.nan
     max: float = math.nan
+
+    @property
+    def mean(self) -> float:
+        return self.shift + self.dmean
 
     @classmethod
     def of(cls, values: np.ndarray) -> ColumnStats:
@@ -43,10 +52,18 @@ class ColumnStats:
         if n == 0:
             return cls(nulls=nulls, infs=infs)
         lo, hi = float(x.min()), float(x.max())
-        mean = _mean(x, max(abs(lo), abs(hi)))
-        dev = x - mean
-        m2 = float(np.dot(dev, dev))
-        return cls(count=n, nulls=nulls, infs=infs, mean=mean, m2=m2, min=lo, max=hi)
+        if max(abs(lo), abs(hi)) < 1e300:
+            shift = float(x[0])
+            d = x - shift
+            dmean = float(d.mean())
+        else:  # near the float64 limit x - shift may overflow: scale instead of shifting
+            shift, magnitude = 0.0, max(abs(lo), abs(hi))
+            d = x
+            dmean = float((x / magnitude).mean()) * magnitude
+        d = d - dmean
+        with np.errstate(over="ignore"):  # M2 of values near 1e308 is inf; std says so
+            m2 = float(np.dot(d, d))
+        return cls(count=n, nulls=nulls, infs=infs, shift=shift, dmean=dmean, m2=m2, min=lo, max=hi)
 
     def merge(self, other: ColumnStats) -> ColumnStats:
         """The statistics of both batches together (Chan's parallel formula)."""
@@ -56,14 +73,17 @@ class ColumnStats:
         if self.count == 0:
             return replace(other, nulls=nulls, infs=infs)
         n = self.count + other.count
-        delta = other.mean - self.mean
-        mean = self.mean + delta * (other.count / n)
+        # other's mean relative to our shift; shifts are values of one column, so their
+        # difference is small (and exact when they are within a factor of two).
+        delta = (other.dmean + (other.shift - self.shift)) - self.dmean
+        dmean = self.dmean + delta * (other.count / n)
         m2 = self.m2 + other.m2 + delta * delta * (self.count * other.count / n)
         return ColumnStats(
             count=n,
             nulls=nulls,
             infs=infs,
-            mean=mean,
+            shift=self.shift,
+            dmean=dmean,
             m2=m2,
             min=min(self.min, other.min),
             max=max(self.max, other.max),
@@ -83,7 +103,8 @@ class ColumnStats:
         hi = (self.max - shift) * scale + offset
         return replace(
             self,
-            mean=(self.mean - shift) * scale + offset,
+            shift=(self.shift - shift) * scale + offset,
+            dmean=self.dmean * scale,
             m2=self.m2 * scale * scale,
             min=min(lo, hi),
             max=max(lo, hi),
@@ -116,20 +137,14 @@ class ColumnStats:
             v = d.get(key)
             return nan if v is None else float(v)
 
-        std = get("std")
+        std, mean = get("std"), get("mean")
         return cls(
             count=count,
             nulls=int(d.get("nulls", 0)),
             infs=int(d.get("infs", 0)),
-            mean=get("mean"),
+            shift=0.0 if math.isnan(mean) else mean,
+            dmean=nan if math.isnan(mean) else 0.0,
             m2=0.0 if count == 0 or math.isnan(std) else std * std * count,
             min=get("min"),
             max=get("max"),
         )
-
-
-def _mean(x: np.ndarray, magnitude: float) -> float:
-    """Mean of finite values that may be near the float64 limit, where a plain sum overflows."""
-    if magnitude < 1e300:
-        return float(x.mean())
-    return float((x / magnitude).mean()) * magnitude

@@ -1,0 +1,61 @@
+"""Shared helpers: run the installed `normcli` as a user would, and write small inputs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "sample_data"
+NORMCLI = Path(sys.executable).parent / "normcli"
+
+
+@dataclass
+class Run:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode()
+
+
+def run(*args: str | os.PathLike, stdin: bytes | None = None, cwd: Path | None = None) -> Run:
+    """Run the installed console script, as a shell would."""
+    assert NORMCLI.exists(), f"normcli is not installed next to {sys.executable}; pip install -e .[test]"
+    proc = subprocess.run(
+        [str(NORMCLI), *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr.decode())
+
+
+def assert_clean_error(r: Run, code: int, *fragments: str) -> None:
+    """One `error:` line on stderr naming what is wrong; no traceback; nothing on stdout."""
+    assert r.code == code, (r.code, r.err)
+    lines = r.err.strip().splitlines()
+    assert len(lines) == 1, r.err
+    assert lines[0].startswith("error: "), r.err
+    assert "Traceback" not in r.err
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    def write(text: str, name: str = "data.csv") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write

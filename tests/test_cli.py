@@ -1,0 +1,232 @@
+"""End to end: the installed `normcli` on real files and pipes, as a user runs it."""
+
+import json
+import subprocess
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from conftest import NORMCLI, SAMPLE, assert_clean_error, run
+
+HOUSES = SAMPLE / "houses.csv"
+NUMERIC = ["price", "area_sqm", "rooms", "listed_at", "temperature_c", "distance_km"]
+
+
+def read_table(path):
+    return pq.read_table(path) if str(path).endswith(".parquet") else pacsv.read_csv(path)
+
+
+def column(table, name):
+    return table.column(name).to_numpy(zero_copy_only=False).astype(float)
+
+
+@pytest.fixture
+def scaler(tmp_path):
+    path = tmp_path / "scaler.json"
+    r = run("fit", HOUSES, "-m", "zscore", "-o", path, "-q")
+    assert r.code == 0, r.err
+    return path
+
+
+def test_fit_transform_inverse_round_trip_through_parquet(tmp_path, scaler):
+    scaled, restored = tmp_path / "scaled.parquet", tmp_path / "restored.csv"
+    r = run("transform", HOUSES, "-s", scaler, "-o", scaled)
+    assert r.code == 0 and r.out == b"", r.err
+    assert "before" in r.err and "after" in r.err and "price" in r.err
+    t = read_table(scaled)
+    original = read_table(HOUSES)
+    assert t.column_names == original.column_names
+    assert t.column("id").to_pylist() == original.column("id").to_pylist()
+    for name in NUMERIC:
+        y = column(t, name)
+        assert abs(np.nanmean(y)) < 1e-12 and abs(np.nanstd(y) - 1) < 1e-12, name
+    r = run("inverse", scaled, "-s", scaler, "-o", restored, "-q")
+    assert r.code == 0 and r.err == "", r.err
+    back = read_table(restored)
+    assert back.column("city").to_pylist() == original.column("city").to_pylist()
+    for name in NUMERIC:
+        np.testing.assert_allclose(column(back, name), column(original, name), rtol=1e-12)
+
+
+def test_fit_without_output_prints_the_scaler_json_on_stdout_and_the_table_on_stderr():
+    r = run("fit", HOUSES, "-m", "minmax", "--columns", "price,rooms")
+    assert r.code == 0
+    data = json.loads(r.out)
+    assert [c["name"] for c in data["columns"]] == ["price", "rooms"]
+    assert "minmax" in r.err and "before" in r.err
+
+
+def test_per_column_methods_and_their_options(tmp_path):
+    out = tmp_path / "s.json"
+    r = run(
+        "fit", HOUSES, "-m", "zscore", "-m", "price=log", "--log-normalize", "--exclude", "listed_at", "-o", out, "-q"
+    )
+    assert r.code == 0, r.err
+    cols = {c["name"]: c for c in json.loads(out.read_text())["columns"]}
+    assert "listed_at" not in cols and cols["price"]["method"] == "log" and cols["rooms"]["method"] == "zscore"
+    assert cols["price"]["options"]["normalize"] is True
+
+
+def test_stdin_to_stdout_pipeline_with_head(scaler):
+    cmd = f"cat {HOUSES} | {NORMCLI} transform - -s {scaler} -q | head -2; echo ${{PIPESTATUS[1]}}"
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith('"id","city","price"') and lines[1].startswith('"H0000","Porto",')
+    assert lines[2] == "0" and p.stderr == ""
+
+
+def test_head_closing_the_pipe_early_exits_quietly(tmp_path, scaler):
+    big = tmp_path / "big.csv"
+    text = HOUSES.read_text()
+    header, body = text.split("\n", 1)
+    big.write_text(header + "\n" + body * 400)  # ~10 MB, more than a pipe buffer and a batch
+    cmd = f"{NORMCLI} transform {big} -s {scaler} | head -1; echo ${{PIPESTATUS[0]}}"
+    p = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=60)
+    assert p.stdout.splitlines() == [header, "0"]
+    assert p.stderr == "", p.stderr
+
+
+def test_output_format_follows_the_extension_then_the_option(tmp_path, scaler):
+    assert run("transform", HOUSES, "-s", scaler, "-o", tmp_path / "a.tsv", "-q").code == 0
+    assert (tmp_path / "a.tsv").read_text().splitlines()[0].split("\t")[0] == '"id"'
+    r = run("transform", HOUSES, "-s", scaler, "--output-format", "parquet", "-q")
+    assert r.code == 0 and r.out[:4] == b"PAR1"
+    r = run("transform", SAMPLE / "houses.parquet", "-s", scaler, "-q")
+    assert r.out[:4] == b"PAR1"  # stdout keeps the input's format
+
+
+def test_tsv_and_parquet_input_fit_the_same_scaler(tmp_path):
+    tsv = tmp_path / "h.tsv"
+    pacsv.write_csv(read_table(HOUSES), tsv, pacsv.WriteOptions(delimiter="\t"))
+    fits = [json.loads(run("fit", p, "-m", "zscore", "-q").out) for p in (HOUSES, tsv, SAMPLE / "houses.parquet")]
+    assert fits[0]["columns"] == fits[1]["columns"] == fits[2]["columns"]
+
+
+def test_npy_2d_and_nd_with_axis(tmp_path):
+    x = np.random.default_rng(0).normal(3, 2, (50, 4))
+    np.save(tmp_path / "x.npy", x)
+    assert run("fit", tmp_path / "x.npy", "-m", "minmax", "-o", tmp_path / "s.json", "-q").code == 0
+    assert run("transform", tmp_path / "x.npy", "-s", tmp_path / "s.json", "-o", tmp_path / "y.npy", "-q").code == 0
+    y = np.load(tmp_path / "y.npy")
+    np.testing.assert_allclose(y, (x - x.min(0)) / (x.max(0) - x.min(0)), rtol=1e-12)
+    assert run("transform", tmp_path / "x.npy", "-s", tmp_path / "s.json", "-o", tmp_path / "y.csv", "-q").code == 0
+    assert read_table(tmp_path / "y.csv").column_names == ["0", "1", "2", "3"]
+
+    acts = SAMPLE / "activations.npy"
+    r = run("fit", acts, "-m", "zscore", "--axis", "1", "-o", tmp_path / "bn.json", "-q")
+    assert r.code == 0, r.err
+    r = run("transform", acts, "-s", tmp_path / "bn.json", "-o", tmp_path / "bn.npy", "--dtype", "float32", "-q")
+    assert r.code == 0, r.err
+    a, b = np.load(acts).astype(float), np.load(tmp_path / "bn.npy")
+    assert b.shape == a.shape and b.dtype == np.float32
+    expected = (a - a.mean((0, 2, 3), keepdims=True)) / a.std((0, 2, 3), keepdims=True)
+    np.testing.assert_allclose(b, expected, rtol=1e-5, atol=1e-5)
+    r = run("inverse", tmp_path / "bn.npy", "-s", tmp_path / "bn.json", "-o", tmp_path / "back.npy", "-q")
+    assert r.code == 0, r.err
+    np.testing.assert_allclose(np.load(tmp_path / "back.npy"), a, rtol=1e-5, atol=1e-4)
+
+
+def test_npy_through_stdin_and_stdout(tmp_path):
+    x = np.arange(12.0).reshape(6, 2)
+    np.save(tmp_path / "x.npy", x)
+    run("fit", tmp_path / "x.npy", "-m", "minmax", "-o", tmp_path / "s.json", "-q")
+    r = run(
+        "transform", "-", "-s", tmp_path / "s.json", "--format", "npy", "-q", stdin=(tmp_path / "x.npy").read_bytes()
+    )
+    assert r.code == 0, r.err
+    (tmp_path / "y.npy").write_bytes(r.out)
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), (x - x.min(0)) / 10)
+
+
+def test_csv_to_npy_writes_the_final_shape(tmp_path, write_csv):
+    src = write_csv("a,b\n1,2\n3,4\n5,6\n")
+    run("fit", src, "-m", "minmax", "-o", tmp_path / "s.json", "-q")
+    assert run("transform", src, "-s", tmp_path / "s.json", "-o", tmp_path / "o.npy", "-q").code == 0
+    assert np.load(tmp_path / "o.npy").tolist() == [[0, 0], [0.5, 0.5], [1, 1]]
+
+
+def test_stats_prints_a_table_or_json_on_stdout():
+    r = run("stats", HOUSES)
+    assert r.code == 0 and r.err == ""
+    for name in NUMERIC:
+        assert name in r.text
+    r = run("stats", HOUSES, "--json", "--columns", "rooms,area_sqm")
+    data = json.loads(r.out)
+    assert list(data) == ["rooms", "area_sqm"]
+    assert data["area_sqm"]["nulls"] == 7 and data["rooms"]["count"] == 500
+
+
+def test_methods_lists_formulas():
+    r = run("methods")
+    assert r.code == 0
+    for text in ("minmax", "zscore", "log", "atan(x) * 2 / pi", "1 / (1 + x)", "tan(y * pi / 2)"):
+        assert text in r.text
+
+
+def test_quiet_and_stats_json(tmp_path, scaler):
+    stats = tmp_path / "stats.json"
+    r = run("transform", HOUSES, "-s", scaler, "-o", tmp_path / "o.csv", "-q", "--stats-json", stats)
+    assert r.code == 0 and r.err == "" and r.out == b""
+    data = json.loads(stats.read_text())
+    assert data["command"] == "transform" and data["rows"] == 500
+    assert data["columns"]["price"]["before"]["mean"] == pytest.approx(485506.2)
+    assert data["columns"]["price"]["after"]["std"] == pytest.approx(1.0)
+
+
+def test_version_and_python_m():
+    from normcli import __version__
+
+    assert run("--version").text.strip() == f"normcli {__version__}"
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "normcli", "--version"], capture_output=True, text=True)
+    assert p.stdout.strip() == f"normcli {__version__}"
+
+
+def test_text_passes_through_unchanged_and_in_place(tmp_path, write_csv):
+    src = write_csv('name,x,when\n"a, b",1,2024-01-02 03:04\n"q""r",2,\n')
+    run("fit", src, "-m", "minmax", "-o", tmp_path / "s.json", "-q")
+    r = run("transform", src, "-s", tmp_path / "s.json", "-q")
+    as_text = pacsv.ConvertOptions(column_types={"name": pa.string(), "when": pa.string()}, strings_can_be_null=False)
+    t = pacsv.read_csv(pa.py_buffer(r.out), convert_options=as_text)
+    assert t.column_names == ["name", "x", "when"]
+    assert t.column("name").to_pylist() == ["a, b", 'q"r']
+    assert t.column("when").to_pylist() == ["2024-01-02 03:04", ""]
+    assert t.column("x").to_pylist() == [0.0, 1.0]
+
+
+# --- errors (the full catalogue lives in test_errors.py) ---------------------------------------
+
+
+def test_user_mistakes_are_one_line_errors_with_the_right_exit_code(tmp_path, scaler, write_csv):
+    assert_clean_error(run("fit", tmp_path / "nope.csv", "-m", "zscore"), 1, "nope.csv", "no such file")
+    assert_clean_error(run("fit", HOUSES, "-m", "rank"), 2, "unknown method 'rank'")
+    assert_clean_error(run("fit", HOUSES, "-m", "zscore", "--range", "0", "1"), 2, "--range is an option of minmax")
+    assert_clean_error(run("fit", HOUSES), 2, "Missing option '-m'")
+    assert_clean_error(run("fit", HOUSES, "-m", "log", "--columns", "temperature_c"), 1, "temperature_c", "<= 0")
+    missing = write_csv("price,rooms\n1,2\n")
+    assert_clean_error(run("transform", missing, "-s", scaler), 1, "area_sqm")
+    text = write_csv("price,area_sqm,rooms,listed_at,temperature_c,distance_km\n1,2,3,4,5,abc\n", "t.csv")
+    assert_clean_error(run("transform", text, "-s", scaler), 1, "distance_km", "abc")
+    assert_clean_error(run("transform", HOUSES, "-s", scaler, "-o", tmp_path / "no" / "o.csv"), 2, "does not exist")
+
+
+def test_failed_command_leaves_no_file_and_keeps_the_old_one(tmp_path, scaler, write_csv):
+    out = tmp_path / "out.csv"
+    out.write_text("precious\n")
+    header = "id,city,price,area_sqm,rooms,listed_at,temperature_c,distance_km\n"
+    good = "H1,Porto,1,2,3,4,5,6\n" * 200_000  # several batches are written before the bad row
+    bad = write_csv(header + good + "H2,Faro,1,2,3,4,5,oops\n")
+    r = run("transform", bad, "-s", scaler, "-o", out)
+    assert_clean_error(r, 1, "oops")
+    assert out.read_text() == "precious\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "out.csv", "scaler.json"]
+
+
+def test_output_onto_the_input_is_refused(tmp_path, scaler):
+    copy = tmp_path / "h.csv"
+    copy.write_bytes(HOUSES.read_bytes())
+    assert_clean_error(run("transform", copy, "-s", scaler, "-o", copy), 2, "is the input file")
+    assert copy.read_bytes() == HOUSES.read_bytes()

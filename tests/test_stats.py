@@ -1,0 +1,84 @@
+"""Mergeable statistics: any batch split gives the one-shot numbers."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from normcli.stats import ColumnStats
+
+finite = st.floats(min_value=-1e12, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+def merged(x: np.ndarray, cuts: list[int]) -> ColumnStats:
+    edges = [0, *sorted(cuts), len(x)]
+    s = ColumnStats()
+    for a, b in zip(edges, edges[1:], strict=False):
+        s = s.merge(ColumnStats.of(x[a:b]))
+    return s
+
+
+def assert_close(a: ColumnStats, b: ColumnStats, scale: float) -> None:
+    assert (a.count, a.nulls, a.infs, a.min, a.max) == (b.count, b.nulls, b.infs, b.min, b.max)
+    if a.count:
+        assert math.isclose(a.mean, b.mean, rel_tol=1e-12, abs_tol=1e-12 * scale)
+        assert math.isclose(a.std(), b.std(), rel_tol=1e-9, abs_tol=1e-12 * scale)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    x=hnp.arrays(np.float64, st.integers(1, 200), elements=finite | st.just(math.nan)),
+    cuts=st.lists(st.integers(0, 200), max_size=6),
+)
+def test_any_split_merges_to_the_one_shot_statistics(x, cuts):
+    cuts = [min(c, len(x)) for c in cuts]
+    scale = float(np.nanmax(np.abs(x))) if np.isfinite(x).any() else 1.0
+    assert_close(merged(x, cuts), ColumnStats.of(x), scale)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cuts=st.lists(st.integers(0, 5000), max_size=8))
+def test_column_centred_at_1e9_keeps_its_small_std(seed, cuts):
+    x = 1e9 + np.random.default_rng(seed).standard_normal(5000)
+    s = merged(x, cuts)
+    exact_mean = math.fsum(x) / len(x)
+    exact_var = math.fsum((v - exact_mean) ** 2 for v in x) / len(x)
+    assert math.isclose(s.mean, exact_mean, rel_tol=1e-15)
+    assert math.isclose(s.std(), math.sqrt(exact_var), rel_tol=1e-12)
+    assert math.isclose(s.std(), ColumnStats.of(x).std(), rel_tol=1e-12)
+    assert 0.9 < s.std() < 1.1
+
+
+def test_nan_is_a_null_and_inf_is_counted_apart():
+    s = ColumnStats.of(np.array([1.0, np.nan, np.inf, 3.0, -np.inf]))
+    assert (s.count, s.nulls, s.infs, s.mean, s.min, s.max) == (2, 1, 2, 2.0, 1.0, 3.0)
+
+
+def test_empty_and_all_nan_have_no_mean():
+    assert ColumnStats.of(np.array([])).summary()["mean"] is None
+    s = ColumnStats.of(np.array([np.nan, np.nan]))
+    assert s.summary() == {"count": 0, "nulls": 2, "infs": 0, "mean": None, "std": None, "min": None, "max": None}
+
+
+def test_ddof_and_affine_map():
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    s = ColumnStats.of(x)
+    assert s.std(1) == pytest.approx(np.std(x, ddof=1))
+    t = s.affine(shift=2.0, scale=-3.0, offset=1.0)
+    y = (x - 2.0) * -3.0 + 1.0
+    assert (t.mean, t.min, t.max) == pytest.approx((y.mean(), y.min(), y.max()))
+    assert t.std() == pytest.approx(y.std())
+
+
+def test_values_near_the_float64_limit_do_not_overflow_the_mean():
+    s = ColumnStats.of(np.array([1.5e308, 1.7e308, 1.6e308]))
+    assert s.mean == pytest.approx(1.6e308)
+
+
+def test_summary_round_trips():
+    s = ColumnStats.of(np.array([0.1, 0.2, np.nan, 0.7]))
+    back = ColumnStats.from_summary(s.summary())
+    assert back.summary() == s.summary()
