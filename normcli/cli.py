@@ -342,6 +342,135 @@ def methods() -> None:
     console(sys.stdout).print(methods_table(METHODS))
 
 
+# --- lrn -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT.npy")
+@click.option("-o", "--output", default=STDIO, show_default=True, help="Output .npy file ('-': stdout).")
+@click.option(
+    "--convention",
+    type=click.Choice(["tf", "torch", "onnx", "caffe"]),
+    default="torch",
+    show_default=True,
+    help="Whose LRN to reproduce: window, scaling of alpha, defaults and layout.",
+)
+@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
+@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@click.option("--size", type=int, help="Window size in channels (torch, onnx, caffe local_size).")
+@click.option("--depth-radius", type=int, help="Channels on each side (tf); size = 2 * radius + 1.")
+@click.option("--alpha", type=float, help="Scale of the sum of squares (torch/onnx/caffe divide it by the size).")
+@click.option("--beta", type=float, help="Exponent.")
+@click.option("-k", "--k", "--bias", "bias", type=float, help="Additive constant k (TF: bias).")
+@click.option(
+    "--region",
+    type=click.Choice(["across", "within"]),
+    default="across",
+    show_default=True,
+    help="across channels, or within a channel (Caffe's n x n spatial box).",
+)
+@click.option("--key", help="The array to use from an .npz archive.")
+@click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
+@_report_options
+def lrn(
+    input_path,
+    output,
+    convention,
+    layout,
+    channel_axis,
+    size,
+    depth_radius,
+    alpha,
+    beta,
+    bias,
+    region,
+    key,
+    explain,
+    quiet,
+    stats_json,
+) -> None:
+    """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
+    PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
+    from normcli.io import check_output_path
+    from normcli.io.arrays import load_array
+    from normcli.lrn import explain as explain_spec
+    from normcli.lrn import resolve_spec
+
+    x = load_array(input_path, key)
+    spec = resolve_spec(
+        ndim=x.ndim,
+        convention=convention,
+        size=size,
+        depth_radius=depth_radius,
+        alpha=alpha,
+        beta=beta,
+        bias=bias,
+        region=region,
+        layout=layout.upper() if layout else None,
+        channel_axis=channel_axis,
+    )
+    if explain:
+        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    if output != STDIO and not output.lower().endswith(".npy"):
+        raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
+    check_output_path(output, (input_path,))
+    if stats_json:
+        check_output_path(stats_json, (input_path,))
+    from normcli.pipeline import lrn_file
+
+    result = lrn_file(x, output, spec, with_stats=bool(stats_json) or not quiet)
+    _report_lrn(input_path, x, spec, result, quiet, stats_json)
+
+
+def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
+    from normcli import report
+    from normcli.lrn import explain as explain_spec
+    from normcli.pipeline import most_changed
+
+    notes = []
+    if x.dtype.kind in "biu":
+        notes.append(f"{x.dtype} input was computed as float32")
+    if x.dtype == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
+        notes.append("float16 input was computed in float32 and cast back")
+    if result.overflow:
+        notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
+    before, after = result.before, result.after
+    if stats_json_path:
+        data = {
+            "command": "lrn",
+            "input": input_path,
+            "shape": list(x.shape),
+            "dtype": str(result.out_dtype),
+            "spec": explain_spec(spec),
+            "overflow": result.overflow,
+            "overall": {
+                "before": {**before.overall.summary(), "zeros": before.overall_zeros},
+                "after": {**after.overall.summary(), "zeros": after.overall_zeros},
+            },
+            "channels": [
+                {"channel": c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
+                for c, (b, zb, a, za) in enumerate(
+                    zip(before.stats, before.zeros, after.stats, after.zeros, strict=True)
+                )
+            ],
+        }
+        _write_text(stats_json_path, report.dumps(data))
+    if quiet:
+        return
+    rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
+    for c in most_changed(before, after):
+        rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
+    con = report.console()
+    title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
+    con.print(report.lrn_table(title, rows))
+    if len(rows) > 1:
+        con.print(f"(overall, then the {len(rows) - 1} channels whose scale changed most)")
+    for note in notes:
+        report.warn(con, note)
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 

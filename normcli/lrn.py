@@ -10,8 +10,8 @@ in how alpha becomes the scale s, and in which axis holds the channels; `resolve
 turns a convention name plus the user's options into one explicit `LRNSpec`, and
 `lrn_apply` is the single kernel that evaluates it.
 
-The kernel works on a tile of the input at a time (whole windows, a slice of the other
-axes), so it runs in cache, never builds a full-size temporary, and can stream a
+The kernel works on a tile of the input at a time (whole windows, a block of samples),
+so it runs in cache, never builds a full-size temporary, and can stream a
 `np.load(mmap_mode="r")` input into an `open_memmap` output. Window sums add shifted
 slices directly (pairwise, never running differences or prefix sums), so NaN and inf stay
 inside their own windows and float32 keeps ~1e-7 relative accuracy even when channel
@@ -25,8 +25,9 @@ from __future__ import annotations
 import itertools
 import math
 import operator
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -51,10 +52,12 @@ CONVENTIONS = ("tf", "torch", "onnx", "caffe")
 REGIONS = ("across", "within")
 LAYOUTS = ("NHWC", "NCHW")
 
-# One tile of the input (in the compute dtype). The kernel keeps about six tile-sized
-# buffers alive, so 128 KiB tiles keep the working set inside a 1 MiB L2 cache; measured
-# with benchmarks/bench_lrn.py, larger tiles are slower and smaller ones pay ufunc overhead.
-DEFAULT_BLOCK_BYTES = 128 * 1024
+# The size of one tile of the input, in the compute dtype. The kernel keeps about six
+# tile-sized scratch buffers. Measured on a 2-core EPYC (1 MiB L2, 32 MiB L3) for AlexNet
+# shapes: 1.5-3 MiB tiles (one or two whole samples, contiguous in memory) were fastest;
+# tiles cut inside a sample make strided views and pay per-call overhead (~1.5x slower),
+# and tiles past ~4 MiB spill the L3 (~1.7x slower).
+DEFAULT_BLOCK_BYTES = 2 * 1024 * 1024
 
 _FRAMEWORK_NAMES = {
     "tf": "tf.nn.local_response_normalization",
@@ -62,6 +65,8 @@ _FRAMEWORK_NAMES = {
     "onnx": "ONNX LRN",
     "caffe": "Caffe LRN layer",
 }
+
+_SHORT_NAMES = {"tf": "TF", "torch": "torch", "onnx": "ONNX", "caffe": "Caffe"}
 
 # alpha, beta, bias defaults per convention (size defaults are handled separately).
 _DEFAULTS = {
@@ -141,10 +146,8 @@ def _fmt(value: float) -> str:
     return f"{value:.10g}"
 
 
-def _resolve_channel_axis(
-    ndim: int, convention: str, region: str, layout: str | None, channel_axis: Any
-) -> tuple[int, bool]:
-    """The non-negative channel axis, and whether the user chose it (layout or axis)."""
+def _resolve_channel_axis(ndim: int, convention: str, layout: str | None, channel_axis: Any) -> tuple[int, str | None]:
+    """The non-negative channel axis, and the option that chose it (None: the default)."""
     layout_axis = None
     if layout is not None:
         name = str(layout).upper()
@@ -162,16 +165,15 @@ def _resolve_channel_axis(
             f"--layout {str(layout).upper()} puts channels on axis {layout_axis} of a "
             f"{ndim}-D array but --channel-axis {channel_axis} is axis {axis}; pass only one"
         )
-    if axis is None:
-        axis = layout_axis
     if axis is not None:
-        return axis, True
-    return (ndim - 1 if convention == "tf" else 1), False
+        return axis, f"--channel-axis {channel_axis}"
+    if layout_axis is not None:
+        return layout_axis, f"--layout {str(layout).upper()}"
+    return (ndim - 1 if convention == "tf" else 1), None
 
 
-def _convention_notes(convention: str, region: str, ndim: int, axis: int, explicit: bool) -> list[str]:
-    """Check the framework's own rank/layout rule; explicit axis choices relax it with a note."""
-    how = "--layout/--channel-axis"
+def _convention_notes(convention: str, ndim: int, axis: int, chosen_by: str | None) -> list[str]:
+    """Check the framework's own rank/layout rule; an explicit axis option lifts it with a note."""
     if convention == "tf":
         native = ndim == 4 and axis == 3
         rule = "TF accepts only 4-D NHWC input"
@@ -190,9 +192,12 @@ def _convention_notes(convention: str, region: str, ndim: int, axis: int, explic
         fix = "pass --channel-axis"
     if native:
         return []
-    if not explicit:
+    if chosen_by is None:
         raise UsageError(f"{rule} but the array is {ndim}-D; {fix}")
-    return [f"{rule}; {how} chose axis {axis} of a {ndim}-D array, so this is {convention}'s formula on another layout"]
+    return [
+        f"{rule}; {chosen_by} given (channels on axis {axis} of a {ndim}-D array), "
+        f"so this is {_SHORT_NAMES[convention]}'s formula on another layout"
+    ]
 
 
 def _resolve_size(convention: str, size: Any, depth_radius: Any) -> int:
@@ -266,8 +271,8 @@ def resolve_spec(
     ndim = operator.index(ndim)
     if ndim < 2:
         raise DataError(f"LRN needs an array with a channel axis and at least one other axis; got a {ndim}-D array")
-    axis, explicit = _resolve_channel_axis(ndim, conv, reg, layout, channel_axis)
-    notes = _convention_notes(conv, reg, ndim, axis, explicit)
+    axis, chosen_by = _resolve_channel_axis(ndim, conv, layout, channel_axis)
+    notes = _convention_notes(conv, ndim, axis, chosen_by)
     if reg == "within" and axis + 2 >= ndim:
         raise UsageError(
             f"--region within sums an n x n box over the two axes after the channel axis, "
@@ -308,8 +313,6 @@ def resolve_spec(
     else:
         lo = hi = (window - 1) // 2
         scale = alpha_v / (window * window)
-    if not math.isfinite(scale):  # alpha / size cannot overflow, but keep the promise
-        raise UsageError(f"--alpha {_fmt(alpha_v)} is too large")
 
     if window % 2 == 0 and conv == "torch":
         notes.append(
@@ -350,7 +353,7 @@ def explain(spec: LRNSpec) -> list[str]:
             f"({spec.lo} before and {spec.hi} after along each), within each channel; "
             f"positions outside the array count as zero"
         )
-        how_s = f"alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; k is fixed at 1"
+        how_s = f"s = alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; Caffe fixes k at 1 here"
     else:
         lines.append(
             f"window: {spec.lo} channel(s) before and {spec.hi} after each channel "
@@ -400,24 +403,33 @@ def _along(ndim: int, axis: int, start: int, stop: int) -> tuple[slice, ...]:
     return tuple(index)
 
 
-def _window_sum(src: np.ndarray, axis: int, n: int, dst: np.ndarray, tmp_a: np.ndarray, tmp_b: np.ndarray) -> None:
-    """dst[i] = sum(src[i : i+n]) along `axis`, where src is dst zero padded by n-1 there.
+Step = Callable[[], Any]
+
+
+def _window_sum_steps(
+    src: np.ndarray, axis: int, n: int, dst: np.ndarray, tmp_a: np.ndarray, tmp_b: np.ndarray
+) -> list[Step]:
+    """Steps that set dst[i] = sum(src[i : i+n]) along `axis` (src is dst padded by n-1).
 
     Sums are built by doubling (W2 = W1 + shifted W1, W4 = W2 + shifted W2, ...) and
     combined by the binary digits of n: about log2(n) + popcount(n) passes instead of
     n-1, with a pairwise rounding error of ~log2(n) ulp. Direct sums, never differences,
-    so a NaN or inf only reaches the windows that contain it. tmp_a/tmp_b are scratch at
-    least as large as src.
+    so a NaN or inf only reaches the windows that contain it. tmp_a/tmp_b are scratch of
+    src's shape. Returned as prepared calls so a tile loop pays no indexing per tile.
     """
     nd = src.ndim
     length = dst.shape[axis]
+    steps: list[Step] = []
 
     def part(arr: np.ndarray, start: int) -> np.ndarray:
         return arr[_along(nd, axis, start, start + length)]
 
+    def add(first: np.ndarray, second: np.ndarray, target: np.ndarray) -> None:
+        steps.append(partial(np.add, first, second, out=target))
+
     if n == 1:
-        np.copyto(dst, part(src, 0))
-        return
+        steps.append(partial(np.copyto, dst, part(src, 0)))
+        return steps
     top = 1 << (n.bit_length() - 1)
     cur, cur_len = src, src.shape[axis]  # cur is W_m: sums of m neighbours
     buffers, which = (tmp_a, tmp_b), 0
@@ -429,34 +441,35 @@ def _window_sum(src: np.ndarray, axis: int, n: int, dst: np.ndarray, tmp_a: np.n
             term = part(cur, offset)
             offset += m
             if started:
-                np.add(dst, term, out=dst)
+                add(dst, term, dst)
             elif pending is not None:
-                np.add(pending, term, out=dst)
+                add(pending, term, dst)
                 pending, started = None, True
             elif cur is src or n & (2 * m):
                 pending = term  # safe: src is never overwritten, or it is used next round
             else:
-                np.copyto(dst, term)
+                steps.append(partial(np.copyto, dst, term))
                 started = True
         if 2 * m == top:
             break
         new_len = cur_len - m  # W_2m = W_m + W_m shifted by m
         nxt = buffers[which][_along(nd, axis, 0, new_len)]
         which ^= 1
-        np.add(cur[_along(nd, axis, 0, new_len)], cur[_along(nd, axis, m, cur_len)], out=nxt)
+        add(cur[_along(nd, axis, 0, new_len)], cur[_along(nd, axis, m, cur_len)], nxt)
         cur, cur_len = nxt, new_len
         m *= 2
     # The top digit: W_top at offset is W_m at offset plus W_m at offset + m; fold it
     # straight into dst instead of materialising W_top.
     first, second = part(cur, offset), part(cur, offset + m)
     if started:
-        np.add(dst, first, out=dst)
+        add(dst, first, dst)
     elif pending is not None:
-        np.add(pending, first, out=dst)
+        add(pending, first, dst)
     else:
-        np.add(first, second, out=dst)
-        return
-    np.add(dst, second, out=dst)
+        add(first, second, dst)
+        return steps
+    add(dst, second, dst)
+    return steps
 
 
 def _tile_shape(shape: tuple[int, ...], window_axes: tuple[int, ...], budget: int) -> list[int]:
@@ -490,22 +503,65 @@ def _tiles(shape: tuple[int, ...], tile: list[int], window_axes: tuple[int, ...]
         )
 
 
-def _prefix(buf: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """The leading `shape` corner of a scratch buffer (a view; no copy)."""
-    if buf.shape == shape:
-        return buf
-    return buf[tuple(slice(0, e) for e in shape)]
+@dataclass
+class _TilePlan:
+    """Scratch buffers and prepared window-sum steps for one tile shape.
+
+    `squares_inner` is the interior of a zero-bordered buffer (the borders are never
+    written, so they stay zero from tile to tile); after `steps`, `base` holds
+    k + s*sum(x^2). `x_copy` (made on first need) holds a tile of x converted to the
+    compute dtype when x is float16/integer or a strided view.
+    """
+
+    squares_inner: np.ndarray
+    steps: list[Step]
+    base: np.ndarray
+    spare: np.ndarray
+    x_copy: np.ndarray | None = None
+
+
+def _plan_tile(shape: tuple[int, ...], spec: LRNSpec, dtype: np.dtype) -> _TilePlan:
+    """Allocate the scratch for a tile of `shape` and prepare its steps."""
+    reach = spec.lo + spec.hi
+    axes = spec.window_axes
+    padded = list(shape)
+    interior = [slice(None)] * len(shape)
+    for axis in axes:
+        padded[axis] += reach
+        interior[axis] = slice(spec.lo, spec.lo + shape[axis])
+    squares = np.zeros(padded, dtype=dtype)
+    tmp_a = np.empty(padded, dtype=dtype)
+    tmp_b = np.empty(padded, dtype=dtype)
+    base = np.empty(shape, dtype=dtype)
+    if spec.region == "within":  # sum along the first box axis, then the second
+        half = list(shape)
+        half[axes[1]] += reach
+        mid = np.empty(half, dtype=dtype)
+        steps = _window_sum_steps(squares, axes[0], spec.size, mid, tmp_a, tmp_b)
+        mid_a = tmp_a[tuple(slice(0, e) for e in half)]
+        mid_b = tmp_b[tuple(slice(0, e) for e in half)]
+        steps += _window_sum_steps(mid, axes[1], spec.size, base, mid_a, mid_b)
+    else:
+        steps = _window_sum_steps(squares, axes[0], spec.size, base, tmp_a, tmp_b)
+    steps.append(partial(np.multiply, base, spec.scale, out=base))
+    steps.append(partial(np.add, base, spec.bias, out=base))
+    return _TilePlan(
+        squares_inner=squares[tuple(interior)],
+        steps=steps,
+        base=base,
+        spare=np.empty(shape, dtype=dtype),
+    )
 
 
 def _needs_base_check(spec: LRNSpec) -> bool:
     """Whether k + s*sum(x^2) can be <= 0: only with bias <= 0 or a negative scale."""
-    return spec.beta != 0 and (spec.bias <= 0 or spec.scale < 0)
+    return spec.bias <= 0 or spec.scale < 0
 
 
 def _divide_by_power(x: np.ndarray, base: np.ndarray, spare: np.ndarray, beta: float, out: np.ndarray) -> None:
     """out = x * base**(-beta), overwriting base (and spare) on the way.
 
-    The common betas avoid np.power (about 10x slower than sqrt in float32):
+    The common betas avoid np.power (about 20x slower than sqrt in float32):
     0.75 -> x / (sqrt(b) * sqrt(sqrt(b))), 0.5 -> x / sqrt(b), 1 -> x / b.
     """
     dtype = base.dtype
@@ -537,9 +593,12 @@ def lrn_apply(
     `count_overflow` for values that became inf); bool/integer input gives float32.
     `out` may be any float array of x's shape, including an `open_memmap` (or `x` itself:
     each tile is read before it is written). The work goes a tile of about `block_bytes`
-    at a time, so peak extra memory is a few tiles whatever the array size; x may be a
-    read-only memmap. Raises DataError if the divisor base k + s*sum(x^2) is <= 0
-    anywhere (possible only with bias <= 0 or negative alpha), with the count.
+    at a time (a block of samples; a slab of one sample if a sample is larger), so peak
+    extra memory is a few tiles whatever the array size, and x may be a read-only memmap.
+    A tile always holds whole windows, so it is never smaller than the channel axis (for
+    "within", one H x W plane).
+    Raises DataError if the divisor base k + s*sum(x^2) is <= 0 anywhere (possible only
+    with bias <= 0 or negative alpha), with the count.
     """
     x = np.asarray(x)
     if x.ndim != spec.ndim:
@@ -562,74 +621,30 @@ def lrn_apply(
 def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) -> None:
     """The tiled kernel behind `lrn_apply` (errors ignored by the caller's np.errstate)."""
     dtype = _compute_dtype(x.dtype)
-    nd = x.ndim
-    window_axes = spec.window_axes
     budget = max(1, int(block_bytes) // dtype.itemsize)
-    tile = _tile_shape(x.shape, window_axes, budget)
-    reach = spec.lo + spec.hi
-    padded = list(tile)
-    for axis in window_axes:
-        padded[axis] += reach
-    # Scratch, allocated once and reused by every tile. `squares` keeps zero borders.
-    squares = np.zeros(padded, dtype=dtype)
-    tmp_a = np.empty(padded, dtype=dtype)
-    tmp_b = np.empty(padded, dtype=dtype)
-    base_buf = np.empty(tile, dtype=dtype)
-    spare_buf = np.empty(tile, dtype=dtype)
-    half_buf = None
-    if spec.region == "within":  # sums along the first box axis, still padded on the second
-        half = list(tile)
-        half[window_axes[1]] += reach
-        half_buf = np.empty(half, dtype=dtype)
+    tile = _tile_shape(x.shape, spec.window_axes, budget)
+    plans: dict[tuple[int, ...], _TilePlan] = {}  # the full tile and the ragged edges
     check = _needs_base_check(spec)
     bad = 0
-    for index in _tiles(x.shape, tile, window_axes):
+    for index in _tiles(x.shape, tile, spec.window_axes):
         xt = x[index]
-        shape = xt.shape
-        pshape = list(shape)
-        interior = [slice(None)] * nd
-        for axis in window_axes:
-            pshape[axis] += reach
-            interior[axis] = slice(spec.lo, spec.lo + shape[axis])
-        sq = _prefix(squares, tuple(pshape))
-        np.multiply(xt, xt, out=sq[tuple(interior)], dtype=dtype)
-        base = _prefix(base_buf, shape)
-        if spec.region == "within":
-            hshape = list(shape)
-            hshape[window_axes[1]] += reach
-            mid = _prefix(half_buf, tuple(hshape))
-            _window_sum(
-                sq,
-                window_axes[0],
-                spec.size,
-                mid,
-                _prefix(tmp_a, sq.shape),
-                _prefix(tmp_b, sq.shape),
-            )
-            _window_sum(
-                mid,
-                window_axes[1],
-                spec.size,
-                base,
-                _prefix(tmp_a, mid.shape),
-                _prefix(tmp_b, mid.shape),
-            )
-        else:
-            _window_sum(
-                sq,
-                spec.channel_axis,
-                spec.size,
-                base,
-                _prefix(tmp_a, sq.shape),
-                _prefix(tmp_b, sq.shape),
-            )
-        np.multiply(base, spec.scale, out=base)
-        np.add(base, spec.bias, out=base)
+        plan = plans.get(xt.shape)
+        if plan is None:
+            plan = plans[xt.shape] = _plan_tile(xt.shape, spec, dtype)
+        if xt.dtype != dtype or not xt.flags.c_contiguous:
+            # float16/int input or a strided view: convert/gather once, not on both reads
+            if plan.x_copy is None:
+                plan.x_copy = np.empty(xt.shape, dtype=dtype)
+            np.copyto(plan.x_copy, xt, casting="unsafe")
+            xt = plan.x_copy
+        np.multiply(xt, xt, out=plan.squares_inner)
+        for step in plan.steps:
+            step()
         if check:
-            bad += int(np.count_nonzero(base <= 0))
+            bad += int(np.count_nonzero(plan.base <= 0))
         if bad:
-            continue  # keep counting, write nothing more
-        _divide_by_power(xt, base, _prefix(spare_buf, shape), spec.beta, out[index])
+            continue  # keep counting for the message; write nothing more
+        _divide_by_power(xt, plan.base, plan.spare, spec.beta, out[index])
     if bad:
         fixes = []
         if spec.bias <= 0:

@@ -15,12 +15,21 @@ import numpy as np
 
 from normcli.errors import DataError
 from normcli.io.readers import Reader
-from normcli.io.writers import Writer
+from normcli.io.writers import Writer, open_npy_output
 from normcli.methods import Counters
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
 from normcli.stats import ColumnStats
 
-__all__ = ["ApplyResult", "apply_stream", "fit_stream", "stats_stream"]
+__all__ = [
+    "ApplyResult",
+    "ChannelStats",
+    "LrnResult",
+    "apply_stream",
+    "channel_stats",
+    "fit_stream",
+    "lrn_file",
+    "stats_stream",
+]
 
 Progress = Callable[[Reader], None]
 
@@ -142,3 +151,91 @@ def check_layout(scaler: Scaler, reader: Reader) -> None:
 def _require_rows(reader: Reader, rows: int) -> None:
     if rows == 0:
         raise DataError(f"{reader.label} has no data rows")
+
+
+# --- Local Response Normalization ----------------------------------------------------------
+
+STATS_BLOCK_BYTES = 64 << 20
+
+
+@dataclass
+class ChannelStats:
+    """Statistics of each channel of an array, with its count of exact zeros."""
+
+    stats: list[ColumnStats]
+    zeros: list[int]
+
+    @property
+    def overall(self) -> ColumnStats:
+        total = ColumnStats()
+        for s in self.stats:
+            total = total.merge(s)
+        return total
+
+    @property
+    def overall_zeros(self) -> int:
+        return sum(self.zeros)
+
+
+def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[int]:
+    """The `k` channels whose root-mean-square changed by the largest factor."""
+
+    def rms(s: ColumnStats) -> float:
+        return float(np.sqrt(s.mean**2 + s.std() ** 2)) if s.count else 0.0
+
+    def change(c: int) -> float:
+        a, b = rms(before.stats[c]), rms(after.stats[c])
+        if a == 0 or b == 0 or not np.isfinite(a) or not np.isfinite(b):
+            return 0.0 if a == b else np.inf
+        return abs(float(np.log(b / a)))
+
+    return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
+
+
+def channel_stats(x: np.ndarray, channel_axis: int, block_bytes: int = STATS_BLOCK_BYTES) -> ChannelStats:
+    """Per-channel statistics of `x` (a memory map is fine), a block of the first
+    non-channel axis at a time, so memory stays bounded."""
+    channels = x.shape[channel_axis]
+    batch_axis = 0 if channel_axis != 0 else 1
+    stats = [ColumnStats() for _ in range(channels)]
+    zeros = [0] * channels
+    if x.ndim < 2:
+        raise DataError("LRN statistics need an array of at least 2 dimensions")
+    per_index = max(1, x.nbytes // max(x.shape[batch_axis], 1))
+    step = max(1, block_bytes // per_index)
+    for start in range(0, x.shape[batch_axis], step):
+        index = (slice(None),) * batch_axis + (slice(start, start + step),)
+        block = np.moveaxis(np.asarray(x[index]), channel_axis, 0).reshape(channels, -1)
+        counts = np.count_nonzero(block == 0, axis=1)
+        for c in range(channels):
+            stats[c] = stats[c].merge(ColumnStats.of(block[c]))
+            zeros[c] += int(counts[c])
+    return ChannelStats(stats, zeros)
+
+
+@dataclass
+class LrnResult:
+    """What `lrn_file` did: the output dtype, float16 overflows, and (when asked) the
+    per-channel statistics before and after."""
+
+    out_dtype: np.dtype
+    overflow: int = 0
+    before: ChannelStats | None = None
+    after: ChannelStats | None = None
+
+
+def lrn_file(x: np.ndarray, output: str, spec: Any, *, with_stats: bool) -> LrnResult:
+    """Apply the LRN `spec` to `x` (usually a read-only memory map) into the .npy `output`,
+    block by block through a memory-mapped temporary file that replaces `output` only on
+    success."""
+    from normcli.lrn import count_overflow, lrn_apply, output_dtype
+
+    result = LrnResult(output_dtype(x.dtype))
+    with open_npy_output(output, x.shape, result.out_dtype) as out:
+        lrn_apply(x, spec, out=out)
+        if result.out_dtype == np.float16:
+            result.overflow = count_overflow(x, out)
+        if with_stats:
+            result.before = channel_stats(x, spec.channel_axis)
+            result.after = channel_stats(out, spec.channel_axis)
+    return result

@@ -18,6 +18,7 @@ from normcli.stats import ColumnStats
 __all__ = [
     "before_after_json",
     "before_after_table",
+    "lrn_table",
     "console",
     "methods_table",
     "stats_json",
@@ -53,6 +54,8 @@ def fmt(value: float | int | None) -> str:
 def _stat_cells(s: ColumnStats) -> list[str]:
     d = s.summary()
     cells = [fmt(d["count"]), fmt(d["nulls"] + d["infs"]) if d["infs"] else fmt(d["nulls"])]
+    if d["mean"] is not None and abs(d["mean"]) < 1e-12 * max(abs(d["min"]), abs(d["max"])):
+        d["mean"] = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
     return cells + [fmt(d[k]) for k in ("mean", "std", "min", "max")]
 
 
@@ -72,6 +75,28 @@ def before_after_table(
     for i, name in enumerate(before):
         table.add_row(name, methods.get(name, ""), "before", *_stat_cells(before[name]), end_section=False)
         table.add_row("", "", "after", *_stat_cells(after[name]), end_section=i < len(before) - 1)
+    return table
+
+
+def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]]) -> Table:
+    """Before/after rows of an LRN: (label, stats before, zeros before, stats after, zeros after)."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("channel", style="bold")
+    table.add_column("")
+    for name in ("count", "mean", "std", "min", "max", "zeros"):
+        table.add_column(name, justify="right")
+    for i, (name, before, zb, after, za) in enumerate(rows):
+        for stage, s, zeros in (("before", before, zb), ("after", after, za)):
+            cells = _stat_cells(s)
+            share = f"{zeros / (s.count + s.nulls + s.infs):.1%}" if s.count + s.nulls + s.infs else "-"
+            table.add_row(
+                name if stage == "before" else "",
+                stage,
+                cells[0],
+                *cells[2:],
+                share,
+                end_section=stage == "after" and i < len(rows) - 1,
+            )
     return table
 
 

@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+
 from conftest import NORMCLI, SAMPLE, assert_clean_error, run
 
 HOUSES = SAMPLE / "houses.csv"

@@ -15,7 +15,7 @@ from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
 from normcli.io.readers import Reader, npy_batch_rows
 
-__all__ = ["ArrayReader", "load_npy", "npy_header", "write_npy_header"]
+__all__ = ["ArrayReader", "load_array", "load_npy", "npy_header", "write_npy_header"]
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -40,6 +40,39 @@ def load_npy(path: str) -> np.ndarray:
     if int(np.prod(shape, dtype=np.int64)) == 0:
         return np.empty(shape, dtype=dtype)
     return np.memmap(path, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
+
+
+def load_array(path: str, key: str | None = None) -> np.ndarray:
+    """A numeric array from a .npy file (memory-mapped) or one member of an .npz archive
+    (`key`; read into memory, as .npz members are compressed or at unknown offsets)."""
+    if path != STDIO and path.lower().endswith(".npz"):
+        return _load_npz_member(path, key)
+    if key is not None:
+        raise UsageError(f"--key names a member of an .npz archive, and {label(path)} is not one")
+    return load_npy(path)
+
+
+def _load_npz_member(path: str, key: str | None) -> np.ndarray:
+    import zipfile
+
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            names = list(archive.files)
+            if key is None:
+                shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+                raise UsageError(f"{path} is an .npz archive of {len(names)} array(s) ({shown}); choose one with --key")
+            if key not in names:
+                raise UsageError(f"{path} has no array {key!r}; it holds {', '.join(names[:10])}")
+            arr = archive[key]
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "allow_pickle" in first or "pickle" in first:
+            raise DataError(
+                f"{path}: array {key!r} holds Python objects (a pickle); normcli never loads them"
+            ) from None
+        raise DataError(f"{path} is not a readable .npz archive ({first})") from None
+    _check_dtype(arr.dtype, f"{path}[{key}]")
+    return arr
 
 
 def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]:

@@ -19,7 +19,7 @@ from normcli.io.atomic import atomic_path
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
 
-__all__ = ["Writer", "open_writer"]
+__all__ = ["Writer", "open_npy_output", "open_writer"]
 
 
 class Writer:
@@ -159,3 +159,16 @@ def _npy_target(output: str) -> Iterator[str]:
         with open(path, "rb") as fh:
             shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
         sys.stdout.buffer.flush()
+
+
+@contextlib.contextmanager
+def open_npy_output(output: str, shape: tuple[int, ...], dtype: np.dtype) -> Iterator[np.ndarray]:
+    """A writable memory map of `shape` that becomes `output` ('-': stdout) when the block
+    exits without an exception, so arrays larger than memory can be written in blocks."""
+    with _npy_target(output) as path:
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+        try:
+            yield out
+            out.flush()
+        finally:
+            del out  # unmap before the file is renamed or copied
