@@ -15,7 +15,7 @@ import numpy as np
 
 from normcli.errors import DataError
 from normcli.io.readers import Reader
-from normcli.io.writers import Writer, open_npy_output
+from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
 from normcli.stats import ColumnStats
@@ -25,7 +25,6 @@ __all__ = [
     "ChannelStats",
     "LrnResult",
     "apply_stream",
-    "channel_stats",
     "fit_stream",
     "lrn_file",
     "stats_stream",
@@ -155,7 +154,7 @@ def _require_rows(reader: Reader, rows: int) -> None:
 
 # --- Local Response Normalization ----------------------------------------------------------
 
-STATS_BLOCK_BYTES = 64 << 20
+LRN_BLOCK_BYTES = 32 << 20  # input read per step; the kernel tiles each block for the cache
 
 
 @dataclass
@@ -164,6 +163,18 @@ class ChannelStats:
 
     stats: list[ColumnStats]
     zeros: list[int]
+
+    @classmethod
+    def empty(cls, channels: int) -> ChannelStats:
+        return cls([ColumnStats() for _ in range(channels)], [0] * channels)
+
+    def add(self, block: np.ndarray, channel_axis: int) -> None:
+        """Merge the statistics of one block (any slab that holds every channel)."""
+        others = tuple(a for a in range(block.ndim) if a != channel_axis)
+        zeros = np.count_nonzero(block == 0, axis=others)
+        for c, s in enumerate(ColumnStats.per_channel(block, channel_axis)):
+            self.stats[c] = self.stats[c].merge(s)
+            self.zeros[c] += int(zeros[c])
 
     @property
     def overall(self) -> ColumnStats:
@@ -192,27 +203,6 @@ def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[
     return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
 
 
-def channel_stats(x: np.ndarray, channel_axis: int, block_bytes: int = STATS_BLOCK_BYTES) -> ChannelStats:
-    """Per-channel statistics of `x` (a memory map is fine), a block of the first
-    non-channel axis at a time, so memory stays bounded."""
-    channels = x.shape[channel_axis]
-    batch_axis = 0 if channel_axis != 0 else 1
-    stats = [ColumnStats() for _ in range(channels)]
-    zeros = [0] * channels
-    if x.ndim < 2:
-        raise DataError("LRN statistics need an array of at least 2 dimensions")
-    per_index = max(1, x.nbytes // max(x.shape[batch_axis], 1))
-    step = max(1, block_bytes // per_index)
-    for start in range(0, x.shape[batch_axis], step):
-        index = (slice(None),) * batch_axis + (slice(start, start + step),)
-        block = np.moveaxis(np.asarray(x[index]), channel_axis, 0).reshape(channels, -1)
-        counts = np.count_nonzero(block == 0, axis=1)
-        for c in range(channels):
-            stats[c] = stats[c].merge(ColumnStats.of(block[c]))
-            zeros[c] += int(counts[c])
-    return ChannelStats(stats, zeros)
-
-
 @dataclass
 class LrnResult:
     """What `lrn_file` did: the output dtype, float16 overflows, and (when asked) the
@@ -224,18 +214,33 @@ class LrnResult:
     after: ChannelStats | None = None
 
 
-def lrn_file(x: np.ndarray, output: str, spec: Any, *, with_stats: bool) -> LrnResult:
-    """Apply the LRN `spec` to `x` (usually a read-only memory map) into the .npy `output`,
-    block by block through a memory-mapped temporary file that replaces `output` only on
-    success."""
+def lrn_file(
+    x: np.ndarray, output: str, spec: Any, *, with_stats: bool, block_bytes: int = LRN_BLOCK_BYTES
+) -> LrnResult:
+    """Apply the LRN `spec` to `x` (usually a read-only memory map) and write the .npy
+    `output` ('-': stdout), a block of samples at a time: read a block, normalise it,
+    gather its statistics, append it. Peak memory is a few blocks whatever the size of
+    the array; a file output replaces `output` only on success."""
+    from normcli.io.arrays import iter_blocks
+    from normcli.io.writers import open_npy_stream
     from normcli.lrn import count_overflow, lrn_apply, output_dtype
 
     result = LrnResult(output_dtype(x.dtype))
-    with open_npy_output(output, x.shape, result.out_dtype) as out:
-        lrn_apply(x, spec, out=out)
-        if result.out_dtype == np.float16:
-            result.overflow = count_overflow(x, out)
-        if with_stats:
-            result.before = channel_stats(x, spec.channel_axis)
-            result.after = channel_stats(out, spec.channel_axis)
+    channels = x.shape[spec.channel_axis]
+    if with_stats:
+        result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
+    if 0 in spec.window_axes or x.ndim == 0 or x.shape[0] == 0:
+        # windows run along axis 0 (channels first, no batch axis): one block, in memory
+        blocks = iter([np.asarray(x)])
+    else:
+        blocks = iter_blocks(x, block_bytes)
+    with open_npy_stream(output, x.shape, result.out_dtype) as write:
+        for block in blocks:
+            y = lrn_apply(block, spec)
+            if result.out_dtype == np.float16:
+                result.overflow += count_overflow(block, y)
+            if with_stats:
+                result.before.add(block, spec.channel_axis)
+                result.after.add(y, spec.channel_axis)
+            write(y)
     return result

@@ -65,6 +65,41 @@ class ColumnStats:
             m2 = float(np.dot(d, d))
         return cls(count=n, nulls=nulls, infs=infs, shift=shift, dmean=dmean, m2=m2, min=lo, max=hi)
 
+    @classmethod
+    def per_channel(cls, block: np.ndarray, axis: int) -> list[ColumnStats]:
+        """Statistics of each index along `axis` (a channel), reducing over every other axis,
+        vectorised for the common all-finite block; the same formulas as `of`."""
+        block = np.asarray(block)
+        channels = block.shape[axis]
+        others = tuple(a for a in range(block.ndim) if a != axis)
+        n = block.size // channels if channels else 0
+        if n == 0:
+            return [cls() for _ in range(channels)]
+        if not np.isfinite(block).all():
+            return [cls.of(np.take(block, c, axis=axis)) for c in range(channels)]
+        lo = block.min(axis=others, keepdims=True).astype(np.float64)
+        hi = block.max(axis=others, keepdims=True).astype(np.float64)
+        if max(np.abs(lo).max(), np.abs(hi).max()) >= 1e300:
+            return [cls.of(np.take(block, c, axis=axis)) for c in range(channels)]
+        # the first value of each channel, shaped to broadcast against the block
+        shift = np.expand_dims(block[(0,) * axis + (slice(None),) + (0,) * (block.ndim - axis - 1)], others)
+        d = np.subtract(block, shift, dtype=np.float64)
+        dmean = d.mean(axis=others, keepdims=True)
+        d -= dmean
+        m2 = np.square(d, out=d).sum(axis=others)
+        shift, dmean, lo, hi = (v.reshape(-1) for v in (shift.astype(np.float64), dmean, lo, hi))
+        return [
+            cls(
+                count=n,
+                shift=float(shift[c]),
+                dmean=float(dmean[c]),
+                m2=float(m2[c]),
+                min=float(lo[c]),
+                max=float(hi[c]),
+            )
+            for c in range(channels)
+        ]
+
     def merge(self, other: ColumnStats) -> ColumnStats:
         """The statistics of both batches together (Chan's parallel formula)."""
         nulls, infs = self.nulls + other.nulls, self.infs + other.infs

@@ -146,3 +146,21 @@ def test_bad_arrays(tmp_path):
     assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", ACTS), 2, "is the input")
     assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", tmp_path / "o.csv"), 2, ".npy")
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_block_streaming_equals_the_one_shot_kernel(tmp_path):
+    from normcli.io.arrays import load_npy
+    from normcli.lrn import resolve_spec
+    from normcli.pipeline import lrn_file
+
+    x = np.random.default_rng(5).random((9, 6, 4, 4)).astype(np.float32)
+    x[4, 2, 1, 1] = np.nan
+    np.save(tmp_path / "x.npy", x)
+    spec = resolve_spec(ndim=4, convention="onnx", size=4)
+    mm = load_npy(str(tmp_path / "x.npy"))
+    result = lrn_file(mm, str(tmp_path / "y.npy"), spec, with_stats=True, block_bytes=2 * x[0].nbytes + 1)
+    expected = lrn(x, convention="onnx", size=4)
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), expected)
+    assert result.before.overall.count == x.size - 1 and result.before.overall.nulls == 1
+    assert result.after.overall.max == pytest.approx(float(np.nanmax(expected)))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.npy", "y.npy"]

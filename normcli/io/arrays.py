@@ -15,7 +15,7 @@ from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
 from normcli.io.readers import Reader, npy_batch_rows
 
-__all__ = ["ArrayReader", "load_array", "load_npy", "npy_header", "write_npy_header"]
+__all__ = ["ArrayReader", "iter_blocks", "load_array", "load_npy", "npy_header", "write_npy_header"]
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -160,3 +160,33 @@ class ArrayReader(Reader):
             block = np.array(self.data[index])  # copy out of the memory map
             self.bytes_read += block.nbytes
             yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
+
+
+def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
+    """Consecutive blocks of `x` along axis 0, each a fresh in-memory array of about
+    `block_bytes`. A C-ordered memory map is read with pread, not through the mapping, so
+    the pages read are not charged to this process: peak memory stays at a block or two
+    however large the file is."""
+    n = x.shape[0]
+    row_bytes = x.nbytes // n if n else 0
+    step = max(1, block_bytes // max(row_bytes, 1))
+    direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
+    if not direct:
+        for start in range(0, n, step):
+            yield np.array(x[start : start + step])
+        return
+    fd = os.open(x.filename, os.O_RDONLY)
+    try:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            want = (stop - start) * row_bytes
+            buf = bytearray(want)
+            view, got = memoryview(buf), 0
+            while got < want:
+                chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
+                if chunk == 0:
+                    raise DataError(f"{x.filename} was truncated while being read")
+                got += chunk
+            yield np.frombuffer(buf, dtype=x.dtype).reshape((stop - start, *x.shape[1:]))
+    finally:
+        os.close(fd)

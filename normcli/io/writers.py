@@ -7,7 +7,7 @@ import contextlib
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
@@ -15,11 +15,11 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.io.arrays import write_npy_header
-from normcli.io.atomic import atomic_path
+from normcli.io.atomic import atomic_path, open_output
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
 
-__all__ = ["Writer", "open_npy_output", "open_writer"]
+__all__ = ["Writer", "open_npy_stream", "open_writer"]
 
 
 class Writer:
@@ -162,13 +162,14 @@ def _npy_target(output: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def open_npy_output(output: str, shape: tuple[int, ...], dtype: np.dtype) -> Iterator[np.ndarray]:
-    """A writable memory map of `shape` that becomes `output` ('-': stdout) when the block
-    exits without an exception, so arrays larger than memory can be written in blocks."""
-    with _npy_target(output) as path:
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
-        try:
-            yield out
-            out.flush()
-        finally:
-            del out  # unmap before the file is renamed or copied
+def open_npy_stream(output: str, shape: tuple[int, ...], dtype: np.dtype) -> Iterator[Callable[[np.ndarray], None]]:
+    """A function that appends C-ordered blocks (along axis 0) to a .npy of `shape`;
+    the header is written first, so this streams to stdout as well as to a file (atomic)."""
+    dtype = np.dtype(dtype)
+    with open_output(output) as fh:
+        write_npy_header(fh, shape, dtype)
+
+        def write(block: np.ndarray) -> None:
+            fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
+
+        yield write
