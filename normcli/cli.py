@@ -249,15 +249,23 @@ def _apply_command(name: str, inverse: bool, doc: str):
         show_default=True,
         help="Type of the scaled columns in the output.",
     )
+    @click.option(
+        "--precision",
+        type=click.IntRange(1, 17),
+        metavar="N",
+        help="Round scaled values to N significant digits (shorter text output, faster writes).",
+    )
     @_input_options
     @_report_options
-    def command(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json) -> None:
-        _run_apply(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json, inverse)
+    def command(**options: Any) -> None:
+        _run_apply(inverse=inverse, **options)
 
     return command
 
 
-def _run_apply(input_path, scaler_path, output, output_format, dtype, fmt, axis, quiet, stats_json, inverse) -> None:
+def _run_apply(
+    *, input_path, scaler_path, output, output_format, dtype, precision, fmt, axis, quiet, stats_json, inverse
+) -> None:
     import numpy as np
 
     from normcli.api import load
@@ -284,7 +292,15 @@ def _run_apply(input_path, scaler_path, output, output_format, dtype, fmt, axis,
     )
     shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
     with _Progress(quiet) as progress, open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer:
-        result = apply_stream(reader, writer, scaler, inverse=inverse, dtype=np.dtype(dtype), progress=progress.update)
+        result = apply_stream(
+            reader,
+            writer,
+            scaler,
+            inverse=inverse,
+            dtype=np.dtype(dtype),
+            precision=precision,
+            progress=progress.update,
+        )
     from normcli.report import counter_notes
 
     methods = {c.name: c.method for c in scaler.columns}
@@ -420,7 +436,8 @@ def lrn(
         check_output_path(stats_json, (input_path,))
     from normcli.pipeline import lrn_file
 
-    result = lrn_file(x, output, spec, with_stats=bool(stats_json) or not quiet)
+    with _Progress(quiet) as progress:
+        result = lrn_file(x, output, spec, with_stats=bool(stats_json) or not quiet, progress=progress.update)
     _report_lrn(input_path, x, spec, result, quiet, stats_json)
 
 
@@ -496,42 +513,45 @@ def _report(quiet, stats_json_path, command, source, rows, before, after, method
 
 
 class _Progress:
-    """A rich progress bar on stderr for long runs; only on a terminal, never with -q."""
+    """A rich progress bar on stderr (bytes, rate, time left) for work that has run for
+    over two seconds; only when stderr is a terminal, never with -q."""
+
+    DELAY = 2.0
 
     def __init__(self, quiet: bool) -> None:
+        import time
+
         self._enabled = not quiet and sys.stderr.isatty()
+        self._start = time.monotonic()
         self._bar = None
         self._task = None
 
     def __enter__(self) -> _Progress:
         return self
 
-    def update(self, reader) -> None:
+    def update(self, label: str, done: int, total: int | None) -> None:
         if not self._enabled:
             return
         if self._bar is None:
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
+            import time
+
+            if time.monotonic() - self._start < self.DELAY:
+                return
+            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
 
             from normcli.report import console
 
-            self._bar = Progress(
+            columns = [
                 "{task.description}",
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
                 TimeRemainingColumn(),
-                console=console(),
-                transient=True,
-            )
+            ]
+            self._bar = Progress(*columns, console=console(), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task(reader.label, total=reader.total_bytes)
-        self._bar.update(self._task, completed=reader.bytes_read)
+            self._task = self._bar.add_task(label, total=total)
+        self._bar.update(self._task, completed=done)
 
     def __exit__(self, *exc) -> None:
         if self._bar is not None:

@@ -17,6 +17,7 @@ from normcli.errors import DataError
 from normcli.io.readers import Reader
 from normcli.io.writers import Writer
 from normcli.methods import Counters
+from normcli.rounding import round_significant
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
 from normcli.stats import ColumnStats
 
@@ -30,7 +31,7 @@ __all__ = [
     "stats_stream",
 ]
 
-Progress = Callable[[Reader], None]
+Progress = Callable[[str, int, int | None], None]  # (what, bytes done, bytes in all)
 
 
 @dataclass
@@ -72,7 +73,7 @@ def fit_stream(
         fitter.update({p.name: batch.numeric(p.name) for p in plans})
         rows += batch.num_rows
         if progress:
-            progress(reader)
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
     return fitter.finish()
 
@@ -84,9 +85,11 @@ def apply_stream(
     *,
     inverse: bool = False,
     dtype: np.dtype = np.float64,
+    precision: int | None = None,
     progress: Progress | None = None,
 ) -> ApplyResult:
-    """Transform (or inverse-transform) every batch and hand it to the writer."""
+    """Transform (or inverse-transform) every batch and hand it to the writer, rounded to
+    `precision` significant digits if given (the statistics are of the unrounded values)."""
     check_layout(scaler, reader)
     scaler.check_columns(reader.names, reader.label)
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
@@ -100,10 +103,12 @@ def apply_stream(
         for name in scaler.names:
             result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
             result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
+        if precision is not None:
+            y = {name: round_significant(values, precision) for name, values in y.items()}
         writer.write(batch.replace(y, dtype))
         result.rows += batch.num_rows
         if progress:
-            progress(reader)
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, result.rows)
     if dtype != np.float64:
         for name, s in result.after.items():
@@ -131,7 +136,7 @@ def stats_stream(
             stats[n] = stats[n].merge(ColumnStats.of(batch.numeric(n)))
         rows += batch.num_rows
         if progress:
-            progress(reader)
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
     return stats
 
@@ -215,7 +220,13 @@ class LrnResult:
 
 
 def lrn_file(
-    x: np.ndarray, output: str, spec: Any, *, with_stats: bool, block_bytes: int = LRN_BLOCK_BYTES
+    x: np.ndarray,
+    output: str,
+    spec: Any,
+    *,
+    with_stats: bool,
+    block_bytes: int = LRN_BLOCK_BYTES,
+    progress: Progress | None = None,
 ) -> LrnResult:
     """Apply the LRN `spec` to `x` (usually a read-only memory map) and write the .npy
     `output` ('-': stdout), a block of samples at a time: read a block, normalise it,
@@ -234,6 +245,7 @@ def lrn_file(
         blocks = iter([np.asarray(x)])
     else:
         blocks = iter_blocks(x, block_bytes)
+    done = 0
     with open_npy_stream(output, x.shape, result.out_dtype) as write:
         for block in blocks:
             y = lrn_apply(block, spec)
@@ -243,4 +255,7 @@ def lrn_file(
                 result.before.add(block, spec.channel_axis)
                 result.after.add(y, spec.channel_axis)
             write(y)
+            done += block.nbytes
+            if progress:
+                progress("lrn", done, x.nbytes)
     return result

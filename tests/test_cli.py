@@ -231,3 +231,16 @@ def test_output_onto_the_input_is_refused(tmp_path, scaler):
     copy.write_bytes(HOUSES.read_bytes())
     assert_clean_error(run("transform", copy, "-s", scaler, "-o", copy), 2, "is the input file")
     assert copy.read_bytes() == HOUSES.read_bytes()
+
+
+def test_precision_shortens_text_output_but_not_the_statistics(tmp_path, scaler):
+    r = run("transform", HOUSES, "-s", scaler, "--precision", "3", "--stats-json", tmp_path / "s.json", "-q")
+    assert r.code == 0, r.err
+    first = r.text.splitlines()[1].split(",")
+    assert first[:2] == ['"H0000"', '"Porto"']
+    assert all(len(v.lstrip("-").replace(".", "").lstrip("0")) <= 3 for v in first[2:] if "e" not in v)
+    full = run("transform", HOUSES, "-s", scaler, "-q").text.splitlines()[1].split(",")
+    np.testing.assert_allclose(np.array(first[2:], float), np.array(full[2:], float), rtol=5e-3)
+    stats = json.loads((tmp_path / "s.json").read_text())
+    assert stats["columns"]["price"]["after"]["std"] == pytest.approx(1.0, rel=1e-12)
+    assert_clean_error(run("transform", HOUSES, "-s", scaler, "--precision", "0"), 2, "--precision")
