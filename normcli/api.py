@@ -7,7 +7,6 @@ the data are simply one batch held in memory.
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -92,7 +91,9 @@ def load(path: str | os.PathLike[str]) -> Scaler:
     """Read a scaler file written by `fit`/`save` (or `normcli fit`); '-' reads stdin."""
     path = os.fspath(path)
     if path == "-":
-        text = sys.stdin.buffer.read(MAX_SCALER_BYTES + 1)
+        from normcli.io.atomic import std_stream
+
+        text = std_stream("stdin").read(MAX_SCALER_BYTES + 1)
     else:
         try:
             if os.path.isdir(path):

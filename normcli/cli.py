@@ -10,6 +10,7 @@ import errno
 import os
 import signal
 import sys
+import warnings
 from typing import Any, NoReturn
 
 import click
@@ -37,10 +38,16 @@ class PipeClosed(Exception):
     """The reader of stdout went away (`| head`). Not an OSError, so Click lets it through."""
 
 
+class Interrupted(Exception):
+    """Ctrl-C, carried past Click (which would print a blank line for it)."""
+
+
 class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted() from None
         except OSError as exc:
             if exc.errno == errno.EPIPE:
                 raise PipeClosed() from None
@@ -161,7 +168,7 @@ def fit(
     options["invalid"] = invalid
     check_output_path(output, (input_path,))
     if stats_json:
-        check_output_path(stats_json, (input_path,))
+        check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     reader = open_reader(input_path, fmt, axis=axis)
     with _Progress(quiet) as progress:
         result = fit_stream(
@@ -181,7 +188,7 @@ def fit(
         stats_json,
         "fit",
         reader.label,
-        None,
+        result.rows,
         result.before,
         result.after,
         methods_by_col,
@@ -276,13 +283,13 @@ def _run_apply(
         raise UsageError("INPUT and --scaler cannot both be stdin")
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
-        check_output_path(stats_json, (input_path, scaler_path))
+        check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
     elif output != STDIO:
-        out_fmt = detect_format(output, None, default=in_fmt)
+        out_fmt = detect_format(output, None, option="--output-format")
     else:
         out_fmt = in_fmt
     if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
@@ -433,7 +440,7 @@ def lrn(
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
     check_output_path(output, (input_path,))
     if stats_json:
-        check_output_path(stats_json, (input_path,))
+        check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     from normcli.pipeline import lrn_file
 
     with _Progress(quiet) as progress:
@@ -567,6 +574,11 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
+    sys.stderr.write(f"warning: {message}\n")
+
+
 def _on_sigterm(signum, frame) -> NoReturn:
     raise Terminated()
 
@@ -585,6 +597,7 @@ def _quiet_broken_pipe() -> NoReturn:
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
     signal.signal(signal.SIGTERM, _on_sigterm)
+    warnings.showwarning = _show_warning
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
         sys.stdout.flush()
@@ -595,9 +608,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
         _fail(message + hint, exc.exit_code)
-    except click.exceptions.Abort:
-        _fail("interrupted", 130)
-    except KeyboardInterrupt:
+    except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
         _fail("interrupted", 130)
     except Terminated:
         _fail("terminated", 143)

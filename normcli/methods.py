@@ -174,7 +174,7 @@ def _handle_invalid(
     if not bad:
         return x
     if options.get("invalid", "error") == "error":
-        first = x[mask].flat[0]
+        first = float(x[mask].flat[0])
         raise DataError(f"{message}, e.g. {first!r}")
     counters.invalid += bad
     return np.where(mask, np.nan, x)
@@ -184,8 +184,8 @@ def _finite_option(options: dict[str, Any], key: str, flag: str, default: float)
     value = options.get(key, default)
     try:
         value = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{flag} must be a number, not {value!r}") from None
+    except (TypeError, ValueError, OverflowError):
+        raise UsageError(f"{flag} must be a finite number, not {value!r}") from None
     if not math.isfinite(value):
         raise UsageError(f"{flag} must be finite, not {value!r}")
     return value
@@ -207,7 +207,7 @@ class MinMax(Method):
         rng = options.get("range", (0.0, 1.0))
         try:
             lo, hi = (float(v) for v in rng)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise UsageError(f"--range needs two numbers LO HI, not {rng!r}") from None
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             raise UsageError(f"--range needs finite LO < HI, not {lo!r} {hi!r}")
@@ -221,6 +221,12 @@ class MinMax(Method):
             raise DataError(
                 f"column {column!r} spans {g_stats.min!r} to {g_stats.max!r}, a range that overflows float64; "
                 "rescale it first (e.g. -m log or atan)"
+            )
+        lo, hi = options["range"]
+        if g_stats.max > g_stats.min and not math.isfinite((hi - lo) / (g_stats.max - g_stats.min)):
+            raise DataError(
+                f"column {column!r} spans only {g_stats.max - g_stats.min!r}; stretching that to the range "
+                f"[{lo!r}, {hi!r}] overflows float64"
             )
         return {"min": g_stats.min, "max": g_stats.max}
 
@@ -340,6 +346,11 @@ class Log(Method):
         )
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
+        if g_stats.infs > x_stats.infs:
+            raise DataError(
+                f"column {column!r}: x + offset overflows float64 for {g_stats.infs - x_stats.infs} value(s); "
+                "use a smaller --log-offset"
+            )
         if not options["normalize"]:
             return {}
         _require_values(column, g_stats, self.name)
@@ -351,7 +362,8 @@ class Log(Method):
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         if options["normalize"]:
-            log_max = float(self.g(np.float64(fitted["max"]), options))
+            with np.errstate(over="ignore"):
+                log_max = float(self.g(np.float64(fitted["max"]), options))
             return Affine(0.0, 1.0 / log_max, 0.0)
         return Affine()
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from normcli.errors import DataError
+from normcli.errors import DataError, UsageError
 from normcli.io.readers import Reader
 from normcli.io.writers import Writer
 from normcli.methods import Counters
@@ -66,6 +66,7 @@ def fit_stream(
         exclude=exclude,
         options=options,
         source=reader.label,
+        empty=getattr(reader, "empty_names", ()),
     )
     fitter = ScalerFitter(plans, reader.names, reader.layout)
     rows = 0
@@ -75,7 +76,9 @@ def fit_stream(
         if progress:
             progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
-    return fitter.finish()
+    result = fitter.finish()
+    result.rows = rows
+    return result
 
 
 def apply_stream(
@@ -124,7 +127,7 @@ def stats_stream(
     names = list(reader.numeric_names) if columns is None else list(columns)
     for name in names:
         if name not in reader.names:
-            raise DataError(f"{reader.label} has no column {name!r}")
+            raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
         if name not in reader.numeric_names:
             raise DataError(f"{reader.label}: column {name!r} is not numeric")
     if not names:

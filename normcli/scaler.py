@@ -148,7 +148,11 @@ class Scaler:
 
     @classmethod
     def from_dict(cls, data: Any, source: str = "scaler file") -> Scaler:
-        return _parse_scaler(data, source)
+        try:
+            return _parse_scaler(data, source)
+        except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
+            # the checks above name the usual faults; this catches the shapes they did not foresee
+            raise DataError(f"{source} is malformed ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 # --- validation of scaler files ------------------------------------------------------------
@@ -184,13 +188,19 @@ class _Checker:
     def number(self, value: Any, where: str, allow_none: bool = False) -> float | None:
         if value is None and allow_none:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise self.fail(where, f"must be a finite number, not {value!r}")
-        return float(value)
+        try:
+            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+        except OverflowError:  # an integer beyond float64
+            number = math.inf
+        if not math.isfinite(number):
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise self.fail(where, f"must be a finite number, not {shown}")
+        return number
 
     def count(self, value: Any, where: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise self.fail(where, f"must be a whole number >= 0, not {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "..."
+            raise self.fail(where, f"must be a whole number >= 0, not {shown}")
         return value
 
     def names(self, value: Any, where: str) -> list[str]:
@@ -310,12 +320,14 @@ def plan_columns(
     exclude: Iterable[str] = (),
     options: Mapping[str, Any] | None = None,
     source: str = "input",
+    empty: Iterable[str] = (),
 ) -> list[ColumnPlan]:
     """Decide which columns to scale with which method, in input order.
 
     `method` applies to the selected columns (`columns`, else every numeric one, minus
     `exclude`); `overrides` maps a column to its own method. Unknown or non-numeric
-    columns named by the user are errors, so a typo never silently scales nothing."""
+    columns named by the user are errors, so a typo never silently scales nothing; `empty`
+    columns (no value at all, so of no type) are told apart from text in that error."""
     overrides = dict(overrides or {})
     options = dict(options or {})
     numeric = set(numeric)
@@ -341,10 +353,14 @@ def plan_columns(
     named = set(columns or []) | set(overrides)
     for name in available:
         if name in selected and name not in numeric:
+            if name in named and name in set(empty):
+                raise DataError(f"column {name!r} in {source} has no finite values (it is empty) to fit")
             if name in named:
                 raise DataError(f"column {name!r} in {source} is not numeric, so it cannot be scaled")
             selected.discard(name)
     if not selected:
+        if exclude and (set(columns) if columns is not None else numeric) - set(overrides) <= set(exclude):
+            raise DataError(f"--exclude leaves no column of {source} to scale")
         raise DataError(f"{source} has no numeric columns to scale")
 
     checked: dict[str, dict[str, Any]] = {}
@@ -367,6 +383,7 @@ class FitResult:
     before: dict[str, ColumnStats]
     after: dict[str, ColumnStats]
     warnings: list[str] = field(default_factory=list)
+    rows: int | None = None
 
 
 @dataclass

@@ -15,6 +15,14 @@ import numpy as np
 
 __all__ = ["ColumnStats"]
 
+# Squared deviations of values below this stay finite in float64; beyond it, work in units.
+_SAFE_MAGNITUDE = 1e150
+
+
+def _unit_for(magnitude: float) -> float:
+    """A power of two within a factor of two of `magnitude`: dividing by it is exact."""
+    return math.ldexp(1.0, math.frexp(magnitude)[1] - 1)
+
 
 @dataclass(frozen=True)
 class ColumnStats:
@@ -23,7 +31,9 @@ class ColumnStats:
 
     The mean is kept as `shift + dmean`, where `shift` is a value of the column: sums run
     over x - shift, whose rounding errors scale with the spread of the data instead of its
-    magnitude, so batches of a column at 1e9 with std 1 merge to the one-shot numbers."""
+    magnitude, so batches of a column at 1e9 with std 1 merge to the one-shot numbers.
+    `shift`, `dmean` and `m2` are in units of `unit` (m2 in unit**2); `unit` is 1 except for
+    values beyond 1e150, whose squares would overflow float64."""
 
     count: int = 0
     nulls: int = 0
@@ -33,10 +43,11 @@ class ColumnStats:
     m2: float = 0.0
     min: float = math.nan
     max: float = math.nan
+    unit: float = 1.0
 
     @property
     def mean(self) -> float:
-        return self.shift + self.dmean
+        return (self.shift + self.dmean) * self.unit
 
     @classmethod
     def of(cls, values: np.ndarray) -> ColumnStats:
@@ -52,18 +63,16 @@ class ColumnStats:
         if n == 0:
             return cls(nulls=nulls, infs=infs)
         lo, hi = float(x.min()), float(x.max())
-        if max(abs(lo), abs(hi)) < 1e300:
-            shift = float(x[0])
-            d = x - shift
-            dmean = float(d.mean())
-        else:  # near the float64 limit x - shift may overflow: scale instead of shifting
-            shift, magnitude = 0.0, max(abs(lo), abs(hi))
-            d = x
-            dmean = float((x / magnitude).mean()) * magnitude
-        d = d - dmean
-        with np.errstate(over="ignore"):  # M2 of values near 1e308 is inf; std says so
-            m2 = float(np.dot(d, d))
-        return cls(count=n, nulls=nulls, infs=infs, shift=shift, dmean=dmean, m2=m2, min=lo, max=hi)
+        magnitude = max(abs(lo), abs(hi))
+        unit = 1.0 if magnitude < _SAFE_MAGNITUDE else _unit_for(magnitude)
+        if unit != 1.0:
+            x = x / unit
+        shift = float(x[0])
+        d = x - shift
+        dmean = float(d.mean())
+        d -= dmean
+        m2 = float(np.dot(d, d))
+        return cls(count=n, nulls=nulls, infs=infs, shift=shift, dmean=dmean, m2=m2, min=lo, max=hi, unit=unit)
 
     @classmethod
     def per_channel(cls, block: np.ndarray, axis: int) -> list[ColumnStats]:
@@ -79,7 +88,7 @@ class ColumnStats:
             return [cls.of(np.take(block, c, axis=axis)) for c in range(channels)]
         lo = block.min(axis=others, keepdims=True).astype(np.float64)
         hi = block.max(axis=others, keepdims=True).astype(np.float64)
-        if max(np.abs(lo).max(), np.abs(hi).max()) >= 1e300:
+        if max(np.abs(lo).max(), np.abs(hi).max()) >= _SAFE_MAGNITUDE:
             return [cls.of(np.take(block, c, axis=axis)) for c in range(channels)]
         # the first value of each channel, shaped to broadcast against the block
         shift = np.expand_dims(block[(0,) * axis + (slice(None),) + (0,) * (block.ndim - axis - 1)], others)
@@ -100,6 +109,13 @@ class ColumnStats:
             for c in range(channels)
         ]
 
+    def in_unit(self, unit: float) -> ColumnStats:
+        """The same statistics expressed in a larger `unit` (exact for powers of two)."""
+        if unit == self.unit or self.count == 0:
+            return replace(self, unit=unit) if self.count == 0 else self
+        r = self.unit / unit
+        return replace(self, shift=self.shift * r, dmean=self.dmean * r, m2=self.m2 * r * r, unit=unit)
+
     def merge(self, other: ColumnStats) -> ColumnStats:
         """The statistics of both batches together (Chan's parallel formula)."""
         nulls, infs = self.nulls + other.nulls, self.infs + other.infs
@@ -107,28 +123,31 @@ class ColumnStats:
             return replace(self, nulls=nulls, infs=infs)
         if self.count == 0:
             return replace(other, nulls=nulls, infs=infs)
-        n = self.count + other.count
-        # other's mean relative to our shift; shifts are values of one column, so their
+        unit = max(self.unit, other.unit)
+        a, b = self.in_unit(unit), other.in_unit(unit)
+        n = a.count + b.count
+        # b's mean relative to a's shift; shifts are values of one column, so their
         # difference is small (and exact when they are within a factor of two).
-        delta = (other.dmean + (other.shift - self.shift)) - self.dmean
-        dmean = self.dmean + delta * (other.count / n)
-        m2 = self.m2 + other.m2 + delta * delta * (self.count * other.count / n)
+        delta = (b.dmean + (b.shift - a.shift)) - a.dmean
+        dmean = a.dmean + delta * (b.count / n)
+        m2 = a.m2 + b.m2 + delta * delta * (a.count * b.count / n)
         return ColumnStats(
             count=n,
             nulls=nulls,
             infs=infs,
-            shift=self.shift,
+            shift=a.shift,
             dmean=dmean,
             m2=m2,
-            min=min(self.min, other.min),
-            max=max(self.max, other.max),
+            min=min(a.min, b.min),
+            max=max(a.max, b.max),
+            unit=unit,
         )
 
     def std(self, ddof: int = 0) -> float:
         """Standard deviation with `ddof` delta degrees of freedom (NaN when undefined)."""
         if self.count - ddof <= 0:
             return math.nan
-        return math.sqrt(self.m2 / (self.count - ddof))
+        return math.sqrt(self.m2 / (self.count - ddof)) * self.unit
 
     def affine(self, shift: float, scale: float, offset: float) -> ColumnStats:
         """The statistics of (x - shift) * scale + offset, derived without touching the data."""
@@ -136,21 +155,27 @@ class ColumnStats:
             return self
         lo = (self.min - shift) * scale + offset
         hi = (self.max - shift) * scale + offset
-        return replace(
-            self,
-            shift=(self.shift - shift) * scale + offset,
-            dmean=self.dmean * scale,
-            m2=self.m2 * scale * scale,
-            min=min(lo, hi),
-            max=max(lo, hi),
-        )
+        if scale == 0:
+            return replace(self, shift=offset, dmean=0.0, m2=0.0, min=offset, max=offset, unit=1.0)
+        if self.unit == 1.0 and math.isfinite(self.m2 * scale * scale):
+            new_shift, new_dmean, m2, unit = (
+                (self.shift - shift) * scale + offset,
+                self.dmean * scale,
+                self.m2 * scale * scale,
+                1.0,
+            )
+        else:  # keep m2 in units: the unit scales with |scale|
+            unit = self.unit * abs(scale)
+            new_shift = ((self.shift * self.unit - shift) * scale + offset) / unit
+            new_dmean, m2 = math.copysign(self.dmean, self.dmean * scale), self.m2
+        return replace(self, shift=new_shift, dmean=new_dmean, m2=m2, min=min(lo, hi), max=max(lo, hi), unit=unit)
 
     def summary(self) -> dict[str, float | int | None]:
-        """The user-facing numbers (count, nulls, infs, mean, std, min, max); None where
-        a column has no finite value, so the result is valid JSON."""
+        """The user-facing numbers (count, nulls, infs, mean, std, min, max); None where a
+        value is undefined (no finite values), so the result is always valid JSON."""
 
         def num(v: float) -> float | None:
-            return None if math.isnan(v) else v
+            return v if math.isfinite(v) else None
 
         return {
             "count": self.count,
@@ -173,13 +198,15 @@ class ColumnStats:
             return nan if v is None else float(v)
 
         std, mean = get("std"), get("mean")
+        unit = _unit_for(max(abs(std), abs(mean))) if max(abs(std), abs(mean)) >= _SAFE_MAGNITUDE else 1.0
         return cls(
             count=count,
             nulls=int(d.get("nulls", 0)),
             infs=int(d.get("infs", 0)),
-            shift=0.0 if math.isnan(mean) else mean,
+            shift=0.0 if math.isnan(mean) else mean / unit,
             dmean=nan if math.isnan(mean) else 0.0,
-            m2=0.0 if count == 0 or math.isnan(std) else std * std * count,
+            m2=0.0 if count == 0 or math.isnan(std) else (std / unit) ** 2 * count,
             min=get("min"),
             max=get("max"),
+            unit=unit,
         )

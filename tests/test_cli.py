@@ -229,7 +229,7 @@ def test_failed_command_leaves_no_file_and_keeps_the_old_one(tmp_path, scaler, w
 def test_output_onto_the_input_is_refused(tmp_path, scaler):
     copy = tmp_path / "h.csv"
     copy.write_bytes(HOUSES.read_bytes())
-    assert_clean_error(run("transform", copy, "-s", scaler, "-o", copy), 2, "is the input file")
+    assert_clean_error(run("transform", copy, "-s", scaler, "-o", copy), 2, "is an input file")
     assert copy.read_bytes() == HOUSES.read_bytes()
 
 

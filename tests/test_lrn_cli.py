@@ -143,7 +143,7 @@ def test_bad_arrays(tmp_path):
     np.save(full, np.ones((4, 8, 8, 8), dtype=np.float32))
     full.write_bytes(full.read_bytes()[:-100])
     assert_clean_error(run("lrn", full, "-o", tmp_path / "o.npy"), 1, "truncated")
-    assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", ACTS), 2, "is the input")
+    assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", ACTS), 2, "is an input file")
     assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", tmp_path / "o.csv"), 2, ".npy")
     assert not (tmp_path / "o.npy").exists()
 

@@ -4,13 +4,13 @@ row blocks for pipes. Pickled (object) arrays are never loaded."""
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
 
 from normcli.errors import DataError, UsageError
+from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
 from normcli.io.readers import Reader, npy_batch_rows
@@ -25,7 +25,7 @@ def load_npy(path: str) -> np.ndarray:
     plain numeric array (pickles, structured dtypes, truncated files)."""
     src = label(path)
     if path == STDIO:
-        return _read_npy_stream(sys.stdin.buffer, src)
+        return _read_npy_stream(std_stream("stdin"), src)
     try:
         with open(path, "rb") as fh:
             shape, fortran, dtype = npy_header(fh, src)
@@ -87,7 +87,7 @@ def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]
         if version in ((2, 0), (3, 0)):
             return np.lib.format.read_array_header_2_0(fh)
         raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, SyntaxError, EOFError, OSError) as exc:
+    except Exception as exc:  # numpy parses header text: any failure means a damaged header
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"{src} has a damaged .npy header ({first})") from None
 

@@ -2,15 +2,18 @@
 
 Files are written to a temporary name in the target folder, flushed and fsync'ed, then
 renamed over the target, so a failure (bad data, a full disk, Ctrl-C, SIGTERM) never
-leaves a half-written file or clobbers the one that was there.
+leaves a half-written file or clobbers the one that was there. An output that exists and
+is not a regular file (a device such as /dev/null or /dev/full, a named pipe) is written
+in place: renaming over it would replace the device with a file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -18,57 +21,109 @@ from typing import BinaryIO
 from normcli.errors import DataError, UsageError
 from normcli.io.formats import STDIO
 
-__all__ = ["atomic_path", "check_output_path", "open_output"]
+__all__ = ["atomic_path", "check_output_path", "is_special", "open_output", "std_stream", "write_error"]
+
+TMP_SUFFIX = ".normcli-tmp"
 
 
-def check_output_path(output: str, inputs: tuple[str, ...] = ()) -> None:
-    """Refuse an output that would overwrite an input or cannot be created."""
+def std_stream(name: str) -> BinaryIO:
+    """sys.stdin.buffer or sys.stdout.buffer, or a clear error when that stream is closed."""
+    stream = getattr(sys, name)
+    if stream is None or getattr(stream, "buffer", None) is None:
+        what = "standard input (stdin)" if name == "stdin" else "standard output (stdout)"
+        fix = "give a file instead of '-'" if name == "stdin" else "write to a file with -o"
+        raise DataError(f"{what} is closed; {fix}")
+    return stream.buffer
+
+
+def is_special(output: str) -> bool:
+    """Whether `output` exists and is not a regular file (a device, a pipe, a socket)."""
+    try:
+        return not stat.S_ISREG(os.stat(output).st_mode)
+    except OSError:
+        return False
+
+
+def check_output_path(
+    output: str, inputs: tuple[str, ...] = (), option: str = "-o", others: tuple[tuple[str, str], ...] = ()
+) -> None:
+    """Refuse an output that would overwrite an input or another output (`others`: pairs of
+    option and path), or that cannot be created."""
     if output == STDIO:
         return
+    for other_option, other in others:
+        if other and other != STDIO and os.path.abspath(other) == os.path.abspath(output):
+            raise UsageError(f"{option} {output} is the same file as {other_option}; give them different paths")
+    if not output:
+        raise UsageError(f"{option} needs a file path, not an empty string")
     target = Path(output)
     if target.is_dir():
-        raise UsageError(f"{output} is a directory; -o needs a file path")
+        raise UsageError(f"{output} is a directory; {option} needs a file path")
+    if is_special(output):
+        return
     folder = target.parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {output}: folder {str(folder)!r} does not exist")
     for inp in inputs:
-        if inp == STDIO:
+        if inp == STDIO or not inp:
             continue
         try:
             same = target.exists() and os.path.samefile(inp, target)
         except OSError:
             same = False
         if same:
-            raise UsageError(f"-o {output} is the input file; write to another path (it is replaced only on success)")
+            raise UsageError(
+                f"{option} {output} is an input file; write to another path (it is replaced only on success)"
+            )
 
 
 @contextlib.contextmanager
 def atomic_path(output: str) -> Iterator[str]:
     """Yield a temporary path beside `output`; on success it is fsync'ed and renamed to
-    `output`, on any failure removed."""
+    `output`, on any failure (Ctrl-C included) removed. A device or pipe is yielded as is."""
+    if is_special(output):
+        try:
+            yield output
+        except OSError as exc:
+            raise write_error(output, exc) from None
+        return
     target = Path(output)
+    folder = target.parent if str(target.parent) else Path(".")
+    # The name is chosen before the file exists, so that cleanup knows it whatever instant
+    # an interrupt lands at (mkstemp could be interrupted after creating its file).
+    tmp = str(folder / f".{target.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".normcli-tmp", dir=target.parent or ".")
-    except OSError as exc:
-        raise DataError(f"cannot write {output}: {exc.strerror or exc}") from None
-    os.close(fd)
-    try:
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError as exc:
+            raise DataError(f"cannot write {output}: {exc.strerror or exc}") from None
+        os.close(fd)
         yield tmp
         _fsync(tmp)
         _keep_mode(output, tmp)
         os.replace(tmp, output)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            raise write_error(output, exc) from None
         raise
+
+
+def write_error(output: str, exc: OSError) -> DataError:
+    """A failed write (disk full, quota, read-only) as one line naming the output."""
+    reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    reason = reason.split("Detail: ")[-1].strip("[] ")
+    return DataError(f"cannot write {output}: {reason}")
 
 
 @contextlib.contextmanager
 def open_output(output: str) -> Iterator[BinaryIO]:
     """A binary stream for `output`: stdout for '-', else an atomically replaced file."""
     if output == STDIO:
-        yield sys.stdout.buffer
-        sys.stdout.buffer.flush()
+        out = std_stream("stdout")
+        yield out
+        out.flush()
         return
     with atomic_path(output) as tmp, open(tmp, "wb") as fh:
         yield fh
@@ -83,7 +138,7 @@ def _fsync(path: str) -> None:
 
 
 def _keep_mode(output: str, tmp: str) -> None:
-    """mkstemp creates 0600 files; give the result the mode a plain open() would."""
+    """The temp file is created 0600; give the result the mode a plain open() would."""
     try:
         mode = os.stat(output).st_mode & 0o777
     except OSError:

@@ -23,6 +23,34 @@ def is_numeric_type(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
+# Arrow <-> NumPy for float columns straight through the buffers. pyarrow's own converters
+# (Array.to_numpy, pa.array(ndarray)) import pandas on first use, a quarter of a second
+# added to every command; the buffers are all a float column is.
+_ARROW_FLOATS = {np.dtype(np.float64): pa.float64(), np.dtype(np.float32): pa.float32()}
+
+
+def float_column_to_numpy(col: pa.Array) -> np.ndarray:
+    """A float64 Arrow array as NumPy, nulls as NaN (zero-copy and read-only when no nulls)."""
+    n = len(col)
+    validity, data = col.buffers()[:2]
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=col.offset * 8) if n else np.empty(0)
+    if col.null_count == 0:
+        return values
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), count=col.offset + n, bitorder="little")
+    out = values.copy()
+    out[bits[col.offset :] == 0] = np.nan
+    return out
+
+
+def numpy_to_float_column(values: np.ndarray, dtype: np.dtype) -> pa.Array:
+    """A float Arrow array from NumPy values, NaN written as null."""
+    values = np.ascontiguousarray(values, dtype=dtype)
+    missing = np.isnan(values)
+    nulls = int(np.count_nonzero(missing))
+    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    return pa.Array.from_buffers(_ARROW_FLOATS[values.dtype], len(values), [validity, pa.py_buffer(values)], nulls)
+
+
 class TableBatch:
     """Rows of a table: a pyarrow RecordBatch."""
 
@@ -48,17 +76,16 @@ class TableBatch:
             raise DataError(f"{self.source}: column {name!r} is not numeric ({col.type}, e.g. {sample!r})")
         if not pa.types.is_float64(col.type):
             col = pc.cast(col, pa.float64(), safe=False)
-        return col.to_numpy(zero_copy_only=False)
+        return float_column_to_numpy(col)
 
     def replace(self, new: Mapping[str, np.ndarray], dtype: np.dtype) -> TableBatch:
         """The batch with `new` columns (float, NaN written as null) in place of the old ones."""
         arrays = list(self.rb.columns)
         fields = list(self.rb.schema)
-        target = pa.from_numpy_dtype(dtype)
         for name, values in new.items():
             i = self.rb.schema.get_field_index(name)
-            arrays[i] = pa.array(np.asarray(values, dtype=dtype), type=target, from_pandas=True)
-            fields[i] = pa.field(name, target)
+            arrays[i] = numpy_to_float_column(values, dtype)
+            fields[i] = pa.field(name, arrays[i].type)
         return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
 
     def to_record_batch(self) -> pa.RecordBatch:
@@ -115,7 +142,8 @@ class ArrayBatch:
                 f"{self.source} is a {self.block.ndim}-D array; only a 2-D (rows x features) array "
                 "can be written as a table, so write .npy output"
             )
-        arrays = [pa.array(self.block[:, j], from_pandas=True) for j in range(self.block.shape[1])]
+        dtype = self.block.dtype if self.block.dtype in _ARROW_FLOATS else np.dtype(np.float64)
+        arrays = [numpy_to_float_column(self.block[:, j], dtype) for j in range(self.block.shape[1])]
         return pa.RecordBatch.from_arrays(arrays, names=self.names)
 
     def to_matrix(self, dtype: np.dtype) -> np.ndarray:

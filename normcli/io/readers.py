@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -19,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
+from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
 
@@ -116,13 +116,17 @@ class CsvReader(TableReader):
         self.format = fmt
         self._path = path
         self._parse = pacsv.ParseOptions(delimiter=delimiter)
-        self._stream: BinaryIO = sys.stdin.buffer if path == STDIO else open(path, "rb")  # noqa: SIM115
+        self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
         if path != STDIO:
             import os
 
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
-        self._head = self._read_head()
-        schema = self._sniff_schema()
+        try:
+            self._head = self._read_head()
+            schema = self._sniff_schema()
+        except BaseException:
+            self.close()
+            raise
         self.names = schema.names
         _check_names(self.names, self.label)
         sniffed_numeric = [f.name for f in schema if is_numeric_type(f.type)]
@@ -136,6 +140,7 @@ class CsvReader(TableReader):
             else:
                 types[f.name] = f.type
         self._types = types
+        self.empty_names = [f.name for f in schema if pa.types.is_null(f.type)]
         self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
 
     def _read_head(self) -> bytes:
@@ -152,17 +157,33 @@ class CsvReader(TableReader):
         return head
 
     def _sniff_schema(self) -> pa.Schema:
-        cut = self._head.rfind(b"\n") + 1 if len(self._head) >= SNIFF_BYTES else len(self._head)
+        whole = len(self._head) < SNIFF_BYTES  # short reads happen only at the end of input
+        cut = len(self._head) if whole else self._head.rfind(b"\n") + 1
         sample = self._head[: cut or len(self._head)]
+        if b"\x00" in sample[:65536]:
+            hint = " (it looks like Parquet)" if sample.startswith(b"PAR1") else ""
+            raise DataError(
+                f"{self.label} is binary, not {self.format.upper()} text{hint}; name its format with --format"
+            )
         try:
             reader = pacsv.open_csv(
                 io.BytesIO(sample),
                 read_options=pacsv.ReadOptions(block_size=max(len(sample), 1)),
                 parse_options=self._parse,
             )
-            return reader.schema
+            schema = reader.schema
+            schema.names  # noqa: B018 - decodes the header: fails here on bytes that are not UTF-8
+            try:
+                first = reader.read_next_batch()
+            except StopIteration:
+                first = None
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise csv_error(self.label, exc, None) from None
+        except UnicodeDecodeError:
+            raise DataError(f"{self.label}: the header is not valid UTF-8 text; convert the file to UTF-8") from None
+        if whole and (first is None or first.num_rows == 0):
+            raise DataError(f"{self.label} has no data rows, only a header")
+        return schema
 
     def batches(self) -> Iterator[TableBatch]:
         source = _Replay(self._head, self._stream, self)
@@ -181,6 +202,8 @@ class CsvReader(TableReader):
                 yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise csv_error(self.label, exc, self.names) from None
+        except UnicodeDecodeError:
+            raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
         finally:
             self.close()
 
@@ -211,6 +234,7 @@ class _Replay(io.RawIOBase):
         return n
 
 
+_CSV_COLUMN = re.compile(r"CSV column #(\d+)")
 _CSV_CONVERSION = re.compile(r"CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.S)
 _CSV_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.S)
 
@@ -237,7 +261,10 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
             f"{source}: a row has {m.group(2)} fields where the header has {m.group(1)}" + (f": {row!r}" if row else "")
         )
     if "UTF8" in msg or "UTF-8" in msg:
-        return DataError(f"{source} is not valid UTF-8 text; convert it to UTF-8 first")
+        m = _CSV_COLUMN.search(msg)
+        idx = int(m.group(1)) if m else None
+        where = f": column {names[idx]!r}" if m and names and idx < len(names) else ""
+        return DataError(f"{source} is not valid UTF-8 text{where}; convert it to UTF-8 first")
     if "Empty CSV file" in msg:
         return DataError(f"{source} is empty")
     first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
@@ -254,7 +281,7 @@ class ParquetReader(TableReader):
         self.label = label(path)
         try:
             if path == STDIO:
-                data = sys.stdin.buffer.read()
+                data = std_stream("stdin").read()
                 if not data:
                     raise DataError("<stdin> is empty")
                 self.total_bytes = len(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -15,7 +14,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.io.arrays import write_npy_header
-from normcli.io.atomic import atomic_path, open_output
+from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
 
@@ -126,10 +125,11 @@ def open_writer(
                 writer.close()
         return
     if output == STDIO:
-        writer = _table_writer(sys.stdout.buffer, fmt)
+        stdout = std_stream("stdout")
+        writer = _table_writer(stdout, fmt)
         yield writer
         writer.close()
-        sys.stdout.buffer.flush()
+        stdout.flush()
         return
     with atomic_path(output) as tmp:
         writer = _table_writer(tmp, fmt)
@@ -147,18 +147,17 @@ def _table_writer(sink: BinaryIO | str, fmt: str) -> Writer:
 
 @contextlib.contextmanager
 def _npy_target(output: str) -> Iterator[str]:
-    """A path to build the .npy in: the atomic temp file, or for stdout a scratch file that
-    is copied out at the end (a .npy header needs the final shape)."""
-    if output != STDIO:
+    """A regular file to build the .npy in (it is memory-mapped): the atomic temp file, or
+    for stdout, a device or a pipe, a scratch file copied out at the end."""
+    if output != STDIO and not is_special(output):
         with atomic_path(output) as tmp:
             yield tmp
         return
     with tempfile.TemporaryDirectory(prefix="normcli-") as scratch:
         path = f"{scratch}/out.npy"
         yield path
-        with open(path, "rb") as fh:
-            shutil.copyfileobj(fh, sys.stdout.buffer, 1 << 20)
-        sys.stdout.buffer.flush()
+        with open(path, "rb") as fh, open_output(output) as sink:
+            shutil.copyfileobj(fh, sink, 1 << 20)
 
 
 @contextlib.contextmanager
@@ -170,6 +169,7 @@ def open_npy_stream(output: str, shape: tuple[int, ...], dtype: np.dtype) -> Ite
         write_npy_header(fh, shape, dtype)
 
         def write(block: np.ndarray) -> None:
-            fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
+            if block.size:
+                fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
 
         yield write

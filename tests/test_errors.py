@@ -1,0 +1,1005 @@
+"""The bad-input catalogue (issue #5): every mistake a user can make, run through the real `normcli`.
+
+Each case builds its files in a fresh folder, runs one command there and expects exit code 1 (bad
+data) or 2 (bad usage), one `error:` line on stderr that names the file, column or value at fault,
+no traceback, and the folder exactly as it was: no output file, no temp file, every input (and a
+pre-existing output, for the cases marked `clobber`) byte for byte unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import stat
+import subprocess
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import normcli
+
+from conftest import NORMCLI, Run, assert_clean_error, run
+
+PRECIOUS = b"precious bytes that a failed command must not touch\n"
+TEMP_GLOB = ".*.normcli-tmp"
+
+# --- the inputs ------------------------------------------------------------------------------------
+
+HEADER = "id,city,price,rooms\n"
+ROWS = "H1,Porto,100000,3\nH2,Faro,250000,4\nH3,Lisboa,175000,2\n"
+CSV = HEADER + ROWS
+
+
+def _table_scaler(method: str, **options) -> dict:
+    data = {
+        "id": np.array(["H1", "H2", "H3"]),
+        "city": np.array(["Porto", "Faro", "Lisboa"]),
+        "price": np.array([100000.0, 250000.0, 175000.0]),
+        "rooms": np.array([3.0, 4.0, 2.0]),
+    }
+    return normcli.fit(data, method, **options).to_dict()
+
+
+ZSCORE = _table_scaler("zscore")
+MINMAX = _table_scaler("minmax")
+RECIPROCAL = _table_scaler("reciprocal")
+ATAN = _table_scaler("atan")
+NUMERIC_ZSCORE = normcli.fit({"price": np.array([1.0, 2.0]), "rooms": np.array([3.0, 5.0])}, "zscore").to_dict()
+ARRAY_2D = normcli.fit(np.arange(15.0).reshape(5, 3), "minmax").to_dict()
+
+
+def edited(scaler: dict, change: Callable[[dict], object]) -> str:
+    data = json.loads(json.dumps(scaler))
+    change(data)
+    return json.dumps(data, indent=2)
+
+
+def column_of(data: dict, name: str) -> dict:
+    return next(c for c in data["columns"] if c["name"] == name)
+
+
+def big_csv(bad_tail: str = "", rows: int = 600_000, header: str = HEADER, row: str = "H1,Porto,100000,3\n") -> bytes:
+    """~11 MB: more than the sniffed head (1 MiB) and than one parsed block (8 MiB), so the
+    bad tail is met after the first batch has been written."""
+    return (header + row * rows + bad_tail).encode()
+
+
+def big_file(*args, **kwargs) -> Callable[[Path], None]:
+    """A setup step writing `big_csv(...)`, built only when the case runs."""
+    return lambda path: path.write_bytes(big_csv(*args, **kwargs))
+
+
+def parquet_bytes(table: pa.Table | None = None) -> bytes:
+    sink = pa.BufferOutputStream()
+    table = table or pa.table({"price": np.arange(5000.0), "rooms": np.arange(5000.0) % 7})
+    pq.write_table(table, sink)
+    return sink.getvalue().to_pybytes()
+
+
+def corrupt_parquet() -> bytes:
+    """Valid magic and footer, garbage data pages."""
+    data = bytearray(parquet_bytes())
+    rng = np.random.default_rng(0)
+    data[8:-200] = rng.integers(0, 256, len(data) - 208, dtype=np.uint8).tobytes()
+    return bytes(data)
+
+
+def npy_bytes(array: np.ndarray, allow_pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+ACTS = np.random.default_rng(0).random((2, 6, 4, 4)).astype(np.float32)
+
+
+# --- setups: functions that make files in the case's folder ------------------------------------------
+
+Setup = Callable[[Path], None]
+
+
+def files(spec: dict[str, str | bytes | Callable[[Path], None]]) -> Setup:
+    """A setup writing each name -> text, bytes, or calling name -> function(path)."""
+
+    def setup(folder: Path) -> None:
+        for name, content in spec.items():
+            path = folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if callable(content):
+                content(path)
+            elif isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+
+    return setup
+
+
+def with_data(**extra: str | bytes | Callable[[Path], None]) -> Setup:
+    """data.csv and the z-score scaler s.json it was fitted on, plus `extra` files (name with `__` for `.`)."""
+    return files({"data.csv": CSV, "s.json": json.dumps(ZSCORE), **{k.replace("__", "."): v for k, v in extra.items()}})
+
+
+def directory(path: Path) -> None:
+    path.mkdir()
+
+
+DEVICES = {(1, 7): "/dev/full", (1, 3): "/dev/null"}
+
+
+def char_device(major: int, minor: int) -> Callable[[Path], None]:
+    """A private copy of a device node (e.g. /dev/full is 1, 7), so that a command that replaced its
+    output file instead of writing into it would destroy only this copy, not the system's."""
+
+    def make(path: Path) -> None:
+        try:
+            os.mknod(path, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        except PermissionError:  # not root: point at the real device, which we cannot replace anyway
+            path.symlink_to(DEVICES[major, minor])
+
+    return make
+
+
+# --- the catalogue -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    setup: Setup
+    argv: tuple[str, ...]
+    code: int
+    fragments: tuple[str, ...]
+    stdin: bytes | None = None
+    clobber: bool = False  # also run with a pre-existing output file that must survive
+    streams: bool = False  # writes data to stdout before the fault shows: stdout may hold a partial result
+
+    @property
+    def output(self) -> str | None:
+        argv = list(self.argv)
+        return argv[argv.index("-o") + 1] if "-o" in argv else None
+
+
+def case(id: str, setup: Setup, argv: str | tuple[str, ...], code: int, *fragments: str, **kw) -> Case:
+    return Case(id, setup, tuple(argv.split()) if isinstance(argv, str) else argv, code, fragments, **kw)
+
+
+NPY_4D = files({"acts.npy": npy_bytes(ACTS)})
+LRN = "lrn acts.npy -o out.npy "
+
+CASES = [
+    # --- the input file itself
+    case("missing-input", files({}), "fit nope.csv -m zscore -o out.json", 1, "nope.csv", "no such file"),
+    case("directory-input", files({"adir.csv": directory}), "fit adir.csv -m zscore -o out.json", 1, "adir.csv"),
+    case("empty-file", files({"empty.csv": ""}), "fit empty.csv -m zscore -o out.json", 1, "empty.csv", "empty"),
+    case("header-only", files({"h.csv": HEADER}), "fit h.csv -m zscore -o out.json", 1, "h.csv", "no data rows"),
+    case(
+        "header-only-transform",
+        with_data(h__csv=HEADER),
+        "transform h.csv -s s.json -o out.csv",
+        1,
+        "h.csv",
+        "no data rows",
+    ),
+    case(
+        "ragged-row",
+        files({"r.csv": HEADER + "H1,Porto,100000,3\nH2,Faro,250000\n"}),
+        "fit r.csv -m zscore -o out.json",
+        1,
+        "r.csv",
+        "3 fields",
+        "4",
+    ),
+    case(
+        "ragged-row-far-down",
+        with_data(r__csv=big_file("H9,Faro,1,2,3,4\n")),
+        "transform r.csv -s s.json -o out.csv",
+        1,
+        "r.csv",
+        "6 fields",
+    ),
+    case(
+        "latin1-in-text-column",
+        with_data(l__csv=(HEADER + "H1,M\xe1laga,100000,3\n").encode("latin-1")),
+        "transform l.csv -s s.json -o out.csv",
+        1,
+        "l.csv",
+        "UTF-8",
+        clobber=True,
+    ),
+    case(
+        "latin1-in-scaled-column",
+        with_data(l__csv=(HEADER + "H1,Porto,100000,3\nH2,Faro,25\xa30,4\n").encode("latin-1")),
+        "transform l.csv -s s.json -o out.csv",
+        1,
+        "l.csv",
+        "'price'",
+    ),
+    case(
+        "latin1-in-scaled-column-fit",
+        files({"l.csv": (HEADER + "H1,Porto,100000,3\nH2,Faro,25\xa30,4\n").encode("latin-1")}),
+        "fit l.csv -m zscore --columns price -o out.json",
+        1,
+        "l.csv",
+        "'price'",
+    ),
+    case(
+        "latin1-in-header",
+        files({"l.csv": "id,pr\xe9ce,rooms\nH1,1,2\n".encode("latin-1")}),
+        "fit l.csv -m zscore -o out.json",
+        1,
+        "l.csv",
+        "UTF-8",
+    ),
+    case(
+        "latin1-in-header-stats",
+        files({"l.csv": "id;r\xe9gion\n1;2\n".encode("latin-1")}),
+        "stats l.csv",
+        1,
+        "l.csv",
+        "UTF-8",
+    ),
+    case("unknown-extension", files({"data.xlsx": CSV}), "fit data.xlsx -m zscore", 2, "data.xlsx", "--format"),
+    case(
+        "parquet-read-as-csv",
+        files({"d.parquet": parquet_bytes()}),
+        "fit d.parquet --format csv -m zscore -o out.json",
+        1,
+        "d.parquet",
+    ),
+    case(
+        "csv-read-as-parquet",
+        files({"d.csv": CSV}),
+        "fit d.csv --format parquet -m zscore -o out.json",
+        1,
+        "d.csv",
+        "Parquet",
+    ),
+    case("csv-read-as-npy", files({"d.csv": CSV}), "fit d.csv --format npy -m zscore -o out.json", 1, "d.csv", ".npy"),
+    case(
+        "corrupt-parquet",
+        with_data(c__parquet=corrupt_parquet()),
+        "fit c.parquet -m zscore -o out.json",
+        1,
+        "c.parquet",
+        "Parquet",
+    ),
+    case(
+        "truncated-parquet",
+        files({"t.parquet": parquet_bytes()[:-300]}),
+        "fit t.parquet -m zscore -o out.json",
+        1,
+        "t.parquet",
+        "Parquet",
+    ),
+    case(
+        "truncated-npy",
+        files({"t.npy": npy_bytes(np.ones((100, 3)))[:-50]}),
+        "fit t.npy -m zscore -o out.json",
+        1,
+        "t.npy",
+        "truncated",
+    ),
+    case(
+        "npy-header-only",
+        files({"t.npy": npy_bytes(np.ones((100, 3)))[:40]}),
+        "stats t.npy",
+        1,
+        "t.npy",
+    ),
+    case(
+        "npy-damaged-header",
+        files({"d.npy": npy_bytes(np.ones((3, 4))).replace(b"(3, 4)", b"(3, 4 ", 1)}),
+        "stats d.npy",
+        1,
+        "d.npy",
+        "header",
+    ),
+    case(
+        "object-npy",
+        files({"o.npy": npy_bytes(np.array([{"a": 1}, None], dtype=object), allow_pickle=True)}),
+        "fit o.npy -m zscore -o out.json",
+        1,
+        "o.npy",
+        "pickle",
+    ),
+    case(
+        "structured-npy",
+        files({"s.npy": npy_bytes(np.zeros(4, dtype=[("a", "f8"), ("b", "i4")]))}),
+        "fit s.npy -m zscore -o out.json",
+        1,
+        "s.npy",
+        "dtype",
+    ),
+    case(
+        "npz-to-fit",
+        files({"a.npz": npz_bytes(x=np.ones((3, 2)))}),
+        "fit a.npz -m zscore -o out.json",
+        2,
+        "a.npz",
+        ".npy",
+    ),
+    # --- the scaler file
+    case("scaler-missing", with_data(), "transform data.csv -s nope.json -o out.csv", 1, "nope.json", "no such file"),
+    case("scaler-empty", with_data(e__json=""), "transform data.csv -s e.json -o out.csv", 1, "e.json", "empty"),
+    case(
+        "scaler-not-json",
+        with_data(bad__json="price: zscore\n"),
+        "transform data.csv -s bad.json -o out.csv",
+        1,
+        "bad.json",
+        "JSON",
+        clobber=True,
+    ),
+    case(
+        "scaler-truncated",
+        with_data(t__json=json.dumps(ZSCORE, indent=2)[:300]),
+        "transform data.csv -s t.json -o out.csv",
+        1,
+        "t.json",
+        "JSON",
+    ),
+    case(
+        "scaler-of-another-format",
+        with_data(o__json=edited(ZSCORE, lambda d: d.update(format="sklearn-pipeline"))),
+        "transform data.csv -s o.json -o out.csv",
+        1,
+        "o.json",
+        "sklearn-pipeline",
+    ),
+    case(
+        "scaler-unknown-version",
+        with_data(v__json=edited(ZSCORE, lambda d: d.update(version=7))),
+        "transform data.csv -s v.json -o out.csv",
+        1,
+        "v.json",
+        "version 7",
+        "upgrade",
+    ),
+    case(
+        "scaler-string-for-a-number",
+        with_data(w__json=edited(ZSCORE, lambda d: column_of(d, "price")["fitted"].update(mean="175000"))),
+        "transform data.csv -s w.json -o out.csv",
+        1,
+        "w.json",
+        "'price'",
+        "mean",
+    ),
+    case(
+        "scaler-number-too-big",
+        with_data(b__json=edited(ZSCORE, lambda d: column_of(d, "price")["fitted"].update(mean=10**400))),
+        "transform data.csv -s b.json -o out.csv",
+        1,
+        "b.json",
+        "'price'",
+        "mean",
+    ),
+    case(
+        "scaler-nan-literal",
+        with_data(n__json=json.dumps(ZSCORE).replace('"std": ', '"std": NaN, "x": ', 1)),
+        "transform data.csv -s n.json -o out.csv",
+        1,
+        "n.json",
+        "NaN",
+    ),
+    case(
+        "scaler-unknown-method",
+        with_data(m__json=edited(ZSCORE, lambda d: column_of(d, "rooms").update(method="robust"))),
+        "transform data.csv -s m.json -o out.csv",
+        1,
+        "m.json",
+        "'rooms'",
+        "robust",
+    ),
+    case(
+        "scaler-max-below-min",
+        with_data(m__json=edited(MINMAX, lambda d: column_of(d, "price")["fitted"].update(min=9e9))),
+        "transform data.csv -s m.json -o out.csv",
+        1,
+        "m.json",
+        "'price'",
+        "min",
+        "max",
+        clobber=True,
+    ),
+    case(
+        "scaler-negative-std",
+        with_data(n__json=edited(ZSCORE, lambda d: column_of(d, "rooms")["fitted"].update(std=-0.5))),
+        "inverse data.csv -s n.json -o out.csv",
+        1,
+        "n.json",
+        "'rooms'",
+        "std",
+        "-0.5",
+    ),
+    case(
+        "scaler-column-missing-from-input",
+        with_data(p__csv="id,city,price\nH1,Porto,1\n"),
+        "transform p.csv -s s.json -o out.csv",
+        1,
+        "p.csv",
+        "'rooms'",
+        clobber=True,
+    ),
+    # --- the values
+    case(
+        "text-in-scaled-column",
+        with_data(t__csv=HEADER + "H1,Porto,100000,3\nH2,Faro,n/a-yet,4\n"),
+        "transform t.csv -s s.json -o out.csv",
+        1,
+        "t.csv",
+        "'price'",
+        "n/a-yet",
+    ),
+    case(
+        "text-in-scaled-column-fit",
+        files({"t.csv": HEADER + "H1,Porto,100000,3\nH2,Faro,n/a-yet,4\n"}),
+        "fit t.csv -m zscore --columns price,rooms -o out.json",
+        1,
+        "t.csv",
+        "'price'",
+    ),
+    case(
+        "text-far-down-transform",
+        with_data(big__csv=big_file("H9,Faro,oops,3\n")),
+        "transform big.csv -s s.json -o out.csv",
+        1,
+        "big.csv",
+        "'price'",
+        "oops",
+        clobber=True,
+    ),
+    case(
+        "text-far-down-to-npy",
+        files(
+            {
+                "big.csv": big_file("100000,oops\n", header="price,rooms\n", row="100000,3\n"),
+                "s.json": json.dumps(NUMERIC_ZSCORE),
+            }
+        ),
+        "transform big.csv -s s.json -o out.npy",
+        1,
+        "big.csv",
+        "'rooms'",
+        "oops",
+        clobber=True,
+    ),
+    case(
+        "text-far-down-fit",
+        files({"big.csv": big_file("H9,Faro,oops,3\n")}),
+        "fit big.csv -m zscore -o out.json",
+        1,
+        "big.csv",
+        "'price'",
+        "oops",
+        clobber=True,
+    ),
+    case(
+        "text-far-down-stdout",
+        with_data(big__csv=big_file("H9,Faro,oops,3\n")),
+        "transform big.csv -s s.json",
+        1,
+        "big.csv",
+        "'price'",
+        "oops",
+        streams=True,
+    ),
+    case(
+        "all-nan-column",
+        files({"n.csv": "x,y\n1,NaN\n2,nan\n3,\n"}),
+        "fit n.csv -m zscore --columns x,y -o out.json",
+        1,
+        "'y'",
+        "no finite values",  # as for .npy below: the column is empty, not text
+    ),
+    case(
+        "all-nan-npy-column",
+        files({"n.npy": npy_bytes(np.column_stack([np.arange(4.0), np.full(4, np.nan)]))}),
+        "fit n.npy -m minmax -o out.json",
+        1,
+        "'1'",
+        "no finite values",
+    ),
+    case(
+        "inf-in-zscore-fit",
+        files({"i.csv": "x,y\n1,2\ninf,3\n4,5\n"}),
+        "fit i.csv -m zscore -o out.json",
+        1,
+        "'x'",
+        "infinite",
+    ),
+    case(
+        "log-of-zero",
+        files({"l.csv": "x\n5\n0\n3\n"}),
+        "fit l.csv -m log -o out.json",
+        1,
+        "'x'",
+        "<= 0",
+        "--log-offset",
+    ),
+    case(
+        "log-of-negative-at-transform",
+        files({"l.csv": "x\n5\n-2\n3\n", "s.json": normcli.fit({"x": np.array([1.0, 10.0])}, "log").to_json()}),
+        "transform l.csv -s s.json -o out.csv",
+        1,
+        "'x'",
+        "e.g. -2.0",  # the value as the user wrote it, as `fit` shows it (not NumPy's repr)
+    ),
+    case(
+        "reciprocal-at-minus-one",
+        files({"r.csv": "x\n5\n-1\n3\n"}),
+        "fit r.csv -m reciprocal -o out.json",
+        1,
+        "'x'",
+        "-1",
+    ),
+    case(
+        "reciprocal-at-minus-one-transform",
+        files({"r.csv": "price,rooms,id,city\n5,1,a,b\n-1,2,c,d\n", "s.json": json.dumps(RECIPROCAL)}),
+        "transform r.csv -s s.json -o out.csv",
+        1,
+        "'price'",
+        "e.g. -1.0",
+        clobber=True,
+    ),
+    case(
+        "atan-inverse-outside-its-range",
+        files({"y.csv": "price,rooms,id,city\n0.5,1.5,a,b\n", "s.json": json.dumps(ATAN)}),
+        "inverse y.csv -s s.json -o out.csv",
+        1,
+        "'rooms'",
+        "e.g. 1.5",
+    ),
+    case(
+        "ddof-needs-more-rows",
+        files({"d.csv": "x\n1\n2\n"}),
+        "fit d.csv -m zscore --ddof 2 -o out.json",
+        1,
+        "'x'",
+        "--ddof",
+    ),
+    case(
+        "duplicate-column-names",
+        files({"d.csv": "a,b,a\n1,2,3\n4,5,6\n"}),
+        "fit d.csv -m zscore -o out.json",
+        1,
+        "d.csv",
+        "'a'",
+    ),
+    case(
+        "duplicate-column-names-parquet",
+        files({"d.parquet": parquet_bytes(pa.Table.from_arrays([pa.array([1.0]), pa.array([2.0])], ["a", "a"]))}),
+        "stats d.parquet",
+        1,
+        "d.parquet",
+        "'a'",
+    ),
+    case("no-numeric-columns", files({"t.csv": "a,b\nx,y\n"}), "stats t.csv", 1, "t.csv", "numeric"),
+    case(
+        "text-column-to-npy-output",
+        with_data(),
+        "transform data.csv -s s.json -o out.npy",
+        2,
+        "'id'",
+        ".npy",
+        clobber=True,
+    ),
+    # --- where the output goes
+    case("output-folder-missing", with_data(), "transform data.csv -s s.json -o no/out.csv", 2, "no", "not exist"),
+    case("output-onto-input", with_data(), "transform data.csv -s s.json -o data.csv", 2, "data.csv", "input"),
+    case("output-onto-scaler", with_data(), "transform data.csv -s s.json -o s.json", 2, "s.json", "input"),
+    case("fit-output-onto-input", with_data(), "fit data.csv -m zscore -o data.csv", 2, "data.csv", "input"),
+    case(
+        "output-symlink-to-input",
+        with_data(link__csv=lambda p: p.symlink_to("data.csv")),
+        "transform data.csv -s s.json -o link.csv",
+        2,
+        "link.csv",
+        "input",
+    ),
+    case("output-empty-name", with_data(), ("transform", "data.csv", "-s", "s.json", "-o", ""), 2, "-o"),
+    case(
+        "stats-json-same-as-output",
+        with_data(),
+        "fit data.csv -m zscore -o out.json --stats-json out.json",
+        2,
+        "out.json",
+        "--stats-json",
+        clobber=True,
+    ),
+    case(
+        "stats-json-same-as-transform-output",
+        with_data(),
+        "transform data.csv -s s.json -o out.csv --stats-json out.csv",
+        2,
+        "out.csv",
+        "--stats-json",
+    ),
+    case("stats-json-onto-input", with_data(), "fit data.csv -m zscore --stats-json data.csv", 2, "data.csv"),
+    case("output-is-a-directory", with_data(odir=directory), "transform data.csv -s s.json -o odir", 2, "odir"),
+    case(
+        "stats-json-folder-missing",
+        with_data(),
+        "fit data.csv -m zscore -o out.json --stats-json no/st.json",
+        2,
+        "no",
+        "not exist",
+    ),
+    case(
+        "disk-full-transform",
+        with_data(full__csv=char_device(1, 7)),
+        "transform data.csv -s s.json -o full.csv",
+        1,
+        "full.csv",
+        "No space left",
+    ),
+    case(
+        "disk-full-fit",
+        with_data(full__json=char_device(1, 7)),
+        "fit data.csv -m zscore -o full.json",
+        1,
+        "full.json",
+        "No space left",
+    ),
+    # --- option values: fit
+    case("range-equal", with_data(), "fit data.csv -m minmax --range 1 1 -o out.json", 2, "--range"),
+    case("range-inf", with_data(), "fit data.csv -m minmax --range 0 inf -o out.json", 2, "--range", "inf"),
+    case("range-with-zscore", with_data(), "fit data.csv -m zscore --range 0 1 -o out.json", 2, "--range", "minmax"),
+    case("ddof-negative", with_data(), "fit data.csv -m zscore --ddof -1 -o out.json", 2, "--ddof", "-1"),
+    case("base-one", with_data(), "fit data.csv -m log --base 1 -o out.json", 2, "--base", "> 1"),
+    case("base-negative", with_data(), "fit data.csv -m log --base -2 -o out.json", 2, "--base", "-2"),
+    case("log-offset-nan", with_data(), "fit data.csv -m log --log-offset nan -o out.json", 2, "--log-offset", "nan"),
+    case("invalid-bogus", with_data(), "fit data.csv -m log --invalid bogus -o out.json", 2, "--invalid", "bogus"),
+    case("unknown-method", with_data(), "fit data.csv -m robust -o out.json", 2, "robust", "zscore"),
+    case("two-default-methods", with_data(), "fit data.csv -m zscore -m minmax -o out.json", 2, "COLUMN=METHOD"),
+    case("method-without-column", with_data(), ("fit", "data.csv", "-m", "=log", "-o", "out.json"), 2, "=log"),
+    case("columns-unknown", with_data(), "fit data.csv -m zscore --columns price,area -o out.json", 2, "'area'"),
+    case("columns-empty-name", with_data(), "fit data.csv -m zscore --columns price,,rooms", 2, "'price,,rooms'"),
+    case("columns-text", with_data(), "fit data.csv -m zscore --columns price,city -o out.json", 1, "'city'"),
+    case("exclude-unknown", with_data(), "fit data.csv -m zscore --exclude nope -o out.json", 2, "--exclude", "'nope'"),
+    case("exclude-everything", with_data(), "fit data.csv -m zscore --exclude price,rooms", 1, "--exclude"),
+    case("stats-columns-unknown", with_data(), "stats data.csv --columns area", 2, "'area'"),
+    case("format-bogus", with_data(), "fit data.csv --format xlsx -m zscore -o out.json", 2, "--format", "xlsx"),
+    case("dtype-bogus", with_data(), "transform data.csv -s s.json --dtype float16 -o out.csv", 2, "float16"),
+    case("output-extension-unknown", with_data(), "transform data.csv -s s.json -o out.xlsx", 2, "out.xlsx"),
+    # --- arrays and axes
+    case("axis-on-csv", with_data(), "fit data.csv -m zscore --axis 1 -o out.json", 2, "--axis", "data.csv"),
+    case("nd-npy-without-axis", NPY_4D, "fit acts.npy -m zscore -o out.json", 2, "acts.npy", "--axis"),
+    case("axis-out-of-range", NPY_4D, "fit acts.npy -m zscore --axis 4 -o out.json", 2, "--axis 4", "acts.npy"),
+    case(
+        "transform-npy-of-another-layout",
+        files({"s.json": json.dumps(ARRAY_2D), "x.npy": npy_bytes(np.ones((4, 3, 2)))}),
+        "transform x.npy -s s.json -o out.npy",
+        1,
+        "x.npy",
+        "axis",
+        clobber=True,
+    ),
+    case(
+        "transform-npy-with-a-table-scaler",
+        files({"s.json": json.dumps(ZSCORE), "x.npy": npy_bytes(np.ones((4, 3)))}),
+        "transform x.npy -s s.json -o out.npy",
+        1,
+        "x.npy",
+        "'price'",
+    ),
+    case("stdin-twice", with_data(), "transform - -s - -o out.csv", 2, "stdin", stdin=CSV.encode()),
+    # --- lrn
+    case("lrn-size-zero", NPY_4D, LRN + "--size 0", 2, "--size"),
+    case("lrn-size-even-caffe", NPY_4D, LRN + "--convention caffe --size 4", 2, "--size 4", "odd"),
+    case("lrn-depth-radius-negative", NPY_4D, LRN + "--convention tf --depth-radius -1", 2, "--depth-radius"),
+    case("lrn-beta-negative", NPY_4D, LRN + "--size 5 --beta -1", 2, "--beta"),
+    case("lrn-channel-axis-9", NPY_4D, LRN + "--size 5 --channel-axis 9", 2, "--channel-axis 9"),
+    case("lrn-within-with-torch", NPY_4D, LRN + "--convention torch --size 5 --region within", 2, "within"),
+    case("lrn-convention-bogus", NPY_4D, LRN + "--convention bogus --size 5", 2, "--convention", "bogus"),
+    case("lrn-layout-xyz", NPY_4D, LRN + "--size 5 --layout XYZ", 2, "--layout", "XYZ"),
+    case("lrn-torch-without-size", NPY_4D, LRN + "--convention torch", 2, "--size"),
+    case("lrn-bias-zero-negative-alpha", NPY_4D, LRN + "--size 5 --bias 0 --alpha -1", 1, "<= 0", clobber=True),
+    case("lrn-output-not-npy", NPY_4D, "lrn acts.npy --size 5 -o out.csv", 2, "out.csv", ".npy"),
+    case("lrn-output-onto-input", NPY_4D, "lrn acts.npy --size 5 -o acts.npy", 2, "acts.npy", "input"),
+    case(
+        "lrn-npz-without-key",
+        files({"a.npz": npz_bytes(conv1=ACTS, conv2=ACTS)}),
+        "lrn a.npz --size 5 -o out.npy",
+        2,
+        "a.npz",
+        "--key",
+        "conv1",
+    ),
+    case(
+        "lrn-npz-wrong-key",
+        files({"a.npz": npz_bytes(conv1=ACTS)}),
+        "lrn a.npz --size 5 --key conv9 -o out.npy",
+        2,
+        "'conv9'",
+        "conv1",
+    ),
+    case("lrn-1d-array", files({"v.npy": npy_bytes(np.ones(8))}), "lrn v.npy --size 3 -o out.npy", 1, "1-D"),
+    case("lrn-missing-input", files({}), "lrn nope.npy --size 3 -o out.npy", 1, "nope.npy", "such file"),
+    case("lrn-csv-input", with_data(), "lrn data.csv --size 3 -o out.npy", 1, "data.csv", ".npy"),
+    case(
+        "lrn-truncated",
+        files({"t.npy": npy_bytes(ACTS)[:-64]}),
+        "lrn t.npy --size 3 -o out.npy",
+        1,
+        "t.npy",
+        "truncated",
+        clobber=True,
+    ),
+    case(
+        "lrn-damaged-header",
+        files({"d.npy": npy_bytes(ACTS).replace(b"(2, 6, 4, 4)", b"(2, 6, 4, 4 ", 1)}),
+        "lrn d.npy --size 3 -o out.npy",
+        1,
+        "d.npy",
+        "header",
+    ),
+    case(
+        "lrn-disk-full",
+        files({"acts.npy": npy_bytes(ACTS), "full.npy": char_device(1, 7)}),
+        "lrn acts.npy --size 5 -o full.npy",
+        1,
+        "full.npy",
+        "No space left",
+    ),
+]
+
+
+# --- the checks --------------------------------------------------------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, object]:
+    """Every entry under `folder`: file bytes, a directory marker, or a device number."""
+    out: dict[str, object] = {}
+    for path in sorted(folder.rglob("*")):
+        st = path.lstat()
+        key = str(path.relative_to(folder))
+        if stat.S_ISREG(st.st_mode):
+            out[key] = path.read_bytes()
+        elif stat.S_ISDIR(st.st_mode):
+            out[key] = "<dir>"
+        elif stat.S_ISLNK(st.st_mode):
+            out[key] = f"<link {os.readlink(path)}>"
+        else:
+            out[key] = f"<special {stat.S_IFMT(st.st_mode):o} {st.st_rdev}>"
+    return out
+
+
+VARIANTS = [pytest.param(c, False, id=c.id) for c in CASES] + [
+    pytest.param(c, True, id=f"{c.id}+existing-output") for c in CASES if c.clobber
+]
+
+
+@dataclass
+class Outcome:
+    folder: Path
+    before: dict[str, object]
+    result: Run
+
+
+def run_case(c: Case, existing: bool, folder: Path) -> Outcome:
+    c.setup(folder)
+    if existing:
+        assert c.output and c.output.startswith("out."), c.id
+        (folder / c.output).write_bytes(PRECIOUS)
+    before = snapshot(folder)
+    return Outcome(folder, before, run(*c.argv, stdin=c.stdin, cwd=folder))
+
+
+@pytest.fixture(scope="module")
+def outcomes(request, tmp_path_factory) -> dict[tuple[str, bool], Outcome]:
+    """Run the selected catalogue cases a few at a time: each is a process that spends most of
+    its life starting up, so running them side by side keeps the catalogue fast."""
+    wanted = [
+        (item.callspec.params["c"], item.callspec.params["existing"])
+        for item in request.session.items
+        if getattr(item, "originalname", None) == "test_bad_input_is_one_clean_error_line_and_writes_nothing"
+    ]
+    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
+        futures = {
+            (c.id, existing): pool.submit(run_case, c, existing, tmp_path_factory.mktemp(c.id))
+            for c, existing in wanted
+        }
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize(("c", "existing"), VARIANTS)
+def test_bad_input_is_one_clean_error_line_and_writes_nothing(outcomes, c, existing):
+    o = outcomes[c.id, existing]
+    assert_clean_error(o.result, c.code, *c.fragments)
+    if not c.streams:
+        assert o.result.out == b"", f"a failed command wrote {len(o.result.out)} bytes to stdout"
+    leftovers = [str(p.relative_to(o.folder)) for p in o.folder.rglob(TEMP_GLOB)]
+    assert not leftovers, f"temp files left behind: {leftovers}"
+    after = snapshot(o.folder)
+    assert sorted(after) == sorted(o.before), "the command created or removed files"
+    changed = [name for name in o.before if after[name] != o.before[name]]
+    assert not changed, f"the command changed {changed}"
+    if existing:
+        assert (o.folder / c.output).read_bytes() == PRECIOUS
+
+
+def test_the_catalogue_is_complete():
+    ids = [c.id for c in CASES]
+    assert len(ids) == len(set(ids)) and len(ids) >= 45
+    assert sum(c.clobber for c in CASES) >= 10
+
+
+# --- cases that need more than a folder and a command -----------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax"])
+def test_a_constant_column_succeeds_with_one_warning(tmp_path, method):
+    (tmp_path / "c.csv").write_text("x,y\n5,1\n5,2\n5,3\n")
+    r = run("fit", "c.csv", "-m", method, "-o", "s.json", cwd=tmp_path)
+    assert r.code == 0, r.err
+    warnings = [line for line in r.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, r.err
+    assert "'x'" in warnings[0] and "constant" in warnings[0]
+    assert "Traceback" not in r.err and "error:" not in r.err
+    fitted = {c["name"]: c["fitted"] for c in json.loads((tmp_path / "s.json").read_text())["columns"]}
+    assert set(fitted) == {"x", "y"}
+    r = run("transform", "c.csv", "-s", "s.json", "-q", cwd=tmp_path)
+    assert r.code == 0 and r.err == "", r.err
+    xs = [line.split(",")[0] for line in r.text.splitlines()[1:]]
+    assert xs == ["0"] * 3, r.text  # the range's low end (minmax) or 0 (zscore); never inf or NaN
+
+
+def test_a_constant_column_warning_is_silenced_by_quiet(tmp_path):
+    (tmp_path / "c.csv").write_text("x\n5\n5\n")
+    r = run("fit", "c.csv", "-m", "zscore", "-o", "s.json", "-q", cwd=tmp_path)
+    assert r.code == 0 and r.err == "", r.err
+
+
+def run_to(stdout, *args: str, cwd: Path) -> Run:
+    proc = subprocess.run(
+        [str(NORMCLI), *args], stdout=stdout, stderr=subprocess.PIPE, cwd=cwd, timeout=120, stdin=subprocess.DEVNULL
+    )
+    return Run(proc.returncode, b"", proc.stderr.decode())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("transform", "data.csv", "-s", "s.json"),
+        ("transform", "data.csv", "-s", "s.json", "--output-format", "parquet"),
+        ("fit", "data.csv", "-m", "zscore"),
+        ("lrn", "acts.npy", "--size", "5", "-q"),
+    ],
+    ids=["transform-csv", "transform-parquet", "fit", "lrn"],
+)
+def test_stdout_on_a_full_disk_is_one_clean_error(tmp_path, args):
+    with_data(acts__npy=npy_bytes(ACTS))(tmp_path)
+    before = snapshot(tmp_path)
+    with open("/dev/full", "wb") as full:
+        r = run_to(full, *args, cwd=tmp_path)
+    assert_clean_error(r, 1, "No space left")
+    assert snapshot(tmp_path) == before
+
+
+@contextlib.contextmanager
+def unwritable_folder(folder: Path):
+    """A folder nobody can create files in: mode 0555 for ordinary users; for root (who ignores
+    modes) the immutable attribute. Yields None when neither works (then /sys is used instead)."""
+    folder.mkdir()
+    folder.chmod(0o555)
+    immutable = False
+    try:
+        if os.access(folder, os.W_OK):
+            immutable = subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0
+            if not immutable:
+                yield None
+                return
+        yield folder
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+        folder.chmod(0o755)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("transform", "data.csv", "-s", "s.json", "-o"),
+        ("fit", "data.csv", "-m", "zscore", "-o"),
+        ("lrn", "acts.npy", "--size", "3", "-o"),
+    ],
+    ids=["transform", "fit", "lrn"],
+)
+def test_output_into_a_read_only_folder(tmp_path, args):
+    with_data(acts__npy=npy_bytes(ACTS))(tmp_path)
+    name = "out.npy" if args[0] == "lrn" else "out.csv" if args[0] == "transform" else "out.json"
+    with unwritable_folder(tmp_path / "ro") as ro:
+        target = f"ro/{name}" if ro is not None else f"/sys/{name}"
+        before = snapshot(tmp_path)
+        r = run(*args, target, cwd=tmp_path)
+        assert_clean_error(r, 1, target)
+        assert any(why in r.err for why in ("Permission denied", "Operation not permitted")), r.err
+        assert r.out == b""
+        assert snapshot(tmp_path) == before
+
+
+def test_output_onto_a_file_in_proc_is_refused_cleanly(tmp_path):
+    with_data()(tmp_path)
+    r = run("transform", "data.csv", "-s", "s.json", "-o", "/proc/version", "--output-format", "csv", cwd=tmp_path)
+    assert_clean_error(r, 1, "/proc/version")
+    assert r.out == b""
+
+
+@pytest.mark.parametrize("shape", [(0, 3, 4, 4), (1, 0, 2, 2)], ids=["no-samples", "no-channels"])
+def test_lrn_of_an_empty_array_writes_an_empty_array_or_says_why(tmp_path, shape):
+    np.save(tmp_path / "e.npy", np.zeros(shape, dtype=np.float32))
+    r = run("lrn", "e.npy", "--size", "3", "-o", "out.npy", cwd=tmp_path)
+    assert "internal error" not in r.err
+    if r.code == 0:
+        assert np.load(tmp_path / "out.npy").shape == shape
+    else:
+        assert_clean_error(r, 1, "e.npy")
+        assert not (tmp_path / "out.npy").exists()
+
+
+# --- finite values whose statistics overflow float64 (std of 1e308 and 1.5e308 is inf) -------------------
+
+HUGE = "x,y\n1e308,1\n1.5e308,2\n"
+
+
+@pytest.mark.parametrize("method", ["minmax", "atan"])
+def test_huge_finite_values_can_be_fitted_by_methods_that_need_no_std(tmp_path, method):
+    (tmp_path / "h.csv").write_text(HUGE)
+    r = run("fit", "h.csv", "-m", method, "-o", "s.json", cwd=tmp_path)
+    assert r.code == 0, r.err
+    r = run("transform", "h.csv", "-s", "s.json", "-o", "out.csv", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+
+
+def test_zscore_of_values_near_1e154_fits(tmp_path):
+    """std is 8.2e153, far inside float64; only a sum of squares would overflow on the way."""
+    (tmp_path / "h.csv").write_text("x\n0\n1e154\n2e154\n")
+    r = run("fit", "h.csv", "-m", "zscore", "-o", "s.json", cwd=tmp_path)
+    assert r.code == 0, r.err
+    fitted = json.loads((tmp_path / "s.json").read_text())["columns"][0]["fitted"]
+    assert fitted["std"] == pytest.approx(np.std([0, 1, 2]) * 1e154, rel=1e-12)  # np.std overflows here
+
+
+def test_zscore_near_the_float64_limit_fits_or_says_why(tmp_path):
+    (tmp_path / "h.csv").write_text(HUGE)
+    r = run("fit", "h.csv", "-m", "zscore", "--columns", "x", "-o", "s.json", cwd=tmp_path)
+    if r.code != 0:
+        assert_clean_error(r, 1, "'x'")
+
+
+def test_stats_of_huge_finite_values_as_json(tmp_path):
+    (tmp_path / "h.csv").write_text(HUGE)
+    r = run("stats", "h.csv", "--json", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert json.loads(r.out)["x"]["max"] == 1.5e308
+
+
+def test_stats_json_report_of_a_transform_with_huge_values(tmp_path):
+    (tmp_path / "h.csv").write_text("x\n1e308\n-1e308\n")
+    (tmp_path / "s.json").write_text(normcli.fit({"x": np.array([1.0, 2.0])}, "minmax").to_json())
+    r = run("transform", "h.csv", "-s", "s.json", "-o", "out.csv", "--stats-json", "st.json", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert json.loads((tmp_path / "st.json").read_text())["rows"] == 2
+
+
+def test_a_log_offset_that_overflows_is_one_line_not_a_python_warning(tmp_path):
+    (tmp_path / "lo.csv").write_text("x\n1e308\n5\n")
+    r = run("fit", "lo.csv", "-m", "log", "--log-offset", "1e308", "--log-normalize", "-o", "s.json", cwd=tmp_path)
+    assert "Warning" not in r.err, r.err
+    if r.code != 0:
+        assert_clean_error(r, 1, "'x'")
