@@ -38,6 +38,11 @@ class PipeClosed(Exception):
     """The reader of stdout went away (`| head`). Not an OSError, so Click lets it through."""
 
 
+def is_broken_pipe(exc: OSError) -> bool:
+    # polars raises OSError("Broken pipe (os error 32)") without setting errno
+    return exc.errno == errno.EPIPE or "os error 32" in str(exc)
+
+
 class Interrupted(Exception):
     """Ctrl-C, carried past Click (which would print a blank line for it)."""
 
@@ -49,7 +54,7 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             raise Interrupted() from None
         except OSError as exc:
-            if exc.errno == errno.EPIPE:
+            if is_broken_pipe(exc):
                 raise PipeClosed() from None
             raise
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from normcli.errors import DataError, UsageError
 from normcli.io.readers import Reader
+from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.rounding import round_significant
@@ -70,7 +71,7 @@ def fit_stream(
     )
     fitter = ScalerFitter(plans, reader.names, reader.layout)
     rows = 0
-    for batch in reader.batches():
+    for batch in prefetch(reader.batches()):
         fitter.update({p.name: batch.numeric(p.name) for p in plans})
         rows += batch.num_rows
         if progress:
@@ -100,18 +101,24 @@ def apply_stream(
         raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be scaled")
     result = ApplyResult()
     dtype = np.dtype(dtype)
-    for batch in reader.batches():
-        x = {n: batch.numeric(n) for n in scaler.names}
-        y = scaler.inverse_columns(x, result.counters) if inverse else scaler.transform_columns(x, result.counters)
-        for name in scaler.names:
-            result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
-            result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
-        if precision is not None:
-            y = {name: round_significant(values, precision) for name, values in y.items()}
-        writer.write(batch.replace(y, dtype))
-        result.rows += batch.num_rows
-        if progress:
-            progress(reader.label, reader.bytes_read, reader.total_bytes)
+    background = BackgroundWriter(writer)
+    try:
+        for batch in prefetch(reader.batches()):
+            x = {n: batch.numeric(n) for n in scaler.names}
+            y = scaler.inverse_columns(x, result.counters) if inverse else scaler.transform_columns(x, result.counters)
+            for name in scaler.names:
+                result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
+                result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
+            if precision is not None:
+                y = {name: round_significant(values, precision) for name, values in y.items()}
+            background.write(batch.replace(y, dtype))
+            result.rows += batch.num_rows
+            if progress:
+                progress(reader.label, reader.bytes_read, reader.total_bytes)
+        background.finish()
+    except BaseException:
+        background.abort()
+        raise
     _require_rows(reader, result.rows)
     if dtype != np.float64:
         for name, s in result.after.items():
@@ -134,7 +141,7 @@ def stats_stream(
         raise DataError(f"{reader.label} has no numeric columns")
     stats = {n: ColumnStats() for n in names}
     rows = 0
-    for batch in reader.batches():
+    for batch in prefetch(reader.batches()):
         for n in names:
             stats[n] = stats[n].merge(ColumnStats.of(batch.numeric(n)))
         rows += batch.num_rows

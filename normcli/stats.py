@@ -71,7 +71,7 @@ class ColumnStats:
         d = x - shift
         dmean = float(d.mean())
         d -= dmean
-        m2 = float(np.dot(d, d))
+        m2 = float(np.einsum("i,i->", d, d))  # not np.dot: BLAS threads spin against pyarrow's
         return cls(count=n, nulls=nulls, infs=infs, shift=shift, dmean=dmean, m2=m2, min=lo, max=hi, unit=unit)
 
     @classmethod

@@ -855,8 +855,8 @@ def test_a_constant_column_succeeds_with_one_warning(tmp_path, method):
     assert set(fitted) == {"x", "y"}
     r = run("transform", "c.csv", "-s", "s.json", "-q", cwd=tmp_path)
     assert r.code == 0 and r.err == "", r.err
-    xs = [line.split(",")[0] for line in r.text.splitlines()[1:]]
-    assert xs == ["0"] * 3, r.text  # the range's low end (minmax) or 0 (zscore); never inf or NaN
+    xs = [float(line.split(",")[0]) for line in r.text.splitlines()[1:]]
+    assert xs == [0.0] * 3, r.text  # the range's low end (minmax) or 0 (zscore); never inf or NaN
 
 
 def test_a_constant_column_warning_is_silenced_by_quiet(tmp_path):

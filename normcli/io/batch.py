@@ -42,12 +42,18 @@ def float_column_to_numpy(col: pa.Array) -> np.ndarray:
     return out
 
 
-def numpy_to_float_column(values: np.ndarray, dtype: np.dtype) -> pa.Array:
-    """A float Arrow array from NumPy values, NaN written as null."""
+def numpy_to_float_column(values: np.ndarray, dtype: np.dtype, like: pa.Array | None = None) -> pa.Array:
+    """A float Arrow array from NumPy values, NaN written as null. `like`, the column the
+    values came from, lends its null bitmap when the NaNs are exactly its nulls (NaN in
+    gives NaN out, so equal counts mean equal places): no bitmap to rebuild."""
     values = np.ascontiguousarray(values, dtype=dtype)
-    missing = np.isnan(values)
-    nulls = int(np.count_nonzero(missing))
-    validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+    nulls = int(np.count_nonzero(np.isnan(values)))
+    if not nulls:
+        validity = None
+    elif like is not None and like.offset == 0 and like.null_count == nulls:
+        validity = like.buffers()[0]
+    else:
+        validity = pa.py_buffer(np.packbits(~np.isnan(values), bitorder="little"))
     return pa.Array.from_buffers(_ARROW_FLOATS[values.dtype], len(values), [validity, pa.py_buffer(values)], nulls)
 
 
@@ -84,7 +90,7 @@ class TableBatch:
         fields = list(self.rb.schema)
         for name, values in new.items():
             i = self.rb.schema.get_field_index(name)
-            arrays[i] = numpy_to_float_column(values, dtype)
+            arrays[i] = numpy_to_float_column(values, dtype, like=self.rb.column(i))
             fields[i] = pa.field(name, arrays[i].type)
         return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -32,20 +33,42 @@ class Writer:
 
 
 class CsvWriter(Writer):
+    """CSV/TSV through polars' writer, which formats floats about 2.5x faster than
+    pyarrow's (benchmarks/run.py) and quotes only the fields that need it; the Arrow batch
+    becomes a polars frame without copying. pyarrow's writer stands in where polars is
+    not installed."""
+
     def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
-        self._sink = sink
-        self._options = pacsv.WriteOptions(delimiter=delimiter, quoting_style="needed")
-        self._writer: pacsv.CSVWriter | None = None
+        try:
+            import polars
+        except ImportError:  # pragma: no cover - polars is a dependency; this is a fallback
+            polars = None
+        self._polars = polars
+        self._delimiter = delimiter
+        self._own = isinstance(sink, str)
+        self._sink: BinaryIO = open(sink, "wb") if isinstance(sink, str) else sink  # noqa: SIM115
+        self._arrow_writer: pacsv.CSVWriter | None = None
+        self._header = True
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
-        if self._writer is None:
-            self._writer = pacsv.CSVWriter(self._sink, rb.schema, write_options=self._options)
-        self._writer.write_batch(rb)
+        if self._polars is not None:
+            frame = self._polars.from_arrow(rb)
+            frame.write_csv(self._sink, include_header=self._header, separator=self._delimiter)
+            self._header = False
+            return
+        if self._arrow_writer is None:
+            options = pacsv.WriteOptions(delimiter=self._delimiter, quoting_style="needed")
+            self._arrow_writer = pacsv.CSVWriter(self._sink, rb.schema, write_options=options)
+        self._arrow_writer.write_batch(rb)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        if self._arrow_writer is not None:
+            self._arrow_writer.close()
+        if self._own:
+            self._sink.close()
+        else:
+            self._sink.flush()
 
 
 class ParquetWriter(Writer):
@@ -56,7 +79,10 @@ class ParquetWriter(Writer):
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._sink, rb.schema)
+            # Dictionary-encoding float columns costs twice the write time for little gain
+            # on measured data; keep it for the other columns (text, mostly).
+            dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
+            self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
         self._writer.write_batch(rb)
 
     def close(self) -> None:
