@@ -49,13 +49,28 @@ class CsvWriter(Writer):
         self._sink: BinaryIO = open(sink, "wb") if isinstance(sink, str) else sink  # noqa: SIM115
         self._arrow_writer: pacsv.CSVWriter | None = None
         self._header = True
+        self._pending: list = []
+        self._pending_bytes = 0
+
+    def _flush_pending(self) -> None:
+        if not self._pending:
+            return
+        frame = self._polars.from_arrow(pa.Table.from_batches(self._pending))
+        self._pending, self._pending_bytes = [], 0
+        frame.write_csv(self._sink, include_header=self._header, separator=self._delimiter)
+        self._header = False
+
+    # polars formats a frame on all cores; small frames waste that (118 batches of 2 MB
+    # wrote in 1.8 s, the same rows in groups of 16 MB in 1.3 s)
+    GROUP_BYTES = 16 << 20
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
         if self._polars is not None:
-            frame = self._polars.from_arrow(rb)
-            frame.write_csv(self._sink, include_header=self._header, separator=self._delimiter)
-            self._header = False
+            self._pending.append(rb)
+            self._pending_bytes += rb.nbytes
+            if self._pending_bytes >= self.GROUP_BYTES:
+                self._flush_pending()
             return
         if self._arrow_writer is None:
             options = pacsv.WriteOptions(delimiter=self._delimiter, quoting_style="needed")
@@ -63,6 +78,8 @@ class CsvWriter(Writer):
         self._arrow_writer.write_batch(rb)
 
     def close(self) -> None:
+        if self._polars is not None:
+            self._flush_pending()
         if self._arrow_writer is not None:
             self._arrow_writer.close()
         if self._own:
