@@ -20,14 +20,6 @@ from normcli.errors import NormcliError, UsageError
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
-METHOD_OPTIONS = {  # option -> the method it belongs to
-    "range": "minmax",
-    "clip": "minmax",
-    "ddof": "zscore",
-    "base": "log",
-    "offset": "log",
-    "normalize": "log",
-}
 
 
 class Terminated(BaseException):
@@ -185,7 +177,6 @@ def fit(
             options=options,
             progress=progress.update,
         )
-    _check_options_used(options, {c.method for c in result.scaler.columns})
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
     _report(
@@ -231,14 +222,6 @@ def _method_options(**given: Any) -> dict[str, Any]:
             continue
         out[key] = list(value) if key == "range" else value
     return out
-
-
-def _check_options_used(options: dict[str, Any], used: set[str]) -> None:
-    for key in options:
-        owner = METHOD_OPTIONS.get(key)
-        if owner and owner not in used:
-            flag = {"offset": "--log-offset", "normalize": "--log-normalize"}.get(key, f"--{key}")
-            raise UsageError(f"{flag} is an option of {owner}, which no column uses")
 
 
 # --- transform / inverse ---------------------------------------------------------------------
@@ -311,6 +294,7 @@ def _run_apply(
             inverse=inverse,
             dtype=np.dtype(dtype),
             precision=precision,
+            with_stats=not quiet or bool(stats_json),
             progress=progress.update,
         )
     from normcli.report import counter_notes

@@ -87,6 +87,7 @@ class Method:
     fitted_text: ClassVar[str] = "nothing"
     domain_text: ClassVar[str] = "all x"
     nonlinear: ClassVar[bool] = False
+    flags: ClassVar[dict[str, str]] = {}  # this method's own options -> their CLI flags
 
     # --- options --------------------------------------------------------------------
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +199,7 @@ def _require_values(column: str, s: ColumnStats, method: str) -> None:
 
 class MinMax(Method):
     name = "minmax"
+    flags = {"range": "--range", "clip": "--clip"}
     forward_text = "(x - min) / (max - min) * (hi - lo) + lo"
     inverse_text = "(y - lo) / (hi - lo) * (max - min) + min"
     fitted_text = "min, max"
@@ -258,6 +260,7 @@ class MinMax(Method):
 
 class ZScore(Method):
     name = "zscore"
+    flags = {"ddof": "--ddof"}
     forward_text = "(x - mean) / std"
     inverse_text = "y * std + mean"
     fitted_text = "mean, std (ddof 0 unless --ddof)"
@@ -295,6 +298,7 @@ class ZScore(Method):
 
 class Log(Method):
     name = "log"
+    flags = {"base": "--base", "offset": "--log-offset", "normalize": "--log-normalize"}
     forward_text = "log_base(x + offset), / log_base(max + offset) with --log-normalize"
     inverse_text = "base ** y - offset (y * log_base(max + offset) first when normalized)"
     fitted_text = "max when normalized, else nothing"

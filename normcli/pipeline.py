@@ -90,10 +90,12 @@ def apply_stream(
     inverse: bool = False,
     dtype: np.dtype = np.float64,
     precision: int | None = None,
+    with_stats: bool = True,
     progress: Progress | None = None,
 ) -> ApplyResult:
     """Transform (or inverse-transform) every batch and hand it to the writer, rounded to
-    `precision` significant digits if given (the statistics are of the unrounded values)."""
+    `precision` significant digits if given. With `with_stats`, gather the statistics of
+    each scaled column before and after (of the unrounded values); without, skip that work."""
     check_layout(scaler, reader)
     scaler.check_columns(reader.names, reader.label)
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
@@ -106,7 +108,7 @@ def apply_stream(
         for batch in prefetch(reader.batches()):
             x = {n: batch.numeric(n) for n in scaler.names}
             y = scaler.inverse_columns(x, result.counters) if inverse else scaler.transform_columns(x, result.counters)
-            for name in scaler.names:
+            for name in scaler.names if with_stats else ():
                 result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
                 result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
             if precision is not None:

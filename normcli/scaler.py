@@ -16,7 +16,7 @@ import numpy as np
 
 from normcli._version import __version__
 from normcli.errors import DataError, UsageError
-from normcli.methods import Counters, Method, get_method
+from normcli.methods import METHODS, Counters, Method, get_method
 from normcli.stats import ColumnStats
 
 __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns"]
@@ -363,6 +363,7 @@ def plan_columns(
             raise DataError(f"--exclude leaves no column of {source} to scale")
         raise DataError(f"{source} has no numeric columns to scale")
 
+    _check_options_belong(options, {overrides.get(name, method) for name in selected})
     checked: dict[str, dict[str, Any]] = {}
     plans = []
     for name in available:
@@ -373,6 +374,19 @@ def plan_columns(
             checked[impl.name] = impl.check_options(options)
         plans.append(ColumnPlan(name, impl, checked[impl.name]))
     return plans
+
+
+def _check_options_belong(options: Mapping[str, Any], used: set[str | None]) -> None:
+    """A method option given for a method no column uses is a mistake, not a no-op."""
+    owners = {key: m for m in METHODS.values() for key in m.flags}
+    for key, value in options.items():
+        if key == "invalid" or value is None or value is False:
+            continue
+        owner = owners.get(key)
+        if owner is None:
+            raise UsageError(f"unknown method option {key!r}; known: {', '.join(sorted(owners))}, invalid")
+        if owner.name not in used:
+            raise UsageError(f"{owner.flags[key]} is an option of {owner.name}, which no column uses")
 
 
 @dataclass
