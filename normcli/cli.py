@@ -10,6 +10,7 @@ import errno
 import os
 import signal
 import sys
+import threading
 import warnings
 from typing import Any, NoReturn
 
@@ -560,6 +561,10 @@ class _Progress:
 def _fail(message: str, code: int) -> NoReturn:
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
+    if any(t.daemon and t.is_alive() for t in threading.enumerate()):
+        # A reader thread stuck in a read of a silent pipe holds stdin's lock, and Python's
+        # shutdown would wait for that lock (or abort). Everything is cleaned up by now.
+        os._exit(code)
     sys.exit(code)
 
 

@@ -21,7 +21,7 @@ import pytest
 import normcli
 from normcli.cli import main
 
-from conftest import NORMCLI, Run, assert_clean_error, run
+from conftest import NORMCLI, SAMPLE, Run, assert_clean_error, run
 
 PRECIOUS = b"the previous output, which must survive\n"
 
@@ -280,3 +280,32 @@ def test_closed_stdout_is_a_clear_error(small, args):
     r = run_in_bash(small, args, ">&-")
     assert_clean_error(r, 1, "stdout")
     assert "internal error" not in r.err
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_stdin_stalls_mid_stream_ends_the_command(tmp_path, sig, code):
+    """The reader thread is stuck in a read of a silent pipe: the signal must still end the
+    command promptly (not hang, not abort at shutdown) and leave no temp file."""
+    text = (SAMPLE / "houses.csv").read_bytes()
+    header, body = text.split(b"\n", 1)
+    assert run("fit", SAMPLE / "houses.csv", "-m", "zscore", "-o", tmp_path / "s.json", "-q").code == 0
+    out = tmp_path / "out.csv"
+    proc = subprocess.Popen(
+        [str(NORMCLI), "transform", "-", "-s", str(tmp_path / "s.json"), "-o", str(out), "-q"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdin.write(header + b"\n" + body * 400)  # several batches, then silence: stdin stays open
+    proc.stdin.flush()
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob(".out.csv.*.normcli-tmp")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    try:
+        assert proc.wait(timeout=10) == code
+    finally:
+        proc.kill()
+        proc.stdin.close()
+    assert proc.stderr.read().decode().strip() in ("error: interrupted", "error: terminated")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.json"]

@@ -19,7 +19,13 @@ __all__ = ["BackgroundWriter", "prefetch"]
 
 T = TypeVar("T")
 _DONE = object()
-_POLL = 0.1  # seconds between checks of the stop flag while a queue is full
+# Seconds between checks of a stop flag. The main thread never blocks without a timeout
+# either: a signal may be delivered to any thread, and Python runs its handler (Ctrl-C)
+# only when the main thread next executes, so an unbounded wait there would never end.
+_POLL = 0.1
+# How long an interrupted command waits for a thread stuck in a read or write (a silent
+# pipe) before leaving it: the threads are daemons, so they end with the process.
+_GRACE = 0.5
 
 
 class _Failed:
@@ -60,7 +66,10 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     thread.start()
     try:
         while True:
-            item = q.get()
+            try:
+                item = q.get(timeout=_POLL)
+            except queue.Empty:
+                continue
             if item is _DONE:
                 return
             if isinstance(item, _Failed):
@@ -68,7 +77,7 @@ def prefetch(items: Iterator[T], depth: int = 2) -> Iterator[T]:
             yield item
     finally:
         stop.set()
-        thread.join()
+        thread.join(timeout=_GRACE)
 
 
 class BackgroundWriter(Generic[T]):
@@ -111,9 +120,10 @@ class BackgroundWriter(Generic[T]):
 
     def finish(self) -> None:
         _put(self._queue, _DONE, self._stop)
-        self._thread.join()
+        while self._thread.is_alive():
+            self._thread.join(timeout=_POLL)
         self._raise()
 
     def abort(self) -> None:
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=_GRACE)
