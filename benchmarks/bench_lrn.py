@@ -25,7 +25,7 @@ import numpy as np
 if importlib.util.find_spec("normcli") is None:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from normcli.lrn import lrn  # noqa: E402
+from normcli.lrn_kernel import lrn  # noqa: E402
 
 SHAPES = [(32, 96, 55, 55), (64, 256, 27, 27)]
 SIZE, ALPHA, BETA, K = 5, 1e-4, 0.75, 1.0

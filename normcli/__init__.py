@@ -17,7 +17,7 @@ _LAZY = {
     "fit": "normcli.api",
     "load": "normcli.api",
     "Scaler": "normcli.api",
-    "lrn": "normcli.lrn",
+    "lrn": "normcli.lrn_kernel",
     "NormcliError": "normcli.errors",
     "DataError": "normcli.errors",
     "UsageError": "normcli.errors",

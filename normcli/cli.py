@@ -406,8 +406,8 @@ def lrn(
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
     from normcli.io import check_output_path
     from normcli.io.arrays import load_array
-    from normcli.lrn import explain as explain_spec
-    from normcli.lrn import resolve_spec
+    from normcli.lrn_kernel import explain as explain_spec
+    from normcli.lrn_kernel import resolve_spec
 
     x = load_array(input_path, key)
     spec = resolve_spec(
@@ -440,7 +440,7 @@ def lrn(
 
 def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     from normcli import report
-    from normcli.lrn import explain as explain_spec
+    from normcli.lrn_kernel import explain as explain_spec
     from normcli.pipeline import most_changed
 
     notes = []

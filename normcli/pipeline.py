@@ -246,7 +246,7 @@ def lrn_file(
     the array; a file output replaces `output` only on success."""
     from normcli.io.arrays import iter_blocks
     from normcli.io.writers import open_npy_stream
-    from normcli.lrn import count_overflow, lrn_apply, output_dtype
+    from normcli.lrn_kernel import count_overflow, lrn_apply, output_dtype
 
     result = LrnResult(output_dtype(x.dtype))
     channels = x.shape[spec.channel_axis]

@@ -109,3 +109,14 @@ def test_package_exports_are_lazy_and_complete():
     code = "import sys, normcli; assert 'numpy' not in sys.modules; normcli.fit; assert 'numpy' in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     assert {"fit", "load", "Scaler", "lrn", "NormcliError"} <= set(dir(normcli))
+
+
+def test_normcli_lrn_stays_the_function_after_the_cli_loaded_its_module():
+    """A submodule named like a package attribute would replace it on import."""
+    import normcli.cli  # noqa: F401
+    from normcli.lrn_kernel import resolve_spec  # noqa: F401
+
+    x = np.ones((1, 3, 2, 2), dtype=np.float32)
+    assert callable(normcli.lrn)
+    window_sums = np.array([2.0, 3.0, 2.0]).reshape(1, 3, 1, 1)  # edge channels see one neighbour
+    np.testing.assert_allclose(normcli.lrn(x, size=3), x * (1 + 1e-4 / 3 * window_sums) ** -0.75, rtol=1e-6)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from normcli.errors import DataError, UsageError
-from normcli.lrn import (
+from normcli.lrn_kernel import (
     LRNSpec,
     count_overflow,
     explain,

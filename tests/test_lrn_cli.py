@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from normcli.lrn import lrn
+from normcli.lrn_kernel import lrn
 
 from conftest import SAMPLE, assert_clean_error, run
 
@@ -150,7 +150,7 @@ def test_bad_arrays(tmp_path):
 
 def test_block_streaming_equals_the_one_shot_kernel(tmp_path):
     from normcli.io.arrays import load_npy
-    from normcli.lrn import resolve_spec
+    from normcli.lrn_kernel import resolve_spec
     from normcli.pipeline import lrn_file
 
     x = np.random.default_rng(5).random((9, 6, 4, 4)).astype(np.float32)
