@@ -8,6 +8,7 @@ batch size, never by the file size.
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
@@ -80,8 +81,6 @@ def open_reader(
 
 
 def _check_readable(path: str) -> None:
-    import os
-
     if not os.path.exists(path):
         raise DataError(f"{path}: no such file")
     if os.path.isdir(path):
@@ -120,8 +119,6 @@ class CsvReader(TableReader):
         self._parse = pacsv.ParseOptions(delimiter=delimiter)
         self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
         if path != STDIO:
-            import os
-
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
             self._head = self._read_head()
@@ -289,8 +286,6 @@ class ParquetReader(TableReader):
                 self.total_bytes = len(data)
                 self._file = pq.ParquetFile(pa.BufferReader(data))
             else:
-                import os
-
                 self.total_bytes = os.path.getsize(path)
                 if self.total_bytes == 0:
                     raise DataError(f"{path} is empty")
