@@ -244,3 +244,19 @@ def test_precision_shortens_text_output_but_not_the_statistics(tmp_path, scaler)
     stats = json.loads((tmp_path / "s.json").read_text())
     assert stats["columns"]["price"]["after"]["std"] == pytest.approx(1.0, rel=1e-12)
     assert_clean_error(run("transform", HOUSES, "-s", scaler, "--precision", "0"), 2, "--precision")
+
+
+def test_1d_npy_and_features_on_axis_0(tmp_path):
+    x = np.random.default_rng(0).normal(5, 2, 1000)
+    np.save(tmp_path / "v.npy", x)
+    assert run("fit", tmp_path / "v.npy", "-m", "minmax", "-o", tmp_path / "v.json", "-q").code == 0
+    r = run("transform", tmp_path / "v.npy", "-s", tmp_path / "v.json", "-o", tmp_path / "vo.npy", "-q")
+    assert r.code == 0, r.err
+    np.testing.assert_allclose(np.load(tmp_path / "vo.npy"), (x - x.min()) / (x.max() - x.min()), rtol=1e-12)
+    a = np.random.default_rng(1).normal(3, 1, (4, 7, 5))
+    np.save(tmp_path / "a.npy", a)
+    assert run("fit", tmp_path / "a.npy", "-m", "zscore", "--axis", "0", "-o", tmp_path / "a.json", "-q").code == 0
+    r = run("transform", tmp_path / "a.npy", "-s", tmp_path / "a.json", "-o", tmp_path / "ao.npy", "-q")
+    assert r.code == 0, r.err
+    expected = (a - a.mean((1, 2), keepdims=True)) / a.std((1, 2), keepdims=True)
+    np.testing.assert_allclose(np.load(tmp_path / "ao.npy"), expected, rtol=1e-12, atol=1e-12)

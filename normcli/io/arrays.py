@@ -13,7 +13,7 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import Reader, npy_batch_rows
+from normcli.io.readers import NPY_BATCH_BYTES, Reader, npy_batch_rows
 
 __all__ = ["ArrayReader", "iter_blocks", "load_array", "load_npy", "npy_header", "write_npy_header"]
 
@@ -132,8 +132,8 @@ class ArrayReader(Reader):
         self.dtype = data.dtype
         if data.ndim == 0:
             raise DataError(f"{self.label} holds a single number (a 0-D array); nothing to scale")
-        if data.ndim == 1:
-            if axis not in (None, 0, -1):
+        if data.ndim == 1:  # one feature: seen as (n, 1), the layout a scaler records for it
+            if axis not in (None, 0, 1, -1):
                 raise UsageError(f"--axis {axis} is out of range for the 1-D array in {self.label}")
             data, axis = data.reshape(-1, 1), 1
         elif axis is None:
@@ -153,6 +153,13 @@ class ArrayReader(Reader):
         self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
 
     def batches(self) -> Iterator[ArrayBatch]:
+        if self.batch_axis == 0:  # read with pread: the pages read are not charged to us
+            start = 0
+            for block in iter_blocks(self.data, NPY_BATCH_BYTES):
+                self.bytes_read += block.nbytes
+                yield ArrayBatch(block, self.axis, self.label, start, 0)
+                start += block.shape[0]
+            return
         n = self.data.shape[self.batch_axis]
         step = npy_batch_rows(self.data.shape, self.data.dtype.itemsize, self.batch_axis)
         for start in range(0, n, step):

@@ -29,7 +29,7 @@ __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
 CSV_BLOCK_BYTES = 2 << 20
 PARQUET_BATCH_ROWS = 128 * 1024
-NPY_BATCH_BYTES = 32 << 20
+NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
 

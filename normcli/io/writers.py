@@ -108,49 +108,55 @@ class ParquetWriter(Writer):
 
 
 class NpyWriter(Writer):
-    """.npy into a file path. With a known `shape` (an array input) it fills a memory map a
-    block at a time; from a table it appends rows and writes the final shape into the
-    header at the end (NumPy's header leaves room for the row count to grow)."""
+    """.npy into a file path, never holding the array.
+
+    From an array (known `shape`), batches along axis 0 are appended after the header, as
+    they come; batches along another axis (features on axis 0) fill a memory map instead.
+    From a table, rows are appended and the final row count is written into the header at
+    the end (NumPy pads its header so that the shape can grow in place)."""
 
     def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> None:
         self._path = path
         self._dtype = np.dtype(dtype)
         self._shape = shape
-        self._out: np.ndarray | None = None
-        self._fh: BinaryIO | None = None
+        self._map: np.ndarray | None = None
         self._rows = 0
         self._width = 0
-        self._header_len = 0
-        if shape is not None:
-            self._out = np.lib.format.open_memmap(path, mode="w+", dtype=self._dtype, shape=shape)
+        self._fh: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
+        write_npy_header(self._fh, shape if shape is not None else (0, 0), self._dtype)
+        self._header_len = self._fh.tell()
+
+    def _append(self, block: np.ndarray) -> None:
+        if block.size:
+            self._fh.write(memoryview(np.ascontiguousarray(block, dtype=self._dtype)).cast("B"))
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
-        if self._out is not None and isinstance(batch, ArrayBatch):
-            view = self._out.reshape(batch.block.shape[:0] + (-1, 1)) if self._out.ndim == 1 else self._out
+        if self._shape is not None and isinstance(batch, ArrayBatch):
+            if batch.batch_axis == 0:
+                self._append(batch.block)
+                return
+            if self._map is None:
+                self._fh.close()
+                self._map = np.lib.format.open_memmap(self._path, mode="w+", dtype=self._dtype, shape=self._shape)
             index = (slice(None),) * batch.batch_axis + (slice(batch.start, batch.start + batch.num_rows),)
-            view[index] = batch.block
+            self._map[index] = batch.block
             return
         matrix = batch.to_matrix(self._dtype)
-        if self._fh is None:
-            self._width = matrix.shape[1]
-            self._fh = open(self._path, "wb")  # noqa: SIM115 - closed in close()
-            write_npy_header(self._fh, (0, self._width), self._dtype)
-            self._header_len = self._fh.tell()
-        self._fh.write(np.ascontiguousarray(matrix).tobytes())
+        self._width = matrix.shape[1]
+        self._append(matrix)
         self._rows += matrix.shape[0]
 
     def close(self) -> None:
-        if self._out is not None:
-            self._out.flush()
-            del self._out
-            self._out = None
-        if self._fh is not None:
+        if self._map is not None:
+            self._map.flush()
+            self._map = None  # unmap before the file is renamed
+            return
+        if self._shape is None:
             self._fh.seek(0)
             write_npy_header(self._fh, (self._rows, self._width), self._dtype)
             if self._fh.tell() != self._header_len:  # NumPy pads headers so this cannot happen
                 raise RuntimeError(".npy header changed length while finishing the file")
-            self._fh.close()
-            self._fh = None
+        self._fh.close()
 
 
 @contextlib.contextmanager
