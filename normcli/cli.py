@@ -167,8 +167,7 @@ def fit(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
-    reader = open_reader(input_path, fmt, axis=axis)
-    with _Progress(quiet) as progress:
+    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(quiet) as progress:
         result = fit_stream(
             reader,
             method=default,
@@ -287,7 +286,11 @@ def _run_apply(
         input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
     )
     shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
-    with _Progress(quiet) as progress, open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer:
+    with (
+        reader,
+        _Progress(quiet) as progress,
+        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer,
+    ):
         result = apply_stream(
             reader,
             writer,
@@ -337,8 +340,7 @@ def stats(input_path, columns, as_json, fmt, axis) -> None:
     from normcli.pipeline import stats_stream
     from normcli.report import console, dumps, stats_json, stats_table
 
-    reader = open_reader(input_path, fmt, axis=axis)
-    with _Progress(False) as progress:
+    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
         result = stats_stream(reader, _split_names(columns), progress=progress.update)
     if as_json:
         sys.stdout.write(dumps(stats_json(result)))

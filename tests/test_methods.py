@@ -65,7 +65,13 @@ arrays = hnp.arrays(np.float64, st.integers(2, 60), elements=values)
 @settings(max_examples=150, deadline=None)
 @given(x=arrays, lo=st.floats(-100, 100), width=st.floats(0.01, 1000))
 def test_minmax_inverts(x, lo, width):
-    assert_round_trip(x, fit_one(x, "minmax", range=(lo, lo + width)))
+    scaler = fit_one(x, "minmax", range=(lo, lo + width))
+    back = scaler.inverse(scaler.transform({"x": x}))["x"]
+    # y is only as fine as the spacing of floats near the range's ends: a narrow range far
+    # from 0 (64 to 64.01) maps that spacing back onto x magnified by (max - min) / width.
+    conditioning = np.finfo(float).eps * max(abs(lo), abs(lo + width)) / width * (x.max() - x.min())
+    scale = np.max(np.abs(x), initial=1.0)
+    np.testing.assert_allclose(back, x, rtol=1e-12, atol=1e-12 * scale + 4 * conditioning)
 
 
 @settings(max_examples=150, deadline=None)

@@ -50,7 +50,14 @@ class Reader:
         raise NotImplementedError
 
     def close(self) -> None:
-        pass
+        """Release the input; safe to call twice. Used as a context manager, a reader is
+        closed also when the command fails before reading (a bad option, say)."""
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def open_reader(
