@@ -13,9 +13,18 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import NPY_BATCH_BYTES, Reader, npy_batch_rows
+from normcli.io.readers import NPY_BATCH_BYTES, Reader
 
-__all__ = ["ArrayReader", "iter_blocks", "load_array", "load_npy", "npy_header", "write_npy_header"]
+__all__ = [
+    "ArrayReader",
+    "append_block",
+    "batch_length",
+    "iter_blocks",
+    "load_array",
+    "load_npy",
+    "npy_header",
+    "write_npy_header",
+]
 
 NPY_MAGIC = b"\x93NUMPY"
 
@@ -118,6 +127,19 @@ def write_npy_header(fh: BinaryIO, shape: tuple[int, ...], dtype: np.dtype) -> N
         np.lib.format.write_array_header_2_0(fh, header)
 
 
+def append_block(fh: BinaryIO, block: np.ndarray, dtype: np.dtype) -> None:
+    """Append `block`'s elements in C order to an .npy being written after its header."""
+    if block.size:
+        fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
+
+
+def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_bytes: int) -> int:
+    """How many indices along `batch_axis` make a block of about `block_bytes`."""
+    extent = shape[batch_axis]
+    per_index = itemsize * int(np.prod(shape)) // extent if extent else itemsize
+    return max(1, block_bytes // max(per_index, 1))
+
+
 class ArrayReader(Reader):
     """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
     array one feature; other ranks need --axis. Batches are slices of the memory map."""
@@ -161,7 +183,7 @@ class ArrayReader(Reader):
                 start += block.shape[0]
             return
         n = self.data.shape[self.batch_axis]
-        step = npy_batch_rows(self.data.shape, self.data.dtype.itemsize, self.batch_axis)
+        step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
         for start in range(0, n, step):
             index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
             block = np.array(self.data[index])  # copy out of the memory map
@@ -176,7 +198,7 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
     however large the file is."""
     n = x.shape[0]
     row_bytes = x.nbytes // n if n else 0
-    step = max(1, block_bytes // max(row_bytes, 1))
+    step = batch_length(x.shape, x.itemsize, 0, block_bytes)
     direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
     if not direct:
         for start in range(0, n, step):

@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
@@ -324,9 +323,3 @@ class ParquetReader(TableReader):
 def parquet_error(source: str, exc: Exception) -> DataError:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return DataError(f"{source} is not a readable Parquet file ({msg})")
-
-
-def npy_batch_rows(shape: tuple[int, ...], itemsize: int, batch_axis: int) -> int:
-    """How many indices along `batch_axis` make a batch of about NPY_BATCH_BYTES."""
-    per_index = itemsize * int(np.prod(shape)) // max(shape[batch_axis], 1) if shape[batch_axis] else itemsize
-    return max(1, NPY_BATCH_BYTES // max(per_index, 1))

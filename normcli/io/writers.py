@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from normcli.io.arrays import write_npy_header
+from normcli.io.arrays import append_block, write_npy_header
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
@@ -126,14 +126,10 @@ class NpyWriter(Writer):
         write_npy_header(self._fh, shape if shape is not None else (0, 0), self._dtype)
         self._header_len = self._fh.tell()
 
-    def _append(self, block: np.ndarray) -> None:
-        if block.size:
-            self._fh.write(memoryview(np.ascontiguousarray(block, dtype=self._dtype)).cast("B"))
-
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         if self._shape is not None and isinstance(batch, ArrayBatch):
             if batch.batch_axis == 0:
-                self._append(batch.block)
+                append_block(self._fh, batch.block, self._dtype)
                 return
             if self._map is None:
                 self._fh.close()
@@ -143,7 +139,7 @@ class NpyWriter(Writer):
             return
         matrix = batch.to_matrix(self._dtype)
         self._width = matrix.shape[1]
-        self._append(matrix)
+        append_block(self._fh, matrix, self._dtype)
         self._rows += matrix.shape[0]
 
     def close(self) -> None:
@@ -217,8 +213,4 @@ def open_npy_stream(output: str, shape: tuple[int, ...], dtype: np.dtype) -> Ite
     with open_output(output) as fh:
         write_npy_header(fh, shape, dtype)
 
-        def write(block: np.ndarray) -> None:
-            if block.size:
-                fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
-
-        yield write
+        yield lambda block: append_block(fh, block, dtype)
