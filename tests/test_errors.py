@@ -880,6 +880,41 @@ CASES = [
 ]
 
 
+# --- issue 9: data altered or lost in silence (unscaled columns, layouts, quotes, loaded scalers)
+SILENT_CASES: list[Case] = []
+CASES += SILENT_CASES
+
+
+# --- issue 9: terminals, signals, non-seekable inputs, damaged files, messages
+HOSTILE_CASES: list[Case] = []
+CASES += HOSTILE_CASES
+
+
+# --- issue 9: bounded memory (Parquet row groups, arrays with the feature axis first)
+MEMORY_CASES: list[Case] = []
+CASES += MEMORY_CASES
+
+
+# --- issue 11: CSV dialects, compression, encodings, missing-value tokens
+DIALECT_CASES: list[Case] = []
+CASES += DIALECT_CASES
+
+
+# --- issue 11: reports, stats, show, fit --apply and the small options
+REPORT_CASES: list[Case] = []
+CASES += REPORT_CASES
+
+
+# --- issue 13: batch, layer, instance, group and RMS normalization
+NORM_CASES: list[Case] = []
+CASES += NORM_CASES
+
+
+# --- issue 14: more scalers and merge
+METHOD_CASES: list[Case] = []
+CASES += METHOD_CASES
+
+
 # --- the checks --------------------------------------------------------------------------------------
 
 
