@@ -12,12 +12,25 @@ import os
 import signal
 import sys
 import warnings
-from typing import Any, NoReturn
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import click
 
 from normcli._version import __version__
 from normcli.errors import NormcliError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from rich.progress import Progress, ProgressColumn, TaskID
+
+    from normcli.lrn_kernel import LRNSpec
+    from normcli.methods import Counters
+    from normcli.pipeline import LrnResult
+    from normcli.stats import ColumnStats
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
@@ -55,7 +68,7 @@ class _Group(click.Group):
 # --- shared options ----------------------------------------------------------------------------
 
 
-def _input_options(f):
+def _input_options(f: F) -> F:
     f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
         f
     )
@@ -68,7 +81,7 @@ def _input_options(f):
     return f
 
 
-def _report_options(f):
+def _report_options(f: F) -> F:
     f = click.option(
         "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
     )(f)
@@ -145,17 +158,17 @@ def fit(
     output: str,
     columns: str | None,
     exclude: str | None,
-    range_,
-    clip,
-    ddof,
-    base,
-    offset,
-    normalize,
-    invalid,
-    fmt,
-    axis,
-    quiet,
-    stats_json,
+    range_: tuple[float, float] | None,
+    clip: bool,
+    ddof: int | None,
+    base: float | None,
+    offset: float | None,
+    normalize: bool,
+    invalid: str,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
     from normcli.io import check_output_path, open_reader
@@ -194,7 +207,8 @@ def fit(
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
-    default, overrides = None, {}
+    default: str | None = None
+    overrides: dict[str, str] = {}
     for value in values:
         column, eq, method = value.rpartition("=")
         if eq:
@@ -210,17 +224,17 @@ def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]
             default = value
     from normcli.methods import get_method
 
-    for method in [default, *overrides.values()]:
-        if method is not None:
-            get_method(method)
+    for name in [default, *overrides.values()]:
+        if name is not None:
+            get_method(name)
     return default, overrides
 
 
 def _method_options(**given: Any) -> dict[str, Any]:
     """The method options the user actually gave (defaults live with the methods)."""
     out = {}
-    for key, value in given.items():
-        key = key.rstrip("_")
+    for given_key, value in given.items():
+        key = given_key.rstrip("_")
         if value is None or value is False or value == ():
             continue
         out[key] = list(value) if key == "range" else value
@@ -230,7 +244,7 @@ def _method_options(**given: Any) -> dict[str, Any]:
 # --- transform / inverse ---------------------------------------------------------------------
 
 
-def _apply_command(name: str, inverse: bool, doc: str):
+def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @cli.command(name=name, help=doc)
     @click.argument("input_path", metavar="INPUT")
     @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
@@ -262,7 +276,18 @@ def _apply_command(name: str, inverse: bool, doc: str):
 
 
 def _run_apply(
-    *, input_path, scaler_path, output, output_format, dtype, precision, fmt, axis, quiet, stats_json, inverse
+    *,
+    input_path: str,
+    scaler_path: str,
+    output: str,
+    output_format: str | None,
+    dtype: str,
+    precision: int | None,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
+    inverse: bool,
 ) -> None:
     import numpy as np
 
@@ -337,7 +362,7 @@ inverse = _apply_command(
 @click.option("--columns", help="Comma-separated columns (default: every numeric column).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_input_options
-def stats(input_path, columns, as_json, fmt, axis) -> None:
+def stats(input_path: str, columns: str | None, as_json: bool, fmt: str | None, axis: int | None) -> None:
     """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
     from normcli.io import open_reader
     from normcli.pipeline import stats_stream
@@ -391,21 +416,21 @@ def methods() -> None:
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
 def lrn(
-    input_path,
-    output,
-    convention,
-    layout,
-    channel_axis,
-    size,
-    depth_radius,
-    alpha,
-    beta,
-    bias,
-    region,
-    key,
-    explain,
-    quiet,
-    stats_json,
+    input_path: str,
+    output: str,
+    convention: str,
+    layout: str | None,
+    channel_axis: int | None,
+    size: int | None,
+    depth_radius: int | None,
+    alpha: float | None,
+    beta: float | None,
+    bias: float | None,
+    region: str,
+    key: str | None,
+    explain: bool,
+    quiet: bool,
+    stats_json: str | None,
 ) -> None:
     """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
@@ -443,7 +468,9 @@ def lrn(
     _report_lrn(input_path, x, spec, result, quiet, stats_json)
 
 
-def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
+def _report_lrn(
+    input_path: str, x: np.ndarray, spec: LRNSpec, result: LrnResult, quiet: bool, stats_json_path: str | None
+) -> None:
     from normcli import report
     from normcli.lrn_kernel import explain as explain_spec
     from normcli.pipeline import most_changed
@@ -456,6 +483,8 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
     before, after = result.before, result.after
+    if before is None or after is None:  # -q without --stats-json: nothing was gathered to report
+        return
     if stats_json_path:
         data = {
             "command": "lrn",
@@ -501,7 +530,18 @@ def _write_text(output: str, text: str) -> None:
         fh.write(text.encode())
 
 
-def _report(quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings) -> None:
+def _report(
+    quiet: bool,
+    stats_json_path: str | None,
+    command: str,
+    source: str,
+    rows: int | None,
+    before: dict[str, ColumnStats],
+    after: dict[str, ColumnStats],
+    methods: dict[str, str],
+    counters: dict[str, Counters] | None,
+    warnings: list[str],
+) -> None:
     from normcli import report
 
     if stats_json_path:
@@ -526,8 +566,8 @@ class _Progress:
 
         self._enabled = not quiet and sys.stderr.isatty()
         self._start = time.monotonic()
-        self._bar = None
-        self._task = None
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
 
     def __enter__(self) -> _Progress:
         return self
@@ -544,7 +584,7 @@ class _Progress:
 
             from normcli.report import console
 
-            columns = [
+            columns: list[str | ProgressColumn] = [
                 "{task.description}",
                 BarColumn(),
                 DownloadColumn(),
@@ -554,9 +594,10 @@ class _Progress:
             self._bar = Progress(*columns, console=console(), transient=True)
             self._bar.start()
             self._task = self._bar.add_task(label, total=total)
-        self._bar.update(self._task, completed=done)
+        if self._task is not None:
+            self._bar.update(self._task, completed=done)
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
 
@@ -570,12 +611,19 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
     sys.stderr.write(f"warning: {message}\n")
 
 
-def _on_sigterm(signum, frame) -> NoReturn:
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated()
 
 

@@ -230,9 +230,9 @@ class MinMax(Method):
         out = super().check_options(options)
         rng = options.get("range", (0.0, 1.0))
         bounds = [_to_float(v) for v in rng] if isinstance(rng, list | tuple) else []
-        if len(bounds) != 2 or None in bounds:
+        if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
             raise UsageError(f"--range needs two numbers LO HI, not {rng!r}")
-        lo, hi = bounds
+        lo, hi = bounds[0], bounds[1]
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             raise UsageError(f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}")
         out["range"] = [lo, hi]
@@ -394,7 +394,7 @@ class Log(Method):
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         if options["normalize"]:
             with np.errstate(over="ignore"):
-                log_max = float(self.g(np.float64(fitted["max"]), options))
+                log_max = float(self.g(np.array(fitted["max"]), options))
             return Affine(0.0, 1.0 / log_max, 0.0)
         return Affine()
 
@@ -454,9 +454,9 @@ class Reciprocal(Method):
 METHODS: dict[str, Method] = {m.name: m for m in (MinMax(), ZScore(), Log(), Atan(), Reciprocal())}
 
 
-def get_method(name: str) -> Method:
-    """The method called `name`, or a UsageError listing the known ones."""
-    try:
-        return METHODS[name]
-    except (KeyError, TypeError):
-        raise UsageError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+def get_method(name: object) -> Method:
+    """The method called `name` (any value read from a file or an option), or a UsageError
+    listing the known ones."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise UsageError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]

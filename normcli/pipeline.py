@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from normcli.errors import DataError, UsageError
+from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.readers import Reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
@@ -89,7 +91,7 @@ def apply_stream(
     scaler: Scaler,
     *,
     inverse: bool = False,
-    dtype: np.dtype = np.float64,
+    dtype: npt.DTypeLike = np.float64,
     precision: int | None = None,
     with_stats: bool = True,
     progress: Progress | None = None,
@@ -105,7 +107,7 @@ def apply_stream(
     result = ApplyResult()
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
-    background = BackgroundWriter(writer)
+    background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
             x = {n: batch.numeric(n) for n in scaler.names}
@@ -268,8 +270,10 @@ def lrn_file(
 
     result = LrnResult(output_dtype(x.dtype))
     channels = x.shape[spec.channel_axis]
+    before = after = None
     if with_stats:
-        result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
+        result.before = before = ChannelStats.empty(channels)
+        result.after = after = ChannelStats.empty(channels)
     if 0 in spec.window_axes or x.ndim == 0 or x.shape[0] == 0:
         # windows run along axis 0 (channels first, no batch axis): one block, in memory
         blocks = iter([np.asarray(x)])
@@ -281,9 +285,9 @@ def lrn_file(
             y = lrn_apply(block, spec)
             if result.out_dtype == np.float16:
                 result.overflow += count_overflow(block, y)
-            if with_stats:
-                result.before.add(block, spec.channel_axis)
-                result.after.add(y, spec.channel_axis)
+            if before is not None and after is not None:
+                before.add(block, spec.channel_axis)
+                after.add(y, spec.channel_axis)
             write(y)
             done += block.nbytes
             if progress:

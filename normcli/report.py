@@ -53,8 +53,8 @@ def fmt(value: float | int | None) -> str:
 
 def _stat_cells(s: ColumnStats) -> list[str]:
     d = s.summary()
-    cells = [fmt(d["count"]), fmt(d["nulls"] + d["infs"]) if d["infs"] else fmt(d["nulls"])]
-    if d["mean"] is not None and abs(d["mean"]) < 1e-12 * max(abs(d["min"]), abs(d["max"])):
+    cells = [fmt(s.count), fmt(s.nulls + s.infs) if s.infs else fmt(s.nulls)]
+    if s.count and abs(s.mean) < 1e-12 * max(abs(s.min), abs(s.max)):
         d["mean"] = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
     return cells + [fmt(d[k]) for k in ("mean", "std", "min", "max")]
 

@@ -187,9 +187,10 @@ class _Checker:
             raise self.fail(where, f"lacks {key!r}")
         return d[key]
 
-    def number(self, value: Any, where: str, allow_none: bool = False) -> float | None:
-        if value is None and allow_none:
-            return None
+    def optional_number(self, value: Any, where: str) -> float | None:
+        return None if value is None else self.number(value, where)
+
+    def number(self, value: Any, where: str) -> float:
         try:
             number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
         except OverflowError:  # an integer beyond float64
@@ -279,7 +280,7 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
             "count": ck.count(ck.key(stats_raw, "count", f"{where} stats"), f"{where} stats count"),
             "nulls": ck.count(stats_raw.get("nulls", 0), f"{where} stats nulls"),
             "infs": ck.count(stats_raw.get("infs", 0), f"{where} stats infs"),
-            **{k: ck.number(stats_raw.get(k), f"{where} stats {k}", True) for k in ("mean", "std", "min", "max")},
+            **{k: ck.optional_number(stats_raw.get(k), f"{where} stats {k}") for k in ("mean", "std", "min", "max")},
         }
     )
     _check_fitted(ck, where, method, checked, fitted)

@@ -130,7 +130,7 @@ def write_npy_header(fh: BinaryIO, shape: tuple[int, ...], dtype: np.dtype) -> N
 def append_block(fh: BinaryIO, block: np.ndarray, dtype: np.dtype) -> None:
     """Append `block`'s elements in C order to an .npy being written after its header."""
     if block.size:
-        fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
+        fh.write(np.ascontiguousarray(block, dtype=dtype).data.cast("B"))
 
 
 def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_bytes: int) -> int:
@@ -199,8 +199,7 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
     n = x.shape[0]
     row_bytes = x.nbytes // n if n else 0
     step = batch_length(x.shape, x.itemsize, 0, block_bytes)
-    direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
-    if not direct:
+    if not isinstance(x, np.memmap) or not x.flags.c_contiguous or x.filename is None:
         for start in range(0, n, step):
             yield np.array(x[start : start + step])
         return

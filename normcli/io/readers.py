@@ -11,7 +11,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -285,12 +285,13 @@ class _Replay(io.RawIOBase):
 
     def __init__(self, head: bytes, rest: BinaryIO) -> None:
         self._head = memoryview(head)
-        self._rest = rest
+        # sys.stdin.buffer is a BufferedReader; typing's BinaryIO does not declare readinto
+        self._rest = cast(io.BufferedIOBase, rest)
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buf) -> int:  # type: ignore[override]
+    def readinto(self, buf: Any) -> int:
         if self._head.nbytes:
             n = min(len(buf), self._head.nbytes)
             buf[:n] = self._head[:n]
@@ -328,8 +329,8 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
         )
     if "UTF8" in msg or "UTF-8" in msg:
         m = _CSV_COLUMN.search(msg)
-        idx = int(m.group(1)) if m else None
-        where = f": column {names[idx]!r}" if m and names and idx < len(names) else ""
+        idx = int(m.group(1)) if m else len(names or ())
+        where = f": column {names[idx]!r}" if names and idx < len(names) else ""
         return DataError(f"{source} is not valid UTF-8 text{where}; convert it to UTF-8 first")
     if "Empty CSV file" in msg:
         return DataError(f"{source} is empty")

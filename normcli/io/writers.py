@@ -7,9 +7,10 @@ import contextlib
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -18,6 +19,9 @@ from normcli.io.arrays import append_block, write_npy_header
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
+
+if TYPE_CHECKING:
+    import polars
 
 __all__ = ["Writer", "open_npy_stream", "open_writer"]
 
@@ -79,7 +83,9 @@ class CsvWriter(Writer):
             # empty strings): it becomes a null, which the writer prints as nothing.
             null = ""
             table = _empty_text_as_null(table)
-        frame = self._polars.from_arrow(table.rename_columns([str(i) for i in range(table.num_columns)]))
+        # from_arrow gives a DataFrame for a Table (a Series only for an Array)
+        renamed = table.rename_columns([str(i) for i in range(table.num_columns)])
+        frame = cast("polars.DataFrame", self._polars.from_arrow(renamed))
         try:
             frame.write_csv(self._sink, include_header=False, separator=self._delimiter, null_value=null)
         except self._polars.exceptions.ComputeError as exc:  # a type CSV has no text for
@@ -176,11 +182,11 @@ class NpyWriter(Writer):
     From a table, rows are appended and the final row count is written into the header at
     the end (NumPy pads its header so that the shape can grow in place)."""
 
-    def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> None:
+    def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: npt.DTypeLike) -> None:
         self._path = path
         self._dtype = np.dtype(dtype)
         self._shape = shape
-        self._map: np.ndarray | None = None
+        self._map: np.memmap | None = None
         self._rows = 0
         self._width = 0
         self._fh: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
@@ -219,10 +225,11 @@ class NpyWriter(Writer):
 
 @contextlib.contextmanager
 def open_writer(
-    output: str, fmt: str, *, shape: tuple[int, ...] | None = None, dtype: np.dtype = np.float64
+    output: str, fmt: str, *, shape: tuple[int, ...] | None = None, dtype: npt.DTypeLike = np.float64
 ) -> Iterator[Writer]:
     """A writer for `output` ('-' is stdout). The file appears only when the block exits
     without an exception. `shape` is the full output shape for .npy from an array input."""
+    writer: Writer
     if fmt == "npy":
         with _npy_target(output) as path:
             writer = NpyWriter(path, shape, dtype)
