@@ -27,12 +27,17 @@ __all__ = ["Writer", "open_npy_stream", "open_writer"]
 
 
 class Writer:
-    """Takes batches in order; `close` finishes the output (footer, header, flush)."""
+    """Takes batches in order; `close` finishes the output (footer, header, flush), `abort`
+    gives it up: it releases the file without finishing it, since a failed command's output
+    is deleted (a file) or must not look complete (a pipe)."""
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         raise NotImplementedError
 
     def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -99,6 +104,11 @@ class CsvWriter(Writer):
         else:
             self._sink.flush()
 
+    def abort(self) -> None:
+        self._pending, self._pending_bytes = [], 0  # never formatted
+        if self._own:
+            self._sink.close()
+
 
 def header_line(names: list[str], delimiter: str) -> bytes:
     """A CSV header, each name quoted only where it must be, as polars quotes values: a
@@ -156,8 +166,13 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 
 
 class ParquetWriter(Writer):
+    """Parquet, a row group per batch; the footer is written by `close` only.
+
+    pyarrow's writer writes the footer whenever it is dropped, closed or not, so the sink it
+    is given is one we can shut first: a native file of ours, or a gate in front of a stream."""
+
     def __init__(self, sink: BinaryIO | str) -> None:
-        self._sink = sink
+        self._sink: pa.NativeFile | _Gate = pa.OSFile(sink, "wb") if isinstance(sink, str) else _Gate(sink)
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
@@ -172,6 +187,35 @@ class ParquetWriter(Writer):
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+        self._sink.close()
+
+    def abort(self) -> None:
+        self._sink.close()  # first: the footer pyarrow writes when its writer is dropped goes nowhere
+        if self._writer is not None:
+            self._writer.is_open = False  # and its close() is not called again on garbage collection
+
+
+class _Gate:
+    """A stream we do not own (stdout) as pyarrow's sink, with a `close` that only shuts
+    the gate: writes after it fail inside pyarrow, and the stream stays open."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise ValueError("the output was abandoned")
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        if not self.closed:
+            self._stream.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.flush()
+            self.closed = True
 
 
 class NpyWriter(Writer):
@@ -210,6 +254,10 @@ class NpyWriter(Writer):
         append_block(self._fh, matrix, self._dtype)
         self._rows += matrix.shape[0]
 
+    def abort(self) -> None:
+        self._map = None  # unmapped, not flushed: the file is about to be deleted
+        self._fh.close()
+
     def close(self) -> None:
         if self._map is not None:
             self._map.flush()
@@ -229,28 +277,30 @@ def open_writer(
 ) -> Iterator[Writer]:
     """A writer for `output` ('-' is stdout). The file appears only when the block exits
     without an exception. `shape` is the full output shape for .npy from an array input."""
-    writer: Writer
     if fmt == "npy":
-        with _npy_target(output) as path:
-            writer = NpyWriter(path, shape, dtype)
-            try:
-                yield writer
-            finally:
-                writer.close()
+        with _npy_target(output) as path, _finished(NpyWriter(path, shape, dtype)) as writer:
+            yield writer
         return
     if output == STDIO:
         stdout = std_stream("stdout")
-        writer = _table_writer(stdout, fmt)
-        yield writer
-        writer.close()
+        with _finished(_table_writer(stdout, fmt)) as writer:
+            yield writer
         stdout.flush()
         return
-    with atomic_path(output) as tmp:
-        writer = _table_writer(tmp, fmt)
-        try:
-            yield writer
-        finally:
-            writer.close()
+    with atomic_path(output) as tmp, _finished(_table_writer(tmp, fmt)) as writer:
+        yield writer
+
+
+@contextlib.contextmanager
+def _finished(writer: Writer) -> Iterator[Writer]:
+    """`writer`, closed (finished) when the block succeeds, aborted when it fails: no CSV
+    is formatted and no Parquet footer written into an output that is about to go."""
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
 
 
 def _table_writer(sink: BinaryIO | str, fmt: str) -> Writer:
