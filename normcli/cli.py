@@ -639,9 +639,10 @@ def _quiet_broken_pipe() -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    warnings.showwarning = _show_warning
+    """Run the CLI; every user mistake becomes one `error:` line and an exit code.
+
+    It leaves the process alone (signal handlers, how warnings are shown): that is the
+    console script's business (`run`), so `main` can also run inside another program."""
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
         sys.stdout.flush()
@@ -682,7 +683,12 @@ def run() -> NoReturn:
     a silent pipe holds stdin's lock, and the IO threads of pyarrow's and polars' pools may
     still release Python objects, which during finalization ends in std::terminate (SIGABRT).
     So flush the standard streams and end the process here.
+
+    It also owns the process-wide settings: SIGTERM is raised where the process is (so that
+    partial output is cleaned up), and library warnings are shown as one `warning:` line.
     """
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    warnings.showwarning = _show_warning
     try:
         main()
     except SystemExit as exc:
