@@ -53,10 +53,10 @@ REGIONS = ("across", "within")
 LAYOUTS = ("NHWC", "NCHW")
 
 # The size of one tile of the input, in the compute dtype. The kernel keeps about six
-# tile-sized scratch buffers. Measured on a 2-core EPYC (1 MiB L2, 32 MiB L3) for AlexNet
-# shapes: 1.5-3 MiB tiles (one or two whole samples, contiguous in memory) were fastest;
-# tiles cut inside a sample make strided views and pay per-call overhead (~1.5x slower),
-# and tiles past ~4 MiB spill the L3 (~1.7x slower).
+# tile-sized scratch buffers, which should stay in the cache: tiles of one or two whole
+# samples (contiguous in memory) run fastest on AlexNet shapes (benchmarks/bench_lrn.py);
+# tiles cut inside a sample make strided views and pay per-call overhead, and larger
+# tiles spill the last-level cache.
 DEFAULT_BLOCK_BYTES = 2 * 1024 * 1024
 
 _FRAMEWORK_NAMES = {
@@ -566,7 +566,7 @@ def _needs_base_check(spec: LRNSpec) -> bool:
 def _divide_by_power(x: np.ndarray, base: np.ndarray, spare: np.ndarray, beta: float, out: np.ndarray) -> None:
     """out = x * base**(-beta), overwriting base (and spare) on the way.
 
-    The common betas avoid np.power (about 20x slower than sqrt in float32):
+    The common betas avoid np.power (far slower than sqrt in float32):
     0.75 -> x / (sqrt(b) * sqrt(sqrt(b))), 0.5 -> x / sqrt(b), 1 -> x / b.
     """
     dtype = base.dtype

@@ -42,12 +42,11 @@ class Writer:
 
 
 class CsvWriter(Writer):
-    """CSV/TSV through polars' writer, which formats floats about 2.5x faster than
-    pyarrow's (benchmarks/run.py) and quotes only the fields that need it; the Arrow
-    batches become a polars frame without copying."""
+    """CSV/TSV through polars' writer, which formats floats faster than pyarrow's
+    (benchmarks/run.py) and quotes only the fields that need it; the Arrow batches
+    become a polars frame without copying."""
 
-    # polars formats a frame on all cores; small frames waste that (118 batches of 2 MB
-    # wrote in 1.8 s, the same rows in groups of 16 MB in 1.3 s)
+    # polars formats a frame on all cores; small frames waste that, so batches are grouped
     GROUP_BYTES = 16 << 20
 
     def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
@@ -178,8 +177,8 @@ class ParquetWriter(Writer):
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
         if self._writer is None:
-            # Dictionary-encoding float columns costs twice the write time for little gain
-            # on measured data; keep it for the other columns (text, mostly).
+            # Dictionary-encoding float columns costs write time for little gain on
+            # measured data; keep it for the other columns (text, mostly).
             dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
             self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
         self._writer.write_batch(rb)
