@@ -473,7 +473,6 @@ def _report_lrn(
 ) -> None:
     from normcli import report
     from normcli.lrn_kernel import explain as explain_spec
-    from normcli.pipeline import most_changed
 
     notes = []
     if x.dtype.kind in "biu":
@@ -486,29 +485,14 @@ def _report_lrn(
     if before is None or after is None:  # -q without --stats-json: nothing was gathered to report
         return
     if stats_json_path:
-        data = {
-            "command": "lrn",
-            "input": input_path,
-            "shape": list(x.shape),
-            "dtype": str(result.out_dtype),
-            "spec": explain_spec(spec),
-            "overflow": result.overflow,
-            "overall": {
-                "before": {**before.overall.summary(), "zeros": before.overall_zeros},
-                "after": {**after.overall.summary(), "zeros": after.overall_zeros},
-            },
-            "channels": [
-                {"channel": c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
-                for c, (b, zb, a, za) in enumerate(
-                    zip(before.stats, before.zeros, after.stats, after.zeros, strict=True)
-                )
-            ],
-        }
+        data = report.lrn_stats_json(
+            input_path, x.shape, str(result.out_dtype), explain_spec(spec), result.overflow, before, after
+        )
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
-    for c in most_changed(before, after):
+    for c in report.most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
     con = report.console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"

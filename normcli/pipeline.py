@@ -7,7 +7,6 @@ both call it, and get plain results back to report.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,11 +22,10 @@ from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.rounding import round_significant
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
-from normcli.stats import ColumnStats
+from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
     "ApplyResult",
-    "ChannelStats",
     "LrnResult",
     "apply_stream",
     "fit_stream",
@@ -191,53 +189,6 @@ def _require_rows(reader: Reader, rows: int) -> None:
 # --- Local Response Normalization ----------------------------------------------------------
 
 LRN_BLOCK_BYTES = 32 << 20  # input read per step; the kernel tiles each block for the cache
-
-
-@dataclass
-class ChannelStats:
-    """Statistics of each channel of an array, with its count of exact zeros."""
-
-    stats: list[ColumnStats]
-    zeros: list[int]
-
-    @classmethod
-    def empty(cls, channels: int) -> ChannelStats:
-        return cls([ColumnStats() for _ in range(channels)], [0] * channels)
-
-    def add(self, block: np.ndarray, channel_axis: int) -> None:
-        """Merge the statistics of one block (any slab that holds every channel)."""
-        others = tuple(a for a in range(block.ndim) if a != channel_axis)
-        zeros = np.count_nonzero(block == 0, axis=others)
-        for c, s in enumerate(ColumnStats.per_channel(block, channel_axis)):
-            self.stats[c] = self.stats[c].merge(s)
-            self.zeros[c] += int(zeros[c])
-
-    @property
-    def overall(self) -> ColumnStats:
-        total = ColumnStats()
-        for s in self.stats:
-            total = total.merge(s)
-        return total
-
-    @property
-    def overall_zeros(self) -> int:
-        return sum(self.zeros)
-
-
-def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[int]:
-    """The `k` channels whose root-mean-square changed by the largest factor."""
-
-    def rms(s: ColumnStats) -> float:
-        # hypot, not sqrt(mean**2 + std**2): a Python float's ** raises OverflowError past 1e154
-        return math.hypot(s.mean, s.std()) if s.count else 0.0
-
-    def change(c: int) -> float:
-        a, b = rms(before.stats[c]), rms(after.stats[c])
-        if a == 0 or b == 0 or not np.isfinite(a) or not np.isfinite(b):
-            return 0.0 if a == b else np.inf
-        return abs(float(np.log(b / a)))
-
-    return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
 
 
 @dataclass

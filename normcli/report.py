@@ -13,13 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from normcli.methods import Counters
-from normcli.stats import ColumnStats
+from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
     "before_after_json",
     "before_after_table",
+    "lrn_stats_json",
     "lrn_table",
     "console",
+    "most_changed",
     "methods_table",
     "stats_json",
     "stats_table",
@@ -159,6 +161,54 @@ def before_after_json(
             entry["counters"] = {"out_of_range": c.out_of_range, "clipped": c.clipped, "invalid": c.invalid}
         columns[name] = entry
     return {"command": command, "input": source, "rows": rows, "columns": columns}
+
+
+def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[int]:
+    """The `k` channels whose root-mean-square changed by the largest factor."""
+
+    def rms(s: ColumnStats) -> float:
+        # hypot, not sqrt(mean**2 + std**2): a Python float's ** raises OverflowError past 1e154
+        return math.hypot(s.mean, s.std()) if s.count else 0.0
+
+    def change(c: int) -> float:
+        a, b = rms(before.stats[c]), rms(after.stats[c])
+        if a == 0 or b == 0 or not math.isfinite(a) or not math.isfinite(b):
+            return 0.0 if a == b else math.inf
+        return abs(math.log(b / a))
+
+    return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
+
+
+def lrn_stats_json(
+    source: str,
+    shape: tuple[int, ...],
+    dtype: str,
+    spec_lines: list[str],
+    overflow: int,
+    before: ChannelStats,
+    after: ChannelStats,
+) -> dict[str, Any]:
+    """The statistics of an LRN, overall and per channel, before and after, for `--stats-json`."""
+
+    def entry(s: ColumnStats, zeros: int) -> dict[str, Any]:
+        return {**s.summary(), "zeros": zeros}
+
+    return {
+        "command": "lrn",
+        "input": source,
+        "shape": list(shape),
+        "dtype": dtype,
+        "spec": spec_lines,
+        "overflow": overflow,
+        "overall": {
+            "before": entry(before.overall, before.overall_zeros),
+            "after": entry(after.overall, after.overall_zeros),
+        },
+        "channels": [
+            {"channel": c, "before": entry(b, zb), "after": entry(a, za)}
+            for c, (b, zb, a, za) in enumerate(zip(before.stats, before.zeros, after.stats, after.zeros, strict=True))
+        ],
+    }
 
 
 def dumps(data: Any) -> str:
