@@ -1,6 +1,6 @@
 """The Python API: fit on a pandas DataFrame or a NumPy array, transform, save, load.
 
-It drives the same core (`plan_columns`, `ScalerFitter`, `Scaler`) as the command line;
+It drives the same core (`plan_columns`, `fit_batches`, `Scaler`) as the command line;
 the data are simply one batch held in memory.
 """
 
@@ -79,9 +79,9 @@ def fit(
         options=options,
         source="the data",
     )
-    fitter = core.ScalerFitter(plans, table.names, table.layout)
-    fitter.update({p.name: table.arrays[p.name] for p in plans})
-    result = fitter.finish()
+    columns = {p.name: table.arrays[p.name] for p in plans}
+    batch = (columns, table.arrays[plans[0].name].size)
+    result = core.fit_batches(plans, table.names, table.layout, [batch], "the data")
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return Scaler.from_core(result.scaler)

@@ -7,7 +7,7 @@ both call it, and get plain results back to report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +21,7 @@ from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.rounding import round_significant
-from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
+from normcli.scaler import FitResult, Scaler, fit_batches, plan_columns
 from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
@@ -70,17 +70,14 @@ def fit_stream(
         source=reader.label,
         empty=getattr(reader, "empty_names", ()),
     )
-    fitter = ScalerFitter(plans, reader.names, reader.layout)
-    rows = 0
-    for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
-        fitter.update({p.name: batch.numeric(p.name) for p in plans})
-        rows += batch.num_rows
-        if progress:
-            progress(reader.label, reader.bytes_read, reader.total_bytes)
-    _require_rows(reader, rows)
-    result = fitter.finish()
-    result.rows = rows
-    return result
+
+    def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
+        for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
+            yield {p.name: batch.numeric(p.name) for p in plans}, batch.num_rows
+            if progress:
+                progress(reader.label, reader.bytes_read, reader.total_bytes)
+
+    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label)
 
 
 def apply_stream(

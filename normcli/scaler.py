@@ -19,7 +19,7 @@ from normcli.errors import DataError, UsageError
 from normcli.methods import METHODS, Counters, Method, get_method
 from normcli.stats import ColumnStats
 
-__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns"]
+__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "fit_batches", "plan_columns"]
 
 FORMAT = "normcli-scaler"
 VERSION = 1
@@ -472,3 +472,25 @@ class ScalerFitter:
                     f"column {name!r}: {acc.invalid} value(s) outside the domain of {method.name} became NaN"
                 )
         return FitResult(Scaler(columns, self._input_columns, self._layout), before, after, warnings)
+
+
+def fit_batches(
+    plans: Iterable[ColumnPlan],
+    input_columns: Iterable[str],
+    layout: Mapping[str, Any] | None,
+    batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
+    source: str,
+) -> FitResult:
+    """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
+    how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
+    by `api.fit` (one batch) are fitted by this same loop."""
+    fitter = ScalerFitter(plans, input_columns, layout)
+    rows = 0
+    for columns, count in batches:
+        fitter.update(columns)
+        rows += count
+    if rows == 0:
+        raise DataError(f"{source} has no data rows")
+    result = fitter.finish()
+    result.rows = rows
+    return result
