@@ -313,7 +313,7 @@ def _run_apply(
     reader = open_reader(
         input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
     )
-    shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
+    shape = reader.shape if out_fmt == "npy" else None
     with (
         reader,
         _Progress(quiet) as progress,

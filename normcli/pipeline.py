@@ -68,7 +68,7 @@ def fit_stream(
         exclude=exclude,
         options=options,
         source=reader.label,
-        empty=getattr(reader, "empty_names", ()),
+        empty=reader.empty_names,
     )
 
     def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
@@ -151,7 +151,7 @@ def stats_stream(
     for name in names:
         if name not in reader.names:
             raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
-        if name not in reader.numeric_names and name not in getattr(reader, "empty_names", ()):
+        if name not in reader.numeric_names and name not in reader.empty_names:
             raise DataError(f"{reader.label}: column {name!r} is not numeric")
     if not names:
         raise DataError(f"{reader.label} has no numeric columns")

@@ -4,19 +4,16 @@ row blocks for pipes. Pickled (object) arrays are never loaded."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import BinaryIO
 
 import numpy as np
 
 from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
-from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import NPY_BATCH_BYTES, Reader
 
 __all__ = [
-    "ArrayReader",
     "append_block",
     "batch_length",
     "iter_blocks",
@@ -138,57 +135,6 @@ def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_b
     extent = shape[batch_axis]
     per_index = itemsize * int(np.prod(shape)) // extent if extent else itemsize
     return max(1, block_bytes // max(per_index, 1))
-
-
-class ArrayReader(Reader):
-    """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
-    array one feature; other ranks need --axis. Batches are slices of the memory map."""
-
-    format = "npy"
-
-    def __init__(self, path: str, axis: int | None = None) -> None:
-        self.label = label(path)
-        data = load_npy(path)
-        self.total_bytes = data.nbytes
-        self.shape = data.shape
-        self.dtype = data.dtype
-        if data.ndim == 0:
-            raise DataError(f"{self.label} holds a single number (a 0-D array); nothing to scale")
-        if data.ndim == 1:  # one feature: seen as (n, 1), the layout a scaler records for it
-            if axis not in (None, 0, 1, -1):
-                raise UsageError(f"--axis {axis} is out of range for the 1-D array in {self.label}")
-            data, axis = data.reshape(-1, 1), 1
-        elif axis is None:
-            if data.ndim > 2:
-                raise UsageError(
-                    f"{self.label} is a {data.ndim}-D array {data.shape}; name its feature axis with --axis K "
-                    "(e.g. --axis 1 for N x C x H x W)"
-                )
-            axis = 1
-        if not -data.ndim <= axis < data.ndim:
-            raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
-        self.axis = axis % data.ndim
-        self.data = data
-        self.batch_axis = 0 if self.axis != 0 else 1
-        self.names = [str(j) for j in range(data.shape[self.axis])]
-        self.numeric_names = list(self.names)
-        self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
-
-    def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
-        if self.batch_axis == 0:  # read with pread: the pages read are not charged to us
-            start = 0
-            for block in iter_blocks(self.data, NPY_BATCH_BYTES):
-                self.bytes_read += block.nbytes
-                yield ArrayBatch(block, self.axis, self.label, start, 0)
-                start += block.shape[0]
-            return
-        n = self.data.shape[self.batch_axis]
-        step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
-        for start in range(0, n, step):
-            index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
-            block = np.array(self.data[index])  # copy out of the memory map
-            self.bytes_read += block.nbytes
-            yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
 
 
 def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:

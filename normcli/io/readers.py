@@ -19,8 +19,9 @@ import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
-from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
+from normcli.io.batch import TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.reader_base import Reader
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 
@@ -28,36 +29,8 @@ __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
 CSV_BLOCK_BYTES = 2 << 20
 PARQUET_BATCH_ROWS = 128 * 1024
-NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
-
-
-class Reader:
-    """What every reader offers: its columns, which are numeric, how the input is laid out,
-    and its batches (`batches()` may be called once)."""
-
-    label: str
-    format: str
-    names: list[str]
-    numeric_names: list[str]
-    layout: dict
-    total_bytes: int | None = None
-    bytes_read: int = 0
-
-    def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch | ArrayBatch]:
-        """The input in batches; with `columns`, a table reader may leave the others out."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the input; safe to call twice. Used as a context manager, a reader is
-        closed also when the command fails before reading (a bad option, say)."""
-
-    def __enter__(self) -> Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_reader(
@@ -77,7 +50,7 @@ def open_reader(
     if path != STDIO:
         _check_readable(path)
     if fmt == "npy":
-        from normcli.io.arrays import ArrayReader
+        from normcli.io.npy_reader import ArrayReader
 
         return ArrayReader(path, axis=axis)
     if axis is not None:
