@@ -292,8 +292,8 @@ def _run_apply(
     import numpy as np
 
     from normcli.api import load
-    from normcli.io import check_output_path, detect_format, open_reader, open_writer
-    from normcli.pipeline import apply_stream
+    from normcli.io import check_output_path, open_writer
+    from normcli.pipeline import apply_stream, open_apply_input
 
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("INPUT and --scaler cannot both be stdin")
@@ -301,23 +301,12 @@ def _run_apply(
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
-    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
-    if output_format:
-        out_fmt = detect_format(output, output_format, option="--output-format")
-    elif output != STDIO:
-        out_fmt = detect_format(output, None, option="--output-format")
-    else:
-        out_fmt = in_fmt
-    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
-        axis = scaler.layout["axis"]
-    reader = open_reader(
-        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
-    )
-    shape = reader.shape if out_fmt == "npy" else None
+    opened = open_apply_input(input_path, output, scaler, fmt=fmt, output_format=output_format, axis=axis)
+    reader = opened.reader
     with (
         reader,
         _Progress(quiet) as progress,
-        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer,
+        open_writer(output, opened.output_format, shape=opened.output_shape, dtype=np.dtype(dtype)) as writer,
     ):
         result = apply_stream(
             reader,

@@ -16,7 +16,9 @@ import numpy.typing as npt
 
 from normcli.errors import DataError, UsageError
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.readers import Reader
+from normcli.io.formats import STDIO, detect_format
+from normcli.io.formats import output_format as resolve_output_format
+from normcli.io.readers import Reader, open_reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
@@ -25,11 +27,13 @@ from normcli.scaler import FitResult, Scaler, fit_batches, plan_columns
 from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
+    "ApplyInput",
     "ApplyResult",
     "LrnResult",
     "apply_stream",
     "fit_stream",
     "lrn_file",
+    "open_apply_input",
     "stats_stream",
 ]
 
@@ -78,6 +82,38 @@ def fit_stream(
                 progress(reader.label, reader.bytes_read, reader.total_bytes)
 
     return fit_batches(plans, reader.names, reader.layout, batches(), reader.label)
+
+
+@dataclass
+class ApplyInput:
+    """The input of a transform or inverse, opened, and what its output will be."""
+
+    reader: Reader
+    output_format: str
+    output_shape: tuple[int, ...] | None  # the whole .npy to write, when an array becomes an array
+
+
+def open_apply_input(
+    input_path: str,
+    output: str,
+    scaler: Scaler,
+    *,
+    fmt: str | None = None,
+    output_format: str | None = None,
+    axis: int | None = None,
+) -> ApplyInput:
+    """Open `input_path` for applying `scaler` and decide the output format: `fmt` (else the
+    extension; stdin is CSV), `output_format` (else the output's extension; stdout takes the
+    input's). An .npy input is read along the feature axis the scaler was fitted on unless
+    `axis` says otherwise; text columns pass through as written when the output is text."""
+    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    out_fmt = resolve_output_format(output, output_format, in_fmt)
+    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
+        axis = scaler.layout["axis"]
+    reader = open_reader(
+        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
+    )
+    return ApplyInput(reader, out_fmt, reader.shape if out_fmt == "npy" else None)
 
 
 def apply_stream(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from normcli.errors import UsageError
 
-__all__ = ["FORMATS", "STDIO", "detect_format", "label"]
+__all__ = ["FORMATS", "STDIO", "detect_format", "label", "output_format"]
 
 STDIO = "-"
 FORMATS = ("csv", "tsv", "parquet", "npy")
@@ -40,3 +40,11 @@ def detect_format(
                 f"use {option} {'|'.join(FORMATS)}"
             )
     return default or "csv"
+
+
+def output_format(output: str, override: str | None, input_format: str) -> str:
+    """The format to write `output` in: `override` if given, else the output's extension;
+    stdout gets the input's format."""
+    if override is None and output == STDIO:
+        return input_format
+    return detect_format(output, override, option="--output-format")
