@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import numpy as np
     from rich.progress import Progress, ProgressColumn, TaskID
 
-    from normcli.lrn_kernel import LRNSpec
+    from normcli.lrn_spec import LRNSpec
     from normcli.methods import Counters
     from normcli.pipeline import LrnResult
     from normcli.stats import ColumnStats
@@ -425,8 +425,8 @@ def lrn(
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
     from normcli.io import check_output_path
     from normcli.io.arrays import load_array
-    from normcli.lrn_kernel import explain as explain_spec
-    from normcli.lrn_kernel import resolve_spec
+    from normcli.lrn_spec import explain as explain_spec
+    from normcli.lrn_spec import resolve_spec
 
     x = load_array(input_path, key)
     spec = resolve_spec(
@@ -461,7 +461,7 @@ def _report_lrn(
     input_path: str, x: np.ndarray, spec: LRNSpec, result: LrnResult, quiet: bool, stats_json_path: str | None
 ) -> None:
     from normcli import report
-    from normcli.lrn_kernel import explain as explain_spec
+    from normcli.lrn_spec import explain as explain_spec
 
     notes = []
     if x.dtype.kind in "biu":

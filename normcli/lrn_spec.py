@@ -1,0 +1,381 @@
+"""Local Response Normalization conventions as data: one record per convention (TF, PyTorch,
+ONNX, Caffe across channels, Caffe within a channel), and `resolve_spec`, which turns a
+convention name and the user's options into one explicit `LRNSpec` for the kernel.
+
+Every convention computes y_c = x_c * (k + s * sum_{j = c-lo .. c+hi} x_j^2) ** (-beta); they
+differ only in their defaults, where the window sits (lo, hi), how alpha becomes the scale s,
+and which axis holds the channels (the table in the design guide, section 4, row for row).
+
+Pure Python and NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from normcli.errors import DataError, UsageError
+
+__all__ = ["CONVENTIONS", "LAYOUTS", "REGIONS", "TABLE", "Convention", "LRNSpec", "explain", "resolve_spec"]
+
+CONVENTIONS = ("tf", "torch", "onnx", "caffe")
+REGIONS = ("across", "within")
+LAYOUTS = ("NHWC", "NCHW")
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One framework's LRN: its defaults, its window, its scale, and the input it accepts."""
+
+    framework: str  # the framework's name for it, in messages and explanations
+    short: str  # the framework, in notes
+    alpha: float
+    beta: float
+    bias: float
+    default_size: int | None  # None: the framework has no default window
+    window: Callable[[int], tuple[int, int]]  # size -> channels (or positions) before, after
+    scale: Callable[[float, int], float]  # alpha, size -> s
+    default_axis: Callable[[int], int]  # ndim -> the channel axis when none is given
+    native: Callable[[int, int], bool]  # ndim, channel axis -> the framework accepts it
+    rule: str  # the framework's own rank/layout rule, for errors and notes
+    fix: str  # how to lift that rule
+    odd_only: str | None = None  # the error for an even size, where the window must be odd
+    even_note: str | None = None  # where the extra channel of an even window goes
+    fixed_bias: float | None = None  # k, where the framework does not let it be chosen
+
+
+def _centred(size: int) -> tuple[int, int]:
+    return (size - 1) // 2, (size - 1) // 2
+
+
+def _channels_on_axis_1(ndim: int) -> int:
+    return 1
+
+
+TABLE: dict[tuple[str, str], Convention] = {
+    ("tf", "across"): Convention(
+        framework="tf.nn.local_response_normalization",
+        short="TF",
+        alpha=1.0,
+        beta=0.5,
+        bias=1.0,
+        default_size=2 * 5 + 1,
+        window=_centred,
+        scale=lambda alpha, size: alpha,
+        default_axis=lambda ndim: ndim - 1,
+        native=lambda ndim, axis: ndim == 4 and axis == 3,
+        rule="TF accepts only 4-D NHWC input",
+        fix="pass --channel-axis (e.g. -1) to apply TF's formula on another layout",
+        odd_only=(
+            "--size {size} is even but TF's window is 2*depth_radius+1 channels; "
+            "use an odd --size or --depth-radius (or --convention torch/onnx for even windows)"
+        ),
+    ),
+    ("torch", "across"): Convention(
+        framework="torch.nn.LocalResponseNorm",
+        short="torch",
+        alpha=1e-4,
+        beta=0.75,
+        bias=1.0,
+        default_size=None,
+        window=lambda size: (size // 2, (size - 1) // 2),
+        scale=lambda alpha, size: alpha / size,
+        default_axis=_channels_on_axis_1,
+        native=lambda ndim, axis: ndim >= 3 and axis == 1,
+        rule="torch accepts only (N, C, ...) input with 3 or more axes",
+        fix="pass --channel-axis to apply torch's formula on another layout",
+        even_note="even size {size}: window is {lo} before, {hi} after (torch); ONNX puts the extra channel after",
+    ),
+    ("onnx", "across"): Convention(
+        framework="ONNX LRN",
+        short="ONNX",
+        alpha=1e-4,
+        beta=0.75,
+        bias=1.0,
+        default_size=None,
+        window=lambda size: ((size - 1) // 2, size // 2),
+        scale=lambda alpha, size: alpha / size,
+        default_axis=_channels_on_axis_1,
+        native=lambda ndim, axis: axis == 1,
+        rule="ONNX LRN takes channels on axis 1 (N x C x D1 ... Dn)",
+        fix="pass --channel-axis",
+        even_note="even size {size}: window is {lo} before, {hi} after (ONNX); torch puts the extra channel before",
+    ),
+    ("caffe", "across"): Convention(
+        framework="Caffe LRN layer",
+        short="Caffe",
+        alpha=1.0,
+        beta=0.75,
+        bias=1.0,
+        default_size=5,
+        window=_centred,
+        scale=lambda alpha, size: alpha / size,
+        default_axis=_channels_on_axis_1,
+        native=lambda ndim, axis: ndim == 4 and axis == 1,
+        rule="Caffe's LRN layer accepts only 4-D NCHW input",
+        fix="pass --channel-axis to apply Caffe's formula on another layout",
+        odd_only="--size {size} is even but Caffe's local_size must be odd; use --size {smaller} or {larger}",
+    ),
+    ("caffe", "within"): Convention(
+        framework="Caffe LRN layer",
+        short="Caffe",
+        alpha=1.0,
+        beta=0.75,
+        bias=1.0,
+        default_size=5,
+        window=_centred,
+        scale=lambda alpha, size: alpha / (size * size),
+        default_axis=_channels_on_axis_1,
+        native=lambda ndim, axis: ndim == 4 and axis == 1,
+        rule="Caffe's LRN layer accepts only 4-D NCHW input",
+        fix="pass --channel-axis to apply Caffe's formula on another layout",
+        odd_only="--size {size} is even but Caffe's local_size must be odd; use --size {smaller} or {larger}",
+        fixed_bias=1.0,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LRNSpec:
+    """A fully resolved LRN: everything the kernel needs, with no convention left to guess.
+
+    `lo` and `hi` are the channels taken before and after each channel (for the Caffe
+    "within" region they are the box's reach before and after along each of the two axes
+    after the channel axis), `size` is the window length (lo + hi + 1), `scale` is s and
+    `bias` is k in y = x * (k + s * sum x^2) ** -beta. `alpha` is the user's alpha as the
+    convention defines it, kept for reports. `notes` are sentences for a human about
+    choices that differ from the framework's own behaviour.
+    """
+
+    convention: str
+    region: str
+    ndim: int
+    channel_axis: int
+    lo: int
+    hi: int
+    size: int
+    scale: float
+    bias: float
+    beta: float
+    alpha: float
+    notes: tuple[str, ...] = ()
+
+    @property
+    def window_axes(self) -> tuple[int, ...]:
+        """The axes a window spans: the channel axis, or the two box axes for "within"."""
+        if self.region == "within":
+            return (self.channel_axis + 1, self.channel_axis + 2)
+        return (self.channel_axis,)
+
+
+def _as_int(option: str, value: Any) -> int:
+    """`value` as an int, or a UsageError naming the option (bools and fractions refused)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{option} {value!r} must be a whole number")
+    try:
+        return operator.index(value)
+    except TypeError:
+        pass
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
+        return int(value)
+    raise UsageError(f"{option} {value!r} must be a whole number")
+
+
+def _as_float(option: str, value: Any) -> float:
+    """`value` as a finite float, or a UsageError naming the option."""
+    if isinstance(value, (bool, np.bool_)):
+        raise UsageError(f"{option} {value!r} must be a finite number")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"{option} {value!r} must be a finite number") from None
+    if not math.isfinite(number):
+        raise UsageError(f"{option} {value!r} must be a finite number")
+    return number
+
+
+def _fmt(value: float) -> str:
+    """A short, exact-enough rendering of a parameter for messages and explanations."""
+    return f"{value:.10g}"
+
+
+def _resolve_channel_axis(ndim: int, default: int, layout: str | None, channel_axis: Any) -> tuple[int, str | None]:
+    """The non-negative channel axis, and the option that chose it (None: the default)."""
+    layout_axis = None
+    if layout is not None:
+        name = str(layout).upper()
+        if name not in LAYOUTS:
+            raise UsageError(f"--layout {layout!r} is not one of NHWC, NCHW")
+        layout_axis = ndim - 1 if name == "NHWC" else 1
+    axis = None
+    if channel_axis is not None:
+        given = _as_int("--channel-axis", channel_axis)
+        if not -ndim <= given < ndim:
+            raise UsageError(f"--channel-axis {given} is out of range for a {ndim}-D array (use {-ndim}..{ndim - 1})")
+        axis = given % ndim
+    if layout_axis is not None and axis is not None and layout_axis != axis:
+        raise UsageError(
+            f"--layout {str(layout).upper()} puts channels on axis {layout_axis} of a "
+            f"{ndim}-D array but --channel-axis {channel_axis} is axis {axis}; pass only one"
+        )
+    if axis is not None:
+        return axis, f"--channel-axis {channel_axis}"
+    if layout_axis is not None:
+        return layout_axis, f"--layout {str(layout).upper()}"
+    return default, None
+
+
+def _convention_notes(conv: Convention, ndim: int, axis: int, chosen_by: str | None) -> list[str]:
+    """Check the framework's own rank/layout rule; an explicit axis option lifts it with a note."""
+    if conv.native(ndim, axis):
+        return []
+    if chosen_by is None:
+        raise UsageError(f"{conv.rule} but the array is {ndim}-D; {conv.fix}")
+    return [
+        f"{conv.rule}; {chosen_by} given (channels on axis {axis} of a {ndim}-D array), "
+        f"so this is {conv.short}'s formula on another layout"
+    ]
+
+
+def _resolve_size(name: str, conv: Convention, size: Any, depth_radius: Any) -> int:
+    """The window length from --size or --depth-radius, with the convention's rules."""
+    if size is not None and depth_radius is not None:
+        raise UsageError(
+            f"give --size or --depth-radius, not both (got --size {size} and "
+            f"--depth-radius {depth_radius}); --depth-radius R means --size 2R+1"
+        )
+    if depth_radius is not None:
+        radius = _as_int("--depth-radius", depth_radius)
+        if radius < 0:
+            raise UsageError(f"--depth-radius {radius} must be >= 0")
+        return 2 * radius + 1
+    if size is None:
+        if conv.default_size is None:
+            raise UsageError(
+                f"--size is required for --convention {name} ({conv.framework} has no default window); e.g. --size 5"
+            )
+        return conv.default_size
+    window = _as_int("--size", size)
+    if window < 1:
+        raise UsageError(f"--size {window} must be >= 1")
+    if window % 2 == 0 and conv.odd_only:
+        raise UsageError(conv.odd_only.format(size=window, smaller=window - 1, larger=window + 1))
+    return window
+
+
+def resolve_spec(
+    *,
+    ndim: int,
+    convention: str = "torch",
+    size: int | None = None,
+    depth_radius: int | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bias: float | None = None,
+    region: str = "across",
+    layout: str | None = None,
+    channel_axis: int | None = None,
+) -> LRNSpec:
+    """Turn a convention name and the user's options into an explicit `LRNSpec`.
+
+    Missing parameters take the convention's defaults (its row of `TABLE`), so `lrn` with
+    only a convention reproduces that framework. A framework's own input rule (TF: 4-D NHWC;
+    torch: 3 or more axes, channels on axis 1; Caffe: 4-D NCHW) is enforced unless the user
+    names the channel axis (`layout` "NHWC"/"NCHW" or `channel_axis`), which lifts it with a
+    note. Raises UsageError for any bad option, naming the CLI option and the fix.
+    """
+    name = str(convention).lower()
+    if name not in CONVENTIONS:
+        raise UsageError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+    reg = str(region).lower()
+    if reg not in REGIONS:
+        raise UsageError(f"--region {region!r} is not one of {', '.join(REGIONS)}")
+    conv = TABLE.get((name, reg))
+    if conv is None:
+        raise UsageError(
+            f"--region within is Caffe's spatial LRN but --convention is {name}; "
+            f"use --convention caffe (tf, torch and onnx normalize across channels only)"
+        )
+    ndim = operator.index(ndim)
+    if ndim < 2:
+        raise DataError(f"LRN needs an array with a channel axis and at least one other axis; got a {ndim}-D array")
+    axis, chosen_by = _resolve_channel_axis(ndim, conv.default_axis(ndim), layout, channel_axis)
+    notes = _convention_notes(conv, ndim, axis, chosen_by)
+    if reg == "within" and axis + 2 >= ndim:
+        raise UsageError(
+            f"--region within sums an n x n box over the two axes after the channel axis, "
+            f"but channel axis {axis} of a {ndim}-D array has {ndim - 1 - axis} after it; "
+            f"pass --channel-axis <= {ndim - 3}"
+            if ndim >= 3
+            else f"--region within needs a channel axis followed by two spatial axes; got a {ndim}-D array"
+        )
+    window = _resolve_size(name, conv, size, depth_radius)
+
+    alpha_v = conv.alpha if alpha is None else _as_float("--alpha", alpha)
+    beta_v = conv.beta if beta is None else _as_float("--beta", beta)
+    if beta_v < 0:
+        raise UsageError(f"--beta {_fmt(beta_v)} must be >= 0 (the divisor is raised to beta)")
+    bias_v = conv.bias if bias is None else _as_float("--bias", bias)
+    if conv.fixed_bias is not None:
+        if bias_v != conv.fixed_bias:
+            raise UsageError(
+                f"--bias {_fmt(bias_v)} cannot be used with --region "
+                f"within: Caffe fixes k=1 there (drop --bias, or use --region across)"
+            )
+        bias_v = conv.fixed_bias
+
+    lo, hi = conv.window(window)
+    if window % 2 == 0 and conv.even_note:
+        notes.append(conv.even_note.format(size=window, lo=lo, hi=hi))
+    return LRNSpec(
+        convention=name,
+        region=reg,
+        ndim=ndim,
+        channel_axis=axis,
+        lo=lo,
+        hi=hi,
+        size=window,
+        scale=conv.scale(alpha_v, window),
+        bias=bias_v,
+        beta=beta_v,
+        alpha=alpha_v,
+        notes=tuple(notes),
+    )
+
+
+def explain(spec: LRNSpec) -> list[str]:
+    """Human lines saying which axis, which window and which formula `spec` means.
+
+    Printed by `normcli lrn --explain`, so a user can check the convention before running
+    it on a large array.
+    """
+    lines = [f"convention: {spec.convention} ({TABLE[spec.convention, spec.region].framework})"]
+    lines.append(f"channel axis: {spec.channel_axis} of a {spec.ndim}-D array")
+    if spec.region == "within":
+        a, b = spec.window_axes
+        lines.append(
+            f"window: a {spec.size} x {spec.size} box over axes {a} and {b} "
+            f"({spec.lo} before and {spec.hi} after along each), within each channel; "
+            f"positions outside the array count as zero"
+        )
+        how_s = f"s = alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; Caffe fixes k at 1 here"
+    else:
+        lines.append(
+            f"window: {spec.lo} channel(s) before and {spec.hi} after each channel "
+            f"({spec.size} in all); channels past the edges count as zero"
+        )
+        if spec.convention == "tf":
+            how_s = f"s = alpha = {_fmt(spec.alpha)} (TF does not divide by the window size); depth_radius = {spec.lo}"
+        else:
+            how_s = f"s = alpha/size = {_fmt(spec.alpha)}/{spec.size}"
+    lines.append(
+        f"formula: y = x * ({_fmt(spec.bias)} + {_fmt(spec.scale)} * sum(x^2 over window))^(-{_fmt(spec.beta)})"
+    )
+    lines.append(f"  where {how_s}")
+    lines.extend(f"note: {note}" for note in spec.notes)
+    return lines
