@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 import click
 
 from normcli._version import __version__
-from normcli.errors import NormcliError, UsageError
+from normcli.errors import ExitCode, NormcliError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -624,28 +624,33 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except click.ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `normcli` (click >= 8.2): the help, as it is
             sys.stderr.write(exc.format_message().rstrip() + "\n")
-            sys.exit(2)
+            sys.exit(ExitCode.USAGE)
         message = " ".join(exc.format_message().split())
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
-        _fail("interrupted", 130)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except Terminated:
-        _fail("terminated", 143)
+        _fail("terminated", ExitCode.TERMINATED)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        _fail(f"cannot complete:{where} {exc.strerror or exc}", 1)
+        _fail(f"cannot complete:{where} {exc.strerror or exc}", ExitCode.DATA)
     except MemoryError:
-        _fail("out of memory", 1)
+        _fail("out of memory", ExitCode.DATA)
     except Exception as exc:  # a bug of ours, not the user's: say so, in one line
         if os.environ.get("NORMCLI_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _fail(f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)", 1)
-    sys.exit(code or 0)
+        from normcli.validate import first_line
+
+        first = first_line(exc) if str(exc).strip() else ""
+        _fail(
+            f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)",
+            ExitCode.DATA,
+        )
+    sys.exit(code or ExitCode.OK)
 
 
 def run() -> NoReturn:

@@ -11,15 +11,13 @@ Pure Python and NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
+from normcli.validate import as_finite_float, as_int
 
 __all__ = ["CONVENTIONS", "LAYOUTS", "REGIONS", "TABLE", "Convention", "LRNSpec", "explain", "resolve_spec"]
 
@@ -174,29 +172,19 @@ class LRNSpec:
 
 
 def _as_int(option: str, value: Any) -> int:
-    """`value` as an int, or a UsageError naming the option (bools and fractions refused)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise UsageError(f"{option} {value!r} must be a whole number")
+    """`value` as an int (see validate.as_int), in the LRN messages' words: value first."""
     try:
-        return operator.index(value)
-    except TypeError:
-        pass
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
-        return int(value)
-    raise UsageError(f"{option} {value!r} must be a whole number")
+        return as_int(option, value)
+    except OptionError:
+        raise OptionError(option, value, "a whole number", f"{option} {value!r} must be a whole number") from None
 
 
 def _as_float(option: str, value: Any) -> float:
-    """`value` as a finite float, or a UsageError naming the option."""
-    if isinstance(value, (bool, np.bool_)):
-        raise UsageError(f"{option} {value!r} must be a finite number")
+    """`value` as a finite float (see validate.as_finite_float), value first."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{option} {value!r} must be a finite number") from None
-    if not math.isfinite(number):
-        raise UsageError(f"{option} {value!r} must be a finite number")
-    return number
+        return as_finite_float(option, value)
+    except OptionError:
+        raise OptionError(option, value, "a finite number", f"{option} {value!r} must be a finite number") from None
 
 
 def _fmt(value: float) -> str:

@@ -10,14 +10,14 @@ large centre (a column at 1e9) ahead of the scaling, where it loses no precision
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
 from normcli.stats import ColumnStats
+from normcli.validate import as_bool, as_finite_float, as_int, as_pair
 
 __all__ = ["Affine", "METHODS", "Method", "get_method"]
 
@@ -95,8 +95,8 @@ class Method:
         """Validate and complete this method's options (raising UsageError), returning the
         dict stored in the scaler file."""
         invalid = options.get("invalid", "error")
-        if invalid not in INVALID_POLICIES:
-            raise UsageError(f"--invalid must be one of {', '.join(INVALID_POLICIES)}, not {invalid!r}")
+        if not isinstance(invalid, str) or invalid not in INVALID_POLICIES:
+            raise OptionError("--invalid", invalid, f"one of {', '.join(INVALID_POLICIES)}")
         return {"invalid": invalid}
 
     # --- the base function g and its domain -------------------------------------------
@@ -182,38 +182,6 @@ def _handle_invalid(
     return np.where(mask, np.nan, x)
 
 
-def _is_number(value: Any) -> bool:
-    """A number (NumPy's too), not a bool and not a numeric string."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _to_float(value: Any) -> float | None:
-    """A number as a float (+-inf for an integer beyond float64); None for anything else."""
-    if not _is_number(value):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
-def _finite_option(options: dict[str, Any], key: str, flag: str, default: float) -> float:
-    value = options.get(key, default)
-    number = _to_float(value)
-    if number is None:
-        raise UsageError(f"{flag} must be a finite number, not {value!r}")
-    if not math.isfinite(number):
-        raise UsageError(f"{flag} must be finite, not {value!r}")
-    return number
-
-
-def _flag_option(options: dict[str, Any], key: str, flag: str) -> bool:
-    value = options.get(key, False)
-    if not isinstance(value, bool | np.bool_):  # bool("false") is True: no truthiness here
-        raise UsageError(f"{flag} must be true or false, not {value!r}")
-    return bool(value)
-
-
 def _require_values(column: str, s: ColumnStats, method: str) -> None:
     if s.count == 0:
         raise DataError(f"column {column!r} has no finite values to fit {method} on")
@@ -229,14 +197,13 @@ class MinMax(Method):
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
         rng = options.get("range", (0.0, 1.0))
-        bounds = [_to_float(v) for v in rng] if isinstance(rng, list | tuple) else []
-        if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
-            raise UsageError(f"--range needs two numbers LO HI, not {rng!r}")
-        lo, hi = bounds[0], bounds[1]
+        lo, hi = as_pair("--range", rng)
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-            raise UsageError(f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}")
+            raise OptionError(
+                "--range", rng, "finite LO < HI", f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}"
+            )
         out["range"] = [lo, hi]
-        out["clip"] = _flag_option(options, "clip", "--clip")
+        out["clip"] = as_bool("--clip", options.get("clip", False))
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
@@ -289,10 +256,7 @@ class ZScore(Method):
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        ddof = options.get("ddof", 0)
-        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-            raise UsageError(f"--ddof must be a whole number >= 0, not {ddof!r}")
-        out["ddof"] = ddof
+        out["ddof"] = as_int("--ddof", options.get("ddof", 0), minimum=0)
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
@@ -334,12 +298,12 @@ class Log(Method):
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        base = _finite_option(options, "base", "--base", 10.0)
+        base = as_finite_float("--base", options.get("base", 10.0))
         if not base > 1:
-            raise UsageError(f"--base must be > 1, not {base!r}")
+            raise OptionError("--base", base, "> 1")
         out["base"] = base
-        out["offset"] = _finite_option(options, "offset", "--log-offset", 0.0)
-        out["normalize"] = _flag_option(options, "normalize", "--log-normalize")
+        out["offset"] = as_finite_float("--log-offset", options.get("offset", 0.0))
+        out["normalize"] = as_bool("--log-normalize", options.get("normalize", False))
         return out
 
     def g(self, x: np.ndarray, options: dict[str, Any]) -> np.ndarray:

@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 
 from normcli._version import __version__
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, NormcliError, UsageError
 from normcli.methods import METHODS, Counters, Method, get_method
 from normcli.stats import ColumnStats
+from normcli.validate import first_line
 
 __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "fit_batches", "plan_columns"]
 
@@ -143,7 +144,7 @@ class Scaler:
         try:
             data = json.loads(text, parse_constant=_reject_constant)
         except (ValueError, UnicodeDecodeError) as exc:
-            raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {_first_line(exc)})") from None
+            raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
             raise DataError(f"{source} is not a normcli scaler file (nested too deeply)") from None
         return cls.from_dict(data, source)
@@ -152,9 +153,11 @@ class Scaler:
     def from_dict(cls, data: Any, source: str = "scaler file") -> Scaler:
         try:
             return _parse_scaler(data, source)
+        except NormcliError:  # a ValueError too, but ours: already names the fault
+            raise
         except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
             # the checks above name the usual faults; this catches the shapes they did not foresee
-            raise DataError(f"{source} is malformed ({type(exc).__name__}: {_first_line(exc)})") from None
+            raise DataError(f"{source} is malformed ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 # --- validation of scaler files ------------------------------------------------------------
@@ -162,10 +165,6 @@ class Scaler:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class _Checker:

@@ -9,9 +9,10 @@ from typing import BinaryIO
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, NormcliError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.formats import STDIO, label
+from normcli.validate import first_line
 
 __all__ = [
     "append_block",
@@ -70,8 +71,10 @@ def _load_npz_member(path: str, key: str | None) -> np.ndarray:
             if key not in names:
                 raise UsageError(f"{path} has no array {key!r}; it holds {', '.join(names[:10])}")
             arr = archive[key]
+    except NormcliError:  # a ValueError too, but ours: already one clear line
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "allow_pickle" in first or "pickle" in first:
             raise DataError(
                 f"{path}: array {key!r} holds Python objects (a pickle); normcli never loads them"
@@ -94,7 +97,7 @@ def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]
             return np.lib.format.read_array_header_2_0(fh)
         raise ValueError(f"unsupported .npy version {version}")
     except Exception as exc:  # numpy parses header text: any failure means a damaged header
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"{src} has a damaged .npy header ({first})") from None
 
 

@@ -22,6 +22,7 @@ from normcli.io.atomic import std_stream
 from normcli.io.batch import TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
 from normcli.io.reader_base import Reader
+from normcli.validate import first_line
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 
@@ -307,8 +308,7 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
         return DataError(f"{source} is not valid UTF-8 text{where}; convert it to UTF-8 first")
     if "Empty CSV file" in msg:
         return DataError(f"{source} is empty")
-    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-    return DataError(f"{source}: cannot read as CSV: {first}")
+    return DataError(f"{source}: cannot read as CSV: {first_line(exc)}")
 
 
 class ParquetReader(TableReader):
@@ -357,5 +357,4 @@ class ParquetReader(TableReader):
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DataError(f"{source} is not a readable Parquet file ({msg})")
+    return DataError(f"{source} is not a readable Parquet file ({first_line(exc)})")
