@@ -15,6 +15,7 @@ import numpy as np
 
 from normcli import scaler as core
 from normcli.errors import DataError, UsageError
+from normcli.layout import Layout
 
 __all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "load"]
 
@@ -45,7 +46,7 @@ class Scaler(core.Scaler):
             fh.write(self.to_json())
 
     def _apply_data(self, data: Any, inverse: bool) -> Any:
-        axis = self.layout.get("axis") if self.layout.get("kind") == "array" else None
+        axis = self.layout.axis
         table = _Columns.of(data, axis)
         new = self.inverse_columns(table.arrays) if inverse else self.transform_columns(table.arrays)
         return table.rebuild(new)
@@ -119,7 +120,7 @@ class _Columns:
         self.names: list[str] = names
         self.numeric: list[str] = numeric
         self.arrays: dict[str, np.ndarray] = arrays
-        self.layout: dict[str, Any] = layout
+        self.layout: Layout = layout
         self.rebuild = rebuild
 
     @classmethod
@@ -153,7 +154,7 @@ class _Columns:
                 out[labels[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_mapping(cls, data: Mapping) -> _Columns:
@@ -174,7 +175,7 @@ class _Columns:
                 out[keys[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_array(cls, x: np.ndarray, axis: int | None) -> _Columns:
@@ -201,7 +202,7 @@ class _Columns:
                 out[(slice(None),) * axis + (int(name),)] = values
             return out.reshape(shape)
 
-        return cls(names, list(names), arrays, {"kind": "array", "ndim": x.ndim, "axis": axis}, rebuild)
+        return cls(names, list(names), arrays, Layout.array(x.ndim, axis), rebuild)
 
 
 def _is_dataframe(data: Any) -> bool:

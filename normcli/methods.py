@@ -88,6 +88,7 @@ class Method:
     fitted_text: ClassVar[str] = "nothing"
     domain_text: ClassVar[str] = "all x"
     nonlinear: ClassVar[bool] = False
+    finite_only: ClassVar[bool] = False  # whether an infinite input value makes the fit impossible
     flags: ClassVar[dict[str, str]] = {}  # this method's own options -> their CLI flags
 
     # --- options --------------------------------------------------------------------
@@ -127,6 +128,15 @@ class Method:
 
     def constant_warning(self, column: str, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
         """A warning when the fit degenerated (a constant column), else None."""
+        return None
+
+    # --- fitted values loaded from a scaler file ----------------------------------------
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        """The names of the values `fit` returns with these options."""
+        return []
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
+        """What is wrong with fitted values `fit` could not have produced (None: nothing)."""
         return None
 
     # --- applying ---------------------------------------------------------------------
@@ -189,6 +199,7 @@ def _require_values(column: str, s: ColumnStats, method: str) -> None:
 
 class MinMax(Method):
     name = "minmax"
+    finite_only = True
     flags = {"range": "--range", "clip": "--clip"}
     forward_text = "(x - min) / (max - min) * (hi - lo) + lo"
     inverse_text = "(y - lo) / (hi - lo) * (max - min) + min"
@@ -246,9 +257,16 @@ class MinMax(Method):
             counters.out_of_range += n_outside
         return y, counters
 
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["min", "max"]
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
+        return None if fitted["min"] <= fitted["max"] else f"has min {fitted['min']!r} > max {fitted['max']!r}"
+
 
 class ZScore(Method):
     name = "zscore"
+    finite_only = True
     flags = {"ddof": "--ddof"}
     forward_text = "(x - mean) / std"
     inverse_text = "y * std + mean"
@@ -285,6 +303,12 @@ class ZScore(Method):
         if fitted["std"] == 0:
             return f"column {column!r} is constant ({fitted['mean']!r}); zscore maps it to 0"
         return None
+
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["mean", "std"]
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
+        return None if fitted["std"] >= 0 else f"has a negative std {fitted['std']!r}"
 
 
 class Log(Method):
@@ -361,6 +385,14 @@ class Log(Method):
                 log_max = float(self.g(np.array(fitted["max"]), options))
             return Affine(0.0, 1.0 / log_max, 0.0)
         return Affine()
+
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["max"] if options["normalize"] else []
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
+        if options["normalize"] and not fitted["max"] + options["offset"] > 1:
+            return f"has max {fitted['max']!r}; normalization needs max + offset > 1"
+        return None
 
 
 class Atan(Method):

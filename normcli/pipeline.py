@@ -108,8 +108,8 @@ def open_apply_input(
     `axis` says otherwise; text columns pass through as written when the output is text."""
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     out_fmt = resolve_output_format(output, output_format, in_fmt)
-    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
-        axis = scaler.layout["axis"]
+    if in_fmt == "npy" and axis is None and scaler.layout.is_array:
+        axis = scaler.layout.axis
     reader = open_reader(
         input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
     )
@@ -206,11 +206,10 @@ def stats_stream(
 def check_layout(scaler: Scaler, reader: Reader) -> None:
     """An array scaler applies to arrays of the rank and feature axis it was fitted on."""
     fitted, got = scaler.layout, reader.layout
-    both_arrays = fitted.get("kind") == "array" and got.get("kind") == "array"
-    if both_arrays and (fitted["ndim"], fitted["axis"]) != (got["ndim"], got["axis"]):
+    if fitted.is_array and got.is_array and fitted != got:
         raise DataError(
-            f"the scaler was fitted on {fitted['ndim']}-D arrays with features on axis {fitted['axis']}, "
-            f"but {reader.label} is {got['ndim']}-D with features on axis {got['axis']}"
+            f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
+            f"but {reader.label} is {got.ndim}-D with features on axis {got.axis}"
         )
 
 

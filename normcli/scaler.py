@@ -16,6 +16,7 @@ import numpy as np
 
 from normcli._version import __version__
 from normcli.errors import DataError, NormcliError, UsageError
+from normcli.layout import Layout
 from normcli.methods import METHODS, Counters, Method, get_method
 from normcli.stats import ColumnStats
 from normcli.validate import first_line
@@ -62,18 +63,18 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 
 class Scaler:
-    """A fitted scaler. `layout` records how the input was shaped: {"kind": "table"}, or
-    {"kind": "array", "axis": K, "ndim": N} for an N-D array with features on axis K."""
+    """A fitted scaler. `layout` records how the input was shaped: a table, or an N-D array
+    with its features on one axis."""
 
     def __init__(
         self,
         columns: Iterable[ColumnScaler],
         input_columns: Iterable[str],
-        layout: Mapping[str, Any] | None = None,
+        layout: Layout | None = None,
     ) -> None:
         self.columns: list[ColumnScaler] = list(columns)
         self.input_columns: list[str] = list(input_columns)
-        self.layout: dict[str, Any] = dict(layout or {"kind": "table"})
+        self.layout = layout or Layout.table()
         self._by_name = {c.name: c for c in self.columns}
 
     @property
@@ -129,7 +130,7 @@ class Scaler:
             "format": FORMAT,
             "version": VERSION,
             "normcli_version": __version__,
-            "layout": self.layout,
+            "layout": self.layout.to_dict(),
             "input_columns": self.input_columns,
             "columns": [c.to_dict() for c in self.columns],
         }
@@ -238,17 +239,17 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     return Scaler(columns, input_columns, layout)
 
 
-def _parse_layout(ck: _Checker, layout: Any) -> dict[str, Any]:
+def _parse_layout(ck: _Checker, layout: Any) -> Layout:
     layout = ck.obj(layout, "'layout'")
     kind = layout.get("kind")
     if kind == "table":
-        return {"kind": "table"}
+        return Layout.table()
     if kind == "array":
         ndim = ck.count(ck.key(layout, "ndim", "'layout'"), "'layout.ndim'")
         axis = ck.count(ck.key(layout, "axis", "'layout'"), "'layout.axis'")
         if not 1 <= ndim <= 32 or axis >= ndim:
             raise ck.fail("'layout'", f"has axis {axis} outside an array of {ndim} dimensions")
-        return {"kind": "array", "ndim": ndim, "axis": axis}
+        return Layout.array(ndim, axis)
     raise ck.fail("'layout.kind'", f"must be 'table' or 'array', not {kind!r}")
 
 
@@ -286,18 +287,14 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
     return ColumnScaler(name, method.name, checked, fitted, stats)
 
 
-# The fitted values each method needs, and the constraints between them.
 def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, float]) -> None:
-    needed = {"minmax": ["min", "max"], "zscore": ["mean", "std"], "log": ["max"] if options.get("normalize") else []}
-    expected = needed.get(method.name, [])
+    """The fitted values are those the method stores, and ones its fit could have produced."""
+    expected = method.fitted_keys(options)
     if sorted(fitted) != sorted(expected):
         raise ck.fail(f"{where} fitted", f"must have exactly {expected or 'no values'}, not {sorted(fitted)}")
-    if method.name == "minmax" and not fitted["min"] <= fitted["max"]:
-        raise ck.fail(f"{where} fitted", f"has min {fitted['min']!r} > max {fitted['max']!r}")
-    if method.name == "zscore" and not fitted["std"] >= 0:
-        raise ck.fail(f"{where} fitted", f"has a negative std {fitted['std']!r}")
-    if method.name == "log" and options["normalize"] and not fitted["max"] + options["offset"] > 1:
-        raise ck.fail(f"{where} fitted", f"has max {fitted['max']!r}; normalization needs max + offset > 1")
+    problem = method.fitted_problem(options, fitted)
+    if problem:
+        raise ck.fail(f"{where} fitted", problem)
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -422,9 +419,7 @@ class ScalerFitter:
     the fitted values come from those, and the "after" statistics follow from the affine
     part of the method, so no second pass over the data is needed."""
 
-    def __init__(
-        self, plans: Iterable[ColumnPlan], input_columns: Iterable[str], layout: Mapping[str, Any] | None = None
-    ) -> None:
+    def __init__(self, plans: Iterable[ColumnPlan], input_columns: Iterable[str], layout: Layout | None = None) -> None:
         self._acc = {p.name: _Accumulator(p) for p in plans}
         self._input_columns = list(input_columns)
         self._layout = layout
@@ -452,7 +447,7 @@ class ScalerFitter:
                 raise DataError(
                     f"{method.invalid_message(name, options)}: {acc.invalid} such value(s), e.g. {acc.first_invalid!r}"
                 )
-            if acc.x.infs and method.name in ("minmax", "zscore"):
+            if acc.x.infs and method.finite_only:
                 raise DataError(
                     f"column {name!r} has {acc.x.infs} infinite value(s); {method.name} fits finite values only "
                     "(replace or drop them, or use -m atan)"
@@ -476,7 +471,7 @@ class ScalerFitter:
 def fit_batches(
     plans: Iterable[ColumnPlan],
     input_columns: Iterable[str],
-    layout: Mapping[str, Any] | None,
+    layout: Layout | None,
     batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
     source: str,
 ) -> FitResult:

@@ -17,6 +17,7 @@ PACKAGE = REPO / "normcli"
 CORE = {
     "normcli._version",
     "normcli.errors",
+    "normcli.layout",
     "normcli.lrn_kernel",
     "normcli.lrn_spec",
     "normcli.methods",
@@ -100,7 +101,11 @@ def test_layers_read_top_down():
         if name not in ("normcli.__main__",):
             assert "normcli.cli" not in edges, f"{name} imports the command line"
         if name.startswith("normcli.io"):
-            outside = {m for m in edges if not m.startswith("normcli.io")} - {"normcli.errors", "normcli.validate"}
+            outside = {m for m in edges if not m.startswith("normcli.io")} - {
+                "normcli.errors",
+                "normcli.layout",
+                "normcli.validate",
+            }
             assert not outside, f"{name} imports {sorted(outside)}: io turns files into batches and nothing more"
     assert not GRAPH["normcli.pipeline"] & {"normcli.report", "normcli.api"}
 

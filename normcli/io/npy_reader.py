@@ -11,6 +11,7 @@ from normcli.io.arrays import batch_length, iter_blocks, load_npy
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import label
 from normcli.io.reader_base import Reader
+from normcli.layout import Layout
 
 __all__ = ["NPY_BATCH_BYTES", "ArrayReader"]
 
@@ -49,7 +50,7 @@ class ArrayReader(Reader):
         self.batch_axis = 0 if self.axis != 0 else 1
         self.names = [str(j) for j in range(data.shape[self.axis])]
         self.numeric_names = list(self.names)
-        self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
+        self.layout = Layout.array(data.ndim, self.axis)
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
         if self.batch_axis == 0:  # read with pread: the pages read are not charged to us

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
 
 from normcli.io.batch import ArrayBatch, TableBatch
+from normcli.layout import Layout
 
 __all__ = ["Reader"]
 
@@ -18,7 +18,7 @@ class Reader:
     format: str
     names: list[str]
     numeric_names: list[str]
-    layout: dict[str, Any]
+    layout: Layout
     # columns with no value in the head their types were read from (a CSV): named by the
     # user they are read as numbers, otherwise left alone like text
     empty_names: Sequence[str] = ()

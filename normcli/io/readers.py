@@ -22,6 +22,7 @@ from normcli.io.atomic import std_stream
 from normcli.io.batch import TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
 from normcli.io.reader_base import Reader
+from normcli.layout import Layout
 from normcli.validate import first_line
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
@@ -79,7 +80,7 @@ def _check_names(names: list[str], source: str) -> None:
 
 
 class TableReader(Reader):
-    layout = {"kind": "table"}
+    layout = Layout.table()
 
 
 class CsvReader(TableReader):
