@@ -35,6 +35,32 @@ F = TypeVar("F", bound=Callable[..., Any])
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
 
+# The core names parameters (as the Python API spells them); only here do they become flags.
+FLAGS = {
+    # fit: which columns, which method, the methods' options
+    "columns": "--columns",
+    "exclude": "--exclude",
+    "method": "-m",
+    "methods": "--method",
+    "range": "--range",
+    "clip": "--clip",
+    "ddof": "--ddof",
+    "base": "--base",
+    "offset": "--log-offset",
+    "normalize": "--log-normalize",
+    "invalid": "--invalid",
+    # lrn
+    "convention": "--convention",
+    "region": "--region",
+    "layout": "--layout",
+    "channel_axis": "--channel-axis",
+    "size": "--size",
+    "depth_radius": "--depth-radius",
+    "alpha": "--alpha",
+    "beta": "--beta",
+    "bias": "--bias",
+}
+
 
 class Terminated(BaseException):
     """SIGTERM, raised where the process is so that partial output is cleaned up."""
@@ -371,7 +397,7 @@ def methods() -> None:
     from normcli.methods import METHODS
     from normcli.report import console, methods_table
 
-    console(sys.stdout).print(methods_table(METHODS))
+    console(sys.stdout).print(methods_table(METHODS, FLAGS))
 
 
 # --- lrn -------------------------------------------------------------------------------------
@@ -442,7 +468,7 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     if output != STDIO and not output.lower().endswith(".npy"):
@@ -475,7 +501,7 @@ def _report_lrn(
         return
     if stats_json_path:
         data = report.lrn_stats_json(
-            input_path, x.shape, str(result.out_dtype), explain_spec(spec), result.overflow, before, after
+            input_path, x.shape, str(result.out_dtype), explain_spec(spec, FLAGS), result.overflow, before, after
         )
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
@@ -620,7 +646,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
         sys.stdout.flush()
     except NormcliError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(exc.render(FLAGS), exc.exit_code)
     except click.ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `normcli` (click >= 8.2): the help, as it is
             sys.stderr.write(exc.format_message().rstrip() + "\n")

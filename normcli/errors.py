@@ -9,7 +9,8 @@ value catches them.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 
 class ExitCode(enum.IntEnum):
@@ -23,9 +24,36 @@ class ExitCode(enum.IntEnum):
 
 
 class NormcliError(Exception):
-    """A mistake the user can fix; its message is printed as `error: <message>`."""
+    """A mistake the user can fix; its message is printed as `error: <message>`.
+
+    The core names parameters, not flags: an error made with `about` keeps a template whose
+    `{fields}` are parameter names (`{offset}`) or values given as keywords (user data goes
+    there, never into the template). `str()` shows the parameters by their Python names;
+    the command line shows them as its flags with `render` (`--log-offset`)."""
 
     exit_code: ExitCode = ExitCode.DATA
+    template: str | None = None
+    values: Mapping[str, Any] = {}
+
+    @classmethod
+    def about(cls, template: str, **values: Any) -> Self:
+        exc = cls(fill(template, values, {}))
+        exc.template, exc.values = template, values
+        return exc
+
+    def render(self, names: Mapping[str, str]) -> str:
+        """The message with each parameter called by `names` (the others by their own name)."""
+        return str(self) if self.template is None else fill(self.template, self.values, names)
+
+
+def fill(template: str, values: Mapping[str, Any], names: Mapping[str, str]) -> str:
+    """`template` with its value fields from `values` and its parameter fields named by `names`."""
+
+    class Fields(dict[str, Any]):
+        def __missing__(self, key: str) -> str:
+            return names.get(key, key)
+
+    return template.format_map(Fields(values))
 
 
 class DataError(NormcliError, ValueError):
@@ -44,8 +72,13 @@ class OptionError(UsageError):
     """One option (or keyword argument) with a value it cannot take: names the parameter,
     the value and what it must be."""
 
-    def __init__(self, parameter: str, value: Any, requirement: str, message: str | None = None) -> None:
+    def __init__(self, parameter: str, value: Any, requirement: str, template: str | None = None) -> None:
+        """`template` names the parameter as `{parameter}` and may use `{value}` and `{requirement}`."""
         self.parameter = parameter
         self.value = value
         self.requirement = requirement
-        super().__init__(message or f"{parameter} must be {requirement}, not {value!r}")
+        self.template = (template or "{parameter} must be {requirement}, not {value!r}").replace(
+            "{parameter}", "{" + parameter + "}"
+        )
+        self.values = {"value": value, "requirement": requirement}
+        super().__init__(fill(self.template, self.values, {}))

@@ -334,13 +334,17 @@ def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) 
     if bad:
         fixes = []
         if spec.bias <= 0:
-            fixes.append("use --bias > 0")
+            fixes.append("use {bias} > 0")
         if spec.scale < 0:
-            fixes.append("use --alpha >= 0")
-        raise DataError(
-            f"the LRN divisor base k + s*sum(x^2) is <= 0 at {bad} of {x.size} positions "
-            f"(k={_fmt(spec.bias)}, s={_fmt(spec.scale)}), so it cannot be raised to "
-            f"-{_fmt(spec.beta)}; {' and '.join(fixes)}"
+            fixes.append("use {alpha} >= 0")
+        raise DataError.about(
+            "the LRN divisor base k + s*sum(x^2) is <= 0 at {bad} of {size} positions "
+            "(k={k}, s={s}), so it cannot be raised to -{beta_value}; " + " and ".join(fixes),
+            bad=bad,
+            size=x.size,
+            k=_fmt(spec.bias),
+            s=_fmt(spec.scale),
+            beta_value=_fmt(spec.beta),
         )
 
 

@@ -12,11 +12,11 @@ Pure Python and NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from normcli.errors import DataError, OptionError, UsageError
+from normcli.errors import DataError, OptionError, UsageError, fill
 from normcli.validate import as_finite_float, as_int
 
 __all__ = ["CONVENTIONS", "LAYOUTS", "REGIONS", "TABLE", "Convention", "LRNSpec", "explain", "resolve_spec"]
@@ -41,8 +41,8 @@ class Convention:
     default_axis: Callable[[int], int]  # ndim -> the channel axis when none is given
     native: Callable[[int, int], bool]  # ndim, channel axis -> the framework accepts it
     rule: str  # the framework's own rank/layout rule, for errors and notes
-    fix: str  # how to lift that rule
-    odd_only: str | None = None  # the error for an even size, where the window must be odd
+    fix: str  # how to lift that rule (a message template: `{channel_axis}` is the parameter)
+    odd_only: str | None = None  # the error template for an even size, where the window must be odd
     even_note: str | None = None  # where the extra channel of an even window goes
     fixed_bias: float | None = None  # k, where the framework does not let it be chosen
 
@@ -68,10 +68,10 @@ TABLE: dict[tuple[str, str], Convention] = {
         default_axis=lambda ndim: ndim - 1,
         native=lambda ndim, axis: ndim == 4 and axis == 3,
         rule="TF accepts only 4-D NHWC input",
-        fix="pass --channel-axis (e.g. -1) to apply TF's formula on another layout",
+        fix="pass {channel_axis} (e.g. -1) to apply TF's formula on another layout",
         odd_only=(
-            "--size {size} is even but TF's window is 2*depth_radius+1 channels; "
-            "use an odd --size or --depth-radius (or --convention torch/onnx for even windows)"
+            "{size} {window} is even but TF's window is 2*depth_radius+1 channels; "
+            "use an odd {size} or {depth_radius} (or {convention} torch/onnx for even windows)"
         ),
     ),
     ("torch", "across"): Convention(
@@ -86,8 +86,8 @@ TABLE: dict[tuple[str, str], Convention] = {
         default_axis=_channels_on_axis_1,
         native=lambda ndim, axis: ndim >= 3 and axis == 1,
         rule="torch accepts only (N, C, ...) input with 3 or more axes",
-        fix="pass --channel-axis to apply torch's formula on another layout",
-        even_note="even size {size}: window is {lo} before, {hi} after (torch); ONNX puts the extra channel after",
+        fix="pass {channel_axis} to apply torch's formula on another layout",
+        even_note="even size {window}: window is {lo} before, {hi} after (torch); ONNX puts the extra channel after",
     ),
     ("onnx", "across"): Convention(
         framework="ONNX LRN",
@@ -101,8 +101,8 @@ TABLE: dict[tuple[str, str], Convention] = {
         default_axis=_channels_on_axis_1,
         native=lambda ndim, axis: axis == 1,
         rule="ONNX LRN takes channels on axis 1 (N x C x D1 ... Dn)",
-        fix="pass --channel-axis",
-        even_note="even size {size}: window is {lo} before, {hi} after (ONNX); torch puts the extra channel before",
+        fix="pass {channel_axis}",
+        even_note="even size {window}: window is {lo} before, {hi} after (ONNX); torch puts the extra channel before",
     ),
     ("caffe", "across"): Convention(
         framework="Caffe LRN layer",
@@ -116,8 +116,8 @@ TABLE: dict[tuple[str, str], Convention] = {
         default_axis=_channels_on_axis_1,
         native=lambda ndim, axis: ndim == 4 and axis == 1,
         rule="Caffe's LRN layer accepts only 4-D NCHW input",
-        fix="pass --channel-axis to apply Caffe's formula on another layout",
-        odd_only="--size {size} is even but Caffe's local_size must be odd; use --size {smaller} or {larger}",
+        fix="pass {channel_axis} to apply Caffe's formula on another layout",
+        odd_only="{size} {window} is even but Caffe's local_size must be odd; use {size} {smaller} or {larger}",
     ),
     ("caffe", "within"): Convention(
         framework="Caffe LRN layer",
@@ -131,8 +131,8 @@ TABLE: dict[tuple[str, str], Convention] = {
         default_axis=_channels_on_axis_1,
         native=lambda ndim, axis: ndim == 4 and axis == 1,
         rule="Caffe's LRN layer accepts only 4-D NCHW input",
-        fix="pass --channel-axis to apply Caffe's formula on another layout",
-        odd_only="--size {size} is even but Caffe's local_size must be odd; use --size {smaller} or {larger}",
+        fix="pass {channel_axis} to apply Caffe's formula on another layout",
+        odd_only="{size} {window} is even but Caffe's local_size must be odd; use {size} {smaller} or {larger}",
         fixed_bias=1.0,
     ),
 }
@@ -147,7 +147,8 @@ class LRNSpec:
     after the channel axis), `size` is the window length (lo + hi + 1), `scale` is s and
     `bias` is k in y = x * (k + s * sum x^2) ** -beta. `alpha` is the user's alpha as the
     convention defines it, kept for reports. `notes` are sentences for a human about
-    choices that differ from the framework's own behaviour.
+    choices that differ from the framework's own behaviour (kept as templates that name
+    parameters, so the command line can show its flags).
     """
 
     convention: str
@@ -161,7 +162,11 @@ class LRNSpec:
     bias: float
     beta: float
     alpha: float
-    notes: tuple[str, ...] = ()
+    note_templates: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(fill(note, {}, {}) for note in self.note_templates)
 
     @property
     def window_axes(self) -> tuple[int, ...]:
@@ -171,20 +176,22 @@ class LRNSpec:
         return (self.channel_axis,)
 
 
-def _as_int(option: str, value: Any) -> int:
+def _as_int(parameter: str, value: Any) -> int:
     """`value` as an int (see validate.as_int), in the LRN messages' words: value first."""
     try:
-        return as_int(option, value)
+        return as_int(parameter, value)
     except OptionError:
-        raise OptionError(option, value, "a whole number", f"{option} {value!r} must be a whole number") from None
+        raise OptionError(parameter, value, "a whole number", "{parameter} {value!r} must be a whole number") from None
 
 
-def _as_float(option: str, value: Any) -> float:
+def _as_float(parameter: str, value: Any) -> float:
     """`value` as a finite float (see validate.as_finite_float), value first."""
     try:
-        return as_finite_float(option, value)
+        return as_finite_float(parameter, value)
     except OptionError:
-        raise OptionError(option, value, "a finite number", f"{option} {value!r} must be a finite number") from None
+        raise OptionError(
+            parameter, value, "a finite number", "{parameter} {value!r} must be a finite number"
+        ) from None
 
 
 def _fmt(value: float) -> str:
@@ -193,28 +200,39 @@ def _fmt(value: float) -> str:
 
 
 def _resolve_channel_axis(ndim: int, default: int, layout: str | None, channel_axis: Any) -> tuple[int, str | None]:
-    """The non-negative channel axis, and the option that chose it (None: the default)."""
+    """The non-negative channel axis, and the option that chose it as a note template (None: the default)."""
     layout_axis = None
     if layout is not None:
         name = str(layout).upper()
         if name not in LAYOUTS:
-            raise UsageError(f"--layout {layout!r} is not one of NHWC, NCHW")
+            raise UsageError.about("{layout} {value!r} is not one of NHWC, NCHW", value=layout)
         layout_axis = ndim - 1 if name == "NHWC" else 1
     axis = None
     if channel_axis is not None:
-        given = _as_int("--channel-axis", channel_axis)
+        given = _as_int("channel_axis", channel_axis)
         if not -ndim <= given < ndim:
-            raise UsageError(f"--channel-axis {given} is out of range for a {ndim}-D array (use {-ndim}..{ndim - 1})")
+            raise UsageError.about(
+                "{channel_axis} {given} is out of range for a {ndim}-D array (use {lowest}..{highest})",
+                given=given,
+                ndim=ndim,
+                lowest=-ndim,
+                highest=ndim - 1,
+            )
         axis = given % ndim
     if layout_axis is not None and axis is not None and layout_axis != axis:
-        raise UsageError(
-            f"--layout {str(layout).upper()} puts channels on axis {layout_axis} of a "
-            f"{ndim}-D array but --channel-axis {channel_axis} is axis {axis}; pass only one"
+        raise UsageError.about(
+            "{layout} {name} puts channels on axis {layout_axis} of a "
+            "{ndim}-D array but {channel_axis} {given} is axis {axis}; pass only one",
+            name=str(layout).upper(),
+            layout_axis=layout_axis,
+            ndim=ndim,
+            given=channel_axis,
+            axis=axis,
         )
     if axis is not None:
-        return axis, f"--channel-axis {channel_axis}"
+        return axis, "{channel_axis} " + str(given)
     if layout_axis is not None:
-        return layout_axis, f"--layout {str(layout).upper()}"
+        return layout_axis, "{layout} " + str(layout).upper()
     return default, None
 
 
@@ -223,7 +241,7 @@ def _convention_notes(conv: Convention, ndim: int, axis: int, chosen_by: str | N
     if conv.native(ndim, axis):
         return []
     if chosen_by is None:
-        raise UsageError(f"{conv.rule} but the array is {ndim}-D; {conv.fix}")
+        raise UsageError.about(conv.rule + " but the array is {ndim}-D; " + conv.fix, ndim=ndim)
     return [
         f"{conv.rule}; {chosen_by} given (channels on axis {axis} of a {ndim}-D array), "
         f"so this is {conv.short}'s formula on another layout"
@@ -231,28 +249,32 @@ def _convention_notes(conv: Convention, ndim: int, axis: int, chosen_by: str | N
 
 
 def _resolve_size(name: str, conv: Convention, size: Any, depth_radius: Any) -> int:
-    """The window length from --size or --depth-radius, with the convention's rules."""
+    """The window length from `size` or `depth_radius`, with the convention's rules."""
     if size is not None and depth_radius is not None:
-        raise UsageError(
-            f"give --size or --depth-radius, not both (got --size {size} and "
-            f"--depth-radius {depth_radius}); --depth-radius R means --size 2R+1"
+        raise UsageError.about(
+            "give {size} or {depth_radius}, not both (got {size} {size_value} and "
+            "{depth_radius} {radius_value}); {depth_radius} R means {size} 2R+1",
+            size_value=size,
+            radius_value=depth_radius,
         )
     if depth_radius is not None:
-        radius = _as_int("--depth-radius", depth_radius)
+        radius = _as_int("depth_radius", depth_radius)
         if radius < 0:
-            raise UsageError(f"--depth-radius {radius} must be >= 0")
+            raise OptionError("depth_radius", radius, ">= 0", "{parameter} {value} must be {requirement}")
         return 2 * radius + 1
     if size is None:
         if conv.default_size is None:
-            raise UsageError(
-                f"--size is required for --convention {name} ({conv.framework} has no default window); e.g. --size 5"
+            raise UsageError.about(
+                "{size} is required for {convention} {name} ({framework} has no default window); e.g. {size} 5",
+                name=name,
+                framework=conv.framework,
             )
         return conv.default_size
-    window = _as_int("--size", size)
+    window = _as_int("size", size)
     if window < 1:
-        raise UsageError(f"--size {window} must be >= 1")
+        raise OptionError("size", window, ">= 1", "{parameter} {value} must be {requirement}")
     if window % 2 == 0 and conv.odd_only:
-        raise UsageError(conv.odd_only.format(size=window, smaller=window - 1, larger=window + 1))
+        raise UsageError.about(conv.odd_only, window=window, smaller=window - 1, larger=window + 1)
     return window
 
 
@@ -275,19 +297,22 @@ def resolve_spec(
     only a convention reproduces that framework. A framework's own input rule (TF: 4-D NHWC;
     torch: 3 or more axes, channels on axis 1; Caffe: 4-D NCHW) is enforced unless the user
     names the channel axis (`layout` "NHWC"/"NCHW" or `channel_axis`), which lifts it with a
-    note. Raises UsageError for any bad option, naming the CLI option and the fix.
+    note. Raises UsageError for any bad option, naming the parameter and the fix.
     """
     name = str(convention).lower()
     if name not in CONVENTIONS:
-        raise UsageError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+        raise UsageError.about(
+            "{convention} {value!r} is not one of {known}", value=convention, known=", ".join(CONVENTIONS)
+        )
     reg = str(region).lower()
     if reg not in REGIONS:
-        raise UsageError(f"--region {region!r} is not one of {', '.join(REGIONS)}")
+        raise UsageError.about("{region} {value!r} is not one of {known}", value=region, known=", ".join(REGIONS))
     conv = TABLE.get((name, reg))
     if conv is None:
-        raise UsageError(
-            f"--region within is Caffe's spatial LRN but --convention is {name}; "
-            f"use --convention caffe (tf, torch and onnx normalize across channels only)"
+        raise UsageError.about(
+            "{region} within is Caffe's spatial LRN but {convention} is {name}; "
+            "use {convention} caffe (tf, torch and onnx normalize across channels only)",
+            name=name,
         )
     ndim = operator.index(ndim)
     if ndim < 2:
@@ -295,31 +320,40 @@ def resolve_spec(
     axis, chosen_by = _resolve_channel_axis(ndim, conv.default_axis(ndim), layout, channel_axis)
     notes = _convention_notes(conv, ndim, axis, chosen_by)
     if reg == "within" and axis + 2 >= ndim:
-        raise UsageError(
-            f"--region within sums an n x n box over the two axes after the channel axis, "
-            f"but channel axis {axis} of a {ndim}-D array has {ndim - 1 - axis} after it; "
-            f"pass --channel-axis <= {ndim - 3}"
-            if ndim >= 3
-            else f"--region within needs a channel axis followed by two spatial axes; got a {ndim}-D array"
+        if ndim >= 3:
+            raise UsageError.about(
+                "{region} within sums an n x n box over the two axes after the channel axis, "
+                "but channel axis {axis} of a {ndim}-D array has {after} after it; "
+                "pass {channel_axis} <= {highest}",
+                axis=axis,
+                ndim=ndim,
+                after=ndim - 1 - axis,
+                highest=ndim - 3,
+            )
+        raise UsageError.about(
+            "{region} within needs a channel axis followed by two spatial axes; got a {ndim}-D array", ndim=ndim
         )
     window = _resolve_size(name, conv, size, depth_radius)
 
-    alpha_v = conv.alpha if alpha is None else _as_float("--alpha", alpha)
-    beta_v = conv.beta if beta is None else _as_float("--beta", beta)
+    alpha_v = conv.alpha if alpha is None else _as_float("alpha", alpha)
+    beta_v = conv.beta if beta is None else _as_float("beta", beta)
     if beta_v < 0:
-        raise UsageError(f"--beta {_fmt(beta_v)} must be >= 0 (the divisor is raised to beta)")
-    bias_v = conv.bias if bias is None else _as_float("--bias", bias)
+        raise OptionError(
+            "beta", _fmt(beta_v), ">= 0", "{parameter} {value} must be {requirement} (the divisor is raised to beta)"
+        )
+    bias_v = conv.bias if bias is None else _as_float("bias", bias)
     if conv.fixed_bias is not None:
         if bias_v != conv.fixed_bias:
-            raise UsageError(
-                f"--bias {_fmt(bias_v)} cannot be used with --region "
-                f"within: Caffe fixes k=1 there (drop --bias, or use --region across)"
+            raise UsageError.about(
+                "{bias} {value} cannot be used with {region} within: Caffe fixes k=1 there "
+                "(drop {bias}, or use {region} across)",
+                value=_fmt(bias_v),
             )
         bias_v = conv.fixed_bias
 
     lo, hi = conv.window(window)
     if window % 2 == 0 and conv.even_note:
-        notes.append(conv.even_note.format(size=window, lo=lo, hi=hi))
+        notes.append(conv.even_note.format(window=window, lo=lo, hi=hi))
     return LRNSpec(
         convention=name,
         region=reg,
@@ -332,11 +366,11 @@ def resolve_spec(
         bias=bias_v,
         beta=beta_v,
         alpha=alpha_v,
-        notes=tuple(notes),
+        note_templates=tuple(notes),
     )
 
 
-def explain(spec: LRNSpec) -> list[str]:
+def explain(spec: LRNSpec, names: Mapping[str, str] | None = None) -> list[str]:
     """Human lines saying which axis, which window and which formula `spec` means.
 
     Printed by `normcli lrn --explain`, so a user can check the convention before running
@@ -365,5 +399,5 @@ def explain(spec: LRNSpec) -> list[str]:
         f"formula: y = x * ({_fmt(spec.bias)} + {_fmt(spec.scale)} * sum(x^2 over window))^(-{_fmt(spec.beta)})"
     )
     lines.append(f"  where {how_s}")
-    lines.extend(f"note: {note}" for note in spec.notes)
+    lines.extend(f"note: {fill(note, {}, names or {})}" for note in spec.note_templates)
     return lines

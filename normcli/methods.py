@@ -80,7 +80,8 @@ class Counters:
 
 
 class Method:
-    """A scaling method. Subclasses set the formula texts and override the hooks."""
+    """A scaling method. Subclasses set the formula texts and override the hooks. The texts
+    name options as `{fields}` (`{ddof}`), which the command line shows as its flags."""
 
     name: ClassVar[str]
     forward_text: ClassVar[str]
@@ -89,7 +90,7 @@ class Method:
     domain_text: ClassVar[str] = "all x"
     nonlinear: ClassVar[bool] = False
     finite_only: ClassVar[bool] = False  # whether an infinite input value makes the fit impossible
-    flags: ClassVar[dict[str, str]] = {}  # this method's own options -> their CLI flags
+    option_names: ClassVar[tuple[str, ...]] = ()  # this method's own options (the CLI knows their flags)
 
     # --- options --------------------------------------------------------------------
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -97,7 +98,7 @@ class Method:
         dict stored in the scaler file."""
         invalid = options.get("invalid", "error")
         if not isinstance(invalid, str) or invalid not in INVALID_POLICIES:
-            raise OptionError("--invalid", invalid, f"one of {', '.join(INVALID_POLICIES)}")
+            raise OptionError("invalid", invalid, f"one of {', '.join(INVALID_POLICIES)}")
         return {"invalid": invalid}
 
     # --- the base function g and its domain -------------------------------------------
@@ -115,8 +116,13 @@ class Method:
         """Where a transformed value is outside the range the forward map can produce."""
         return None
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
-        return f"column {column!r} has values outside the domain of {self.name} ({self.domain_text})"
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """What values outside the domain are, as an error template and its values."""
+        return "column {column!r} has values outside the domain of {method_name} ({domain})", {
+            "column": column,
+            "method_name": self.name,
+            "domain": self.domain_text,
+        }
 
     # --- fitting ----------------------------------------------------------------------
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
@@ -160,7 +166,10 @@ class Method:
             self.invalid_inverse_mask(y, options),
             options,
             counters,
-            f"column {column!r} has values that {self.name} cannot produce, so they have no inverse",
+            (
+                "column {column!r} has values that {method_name} cannot produce, so they have no inverse",
+                {"column": column, "method_name": self.name},
+            ),
         )
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             x = self.g_inverse(self.affine(options, fitted).invert(y), options)
@@ -178,7 +187,11 @@ class Method:
 
 
 def _handle_invalid(
-    x: np.ndarray, mask: np.ndarray | None, options: dict[str, Any], counters: Counters, message: str
+    x: np.ndarray,
+    mask: np.ndarray | None,
+    options: dict[str, Any],
+    counters: Counters,
+    message: tuple[str, dict[str, Any]],
 ) -> np.ndarray:
     if mask is None:
         return x
@@ -187,7 +200,8 @@ def _handle_invalid(
         return x
     if options.get("invalid", "error") == "error":
         first = float(x[mask].flat[0])
-        raise DataError(f"{message}, e.g. {first!r}")
+        template, values = message
+        raise DataError.about(template + ", e.g. {first!r}", **values, first=first)
     counters.invalid += bad
     return np.where(mask, np.nan, x)
 
@@ -200,7 +214,7 @@ def _require_values(column: str, s: ColumnStats, method: str) -> None:
 class MinMax(Method):
     name = "minmax"
     finite_only = True
-    flags = {"range": "--range", "clip": "--clip"}
+    option_names = ("range", "clip")
     forward_text = "(x - min) / (max - min) * (hi - lo) + lo"
     inverse_text = "(y - lo) / (hi - lo) * (max - min) + min"
     fitted_text = "min, max"
@@ -208,21 +222,23 @@ class MinMax(Method):
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
         rng = options.get("range", (0.0, 1.0))
-        lo, hi = as_pair("--range", rng)
+        lo, hi = as_pair("range", rng)
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-            raise OptionError(
-                "--range", rng, "finite LO < HI", f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}"
-            )
+            shown = f"{rng[0]!r} {rng[1]!r}"
+            raise OptionError("range", shown, "finite LO < HI", "{parameter} needs {requirement}, not {value}")
         out["range"] = [lo, hi]
-        out["clip"] = as_bool("--clip", options.get("clip", False))
+        out["clip"] = as_bool("clip", options.get("clip", False))
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
         if not math.isfinite(g_stats.max - g_stats.min):
-            raise DataError(
-                f"column {column!r} spans {g_stats.min!r} to {g_stats.max!r}, a range that overflows float64; "
-                "rescale it first (e.g. -m log or atan)"
+            raise DataError.about(
+                "column {column!r} spans {lo!r} to {hi!r}, a range that overflows float64; "
+                "rescale it first (e.g. {method} log or atan)",
+                column=column,
+                lo=g_stats.min,
+                hi=g_stats.max,
             )
         lo, hi = options["range"]
         if g_stats.max > g_stats.min and not math.isfinite((hi - lo) / (g_stats.max - g_stats.min)):
@@ -267,26 +283,33 @@ class MinMax(Method):
 class ZScore(Method):
     name = "zscore"
     finite_only = True
-    flags = {"ddof": "--ddof"}
+    option_names = ("ddof",)
     forward_text = "(x - mean) / std"
     inverse_text = "y * std + mean"
-    fitted_text = "mean, std (ddof 0 unless --ddof)"
+    fitted_text = "mean, std (ddof 0 unless {ddof})"
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        out["ddof"] = as_int("--ddof", options.get("ddof", 0), minimum=0)
+        out["ddof"] = as_int("ddof", options.get("ddof", 0), minimum=0)
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
         ddof = options["ddof"]
         if g_stats.count <= ddof:
-            raise DataError(f"column {column!r} has {g_stats.count} values; std with --ddof {ddof} needs more")
+            raise DataError.about(
+                "column {column!r} has {count} values; std with {ddof} {n} needs more",
+                column=column,
+                count=g_stats.count,
+                n=ddof,
+            )
         std = g_stats.std(ddof)
         if not math.isfinite(std):
-            raise DataError(
-                f"column {column!r} has a standard deviation that overflows float64 (values near "
-                f"{max(abs(g_stats.min), abs(g_stats.max)):.3g}); rescale it first (e.g. -m log or atan)"
+            raise DataError.about(
+                "column {column!r} has a standard deviation that overflows float64 (values near "
+                "{near:.3g}); rescale it first (e.g. {method} log or atan)",
+                column=column,
+                near=max(abs(g_stats.min), abs(g_stats.max)),
             )
         if std > 0 and not math.isfinite(1.0 / std):
             raise DataError(
@@ -313,8 +336,8 @@ class ZScore(Method):
 
 class Log(Method):
     name = "log"
-    flags = {"base": "--base", "offset": "--log-offset", "normalize": "--log-normalize"}
-    forward_text = "log_base(x + offset), / log_base(max + offset) with --log-normalize"
+    option_names = ("base", "offset", "normalize")
+    forward_text = "log_base(x + offset), / log_base(max + offset) with {normalize}"
     inverse_text = "base ** y - offset (y * log_base(max + offset) first when normalized)"
     fitted_text = "max when normalized, else nothing"
     domain_text = "x + offset > 0"
@@ -322,12 +345,12 @@ class Log(Method):
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        base = as_finite_float("--base", options.get("base", 10.0))
+        base = as_finite_float("base", options.get("base", 10.0))
         if not base > 1:
-            raise OptionError("--base", base, "> 1")
+            raise OptionError("base", base, "> 1")
         out["base"] = base
-        out["offset"] = as_finite_float("--log-offset", options.get("offset", 0.0))
-        out["normalize"] = as_bool("--log-normalize", options.get("normalize", False))
+        out["offset"] = as_finite_float("offset", options.get("offset", 0.0))
+        out["normalize"] = as_bool("normalize", options.get("normalize", False))
         return out
 
     def g(self, x: np.ndarray, options: dict[str, Any]) -> np.ndarray:
@@ -357,25 +380,28 @@ class Log(Method):
         with np.errstate(invalid="ignore"):
             return x <= -options["offset"] if options["offset"] else x <= 0
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         bound = repr(-options["offset"]) if options["offset"] else "0"
-        return (
-            f"column {column!r} has values <= {bound}; log needs x + offset > 0 "
-            "(use --log-offset, --invalid nan or another method)"
+        template = (
+            "column {column!r} has values <= {bound}; log needs x + offset > 0 "
+            "(use {offset}, {invalid} nan or another method)"
         )
+        return template, {"column": column, "bound": bound}
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         if g_stats.infs > x_stats.infs:
-            raise DataError(
-                f"column {column!r}: x + offset overflows float64 for {g_stats.infs - x_stats.infs} value(s); "
-                "use a smaller --log-offset"
+            raise DataError.about(
+                "column {column!r}: x + offset overflows float64 for {count} value(s); use a smaller {offset}",
+                column=column,
+                count=g_stats.infs - x_stats.infs,
             )
         if not options["normalize"]:
             return {}
         _require_values(column, g_stats, self.name)
         if not g_stats.max > 0:
-            raise DataError(
-                f"column {column!r} has max + offset <= 1; --log-normalize maps [1, max] to [0, 1] and needs max > 1"
+            raise DataError.about(
+                "column {column!r} has max + offset <= 1; {normalize} maps [1, max] to [0, 1] and needs max > 1",
+                column=column,
             )
         return {"max": x_stats.max}
 
@@ -440,11 +466,11 @@ class Reciprocal(Method):
     def invalid_mask(self, x: np.ndarray, options: dict[str, Any]) -> np.ndarray | None:
         return x == -1
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
-        return (
-            f"column {column!r} has values equal to -1, where 1/(1+x) is undefined "
-            "(use --invalid nan or another method)"
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        template = (
+            "column {column!r} has values equal to -1, where 1/(1+x) is undefined (use {invalid} nan or another method)"
         )
+        return template, {"column": column}
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (MinMax(), ZScore(), Log(), Atan(), Reciprocal())}
@@ -454,5 +480,5 @@ def get_method(name: object) -> Method:
     """The method called `name` (any value read from a file or an option), or a UsageError
     listing the known ones."""
     if not isinstance(name, str) or name not in METHODS:
-        raise UsageError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+        raise UsageError.about("unknown method {name!r}; choose one of {known}", name=name, known=", ".join(METHODS))
     return METHODS[name]

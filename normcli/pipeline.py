@@ -186,7 +186,9 @@ def stats_stream(
     names = list(reader.numeric_names) if columns is None else list(dict.fromkeys(columns))
     for name in names:
         if name not in reader.names:
-            raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
+            raise UsageError.about(
+                "{columns} names column {name!r}, which {source} does not have", name=name, source=reader.label
+            )
         if name not in reader.numeric_names and name not in reader.empty_names:
             raise DataError(f"{reader.label}: column {name!r} is not numeric")
     if not names:

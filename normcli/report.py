@@ -130,12 +130,19 @@ def stats_table(title: str, stats: Mapping[str, ColumnStats]) -> Table:
     return table
 
 
-def methods_table(methods: Mapping[str, Any]) -> Table:
+class _Names(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def methods_table(methods: Mapping[str, Any], names: Mapping[str, str]) -> Table:
+    """The methods' formulas, with their options called by `names` (the CLI's flags)."""
     table = Table(show_edge=False, pad_edge=False)
     for col in ("method", "forward y =", "inverse x =", "fitted", "domain"):
         table.add_column(col)
     for m in methods.values():
-        table.add_row(m.name, m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
+        texts = (m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
+        table.add_row(m.name, *(text.format_map(_Names(names)) for text in texts))
     return table
 
 

@@ -268,8 +268,9 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
     options = ck.obj(raw.get("options", {}), f"{where} options")
     try:
         checked = method.check_options(options)
-    except UsageError as exc:
-        raise ck.fail(f"{where} options", f"are invalid: {exc}") from None
+    except UsageError as exc:  # the option's name as the command line calls it, like the message it nests
+        template = "{source}: {where} options are invalid: " + (exc.template or "{reason}")
+        raise DataError.about(template, source=ck.source, where=where, reason=str(exc), **exc.values) from None
     if set(options) - set(checked):
         raise ck.fail(f"{where} options", f"have unknown key(s) {sorted(set(options) - set(checked))}")
     fitted_raw = ck.obj(raw.get("fitted", {}), f"{where} fitted")
@@ -333,21 +334,27 @@ def plan_columns(
     numeric = set(numeric)
     present = set(available)
 
-    def check_named(names: Iterable[str], what: str) -> None:
+    def check_named(names: Iterable[str], parameter: str) -> None:
         for name in names:
             if name not in present:
-                raise UsageError(f"{what} names column {name!r}, which {source} does not have")
+                raise UsageError.about(
+                    "{" + parameter + "} names column {name!r}, which {source} does not have", name=name, source=source
+                )
 
     columns = list(columns) if columns is not None else None
     exclude = list(exclude)
-    check_named(columns or [], "--columns")
-    check_named(exclude, "--exclude")
-    check_named(overrides, "--method")
+    check_named(columns or [], "columns")
+    check_named(exclude, "exclude")
+    check_named(overrides, "methods")
     both = [name for name in overrides if name in exclude]
     if both:
-        raise UsageError(f"column {both[0]!r} is given a method (-m {both[0]}=...) and excluded (--exclude); drop one")
+        raise UsageError.about(
+            "column {name!r} is given a method ({method} {column}=...) and excluded ({exclude}); drop one",
+            name=both[0],
+            column=both[0],
+        )
     if method is None and not overrides:
-        raise UsageError("no method given; use -m METHOD (or -m COLUMN=METHOD)")
+        raise UsageError.about("no method given; use {method} METHOD (or {method} COLUMN=METHOD)")
     selected = set()
     if method is not None:
         selected = set(columns) if columns is not None else set(numeric)
@@ -363,7 +370,7 @@ def plan_columns(
             selected.discard(name)
     if not selected:
         if exclude and (set(columns) if columns is not None else numeric) - set(overrides) <= set(exclude):
-            raise DataError(f"--exclude leaves no column of {source} to scale")
+            raise DataError.about("{exclude} leaves no column of {source} to scale", source=source)
         raise DataError(f"{source} has no numeric columns to scale")
 
     _check_options_belong(options, {overrides.get(name, method) for name in selected})
@@ -381,7 +388,7 @@ def plan_columns(
 
 def _check_options_belong(options: Mapping[str, Any], used: set[str | None]) -> None:
     """A method option given for a method no column uses is a mistake, not a no-op."""
-    owners = {key: m for m in METHODS.values() for key in m.flags}
+    owners = {key: m for m in METHODS.values() for key in m.option_names}
     for key, value in options.items():
         if key == "invalid" or value is None or value is False:
             continue
@@ -389,7 +396,7 @@ def _check_options_belong(options: Mapping[str, Any], used: set[str | None]) -> 
         if owner is None:
             raise UsageError(f"unknown method option {key!r}; known: {', '.join(sorted(owners))}, invalid")
         if owner.name not in used:
-            raise UsageError(f"{owner.flags[key]} is an option of {owner.name}, which no column uses")
+            raise UsageError.about("{" + key + "} is an option of {owner}, which no column uses", owner=owner.name)
 
 
 @dataclass
@@ -444,13 +451,20 @@ class ScalerFitter:
         for name, acc in self._acc.items():
             method, options = acc.plan.method, acc.plan.options
             if acc.invalid and options["invalid"] == "error":
-                raise DataError(
-                    f"{method.invalid_message(name, options)}: {acc.invalid} such value(s), e.g. {acc.first_invalid!r}"
+                template, values = method.invalid_message(name, options)
+                raise DataError.about(
+                    template + ": {count} such value(s), e.g. {first!r}",
+                    **values,
+                    count=acc.invalid,
+                    first=acc.first_invalid,
                 )
             if acc.x.infs and method.finite_only:
-                raise DataError(
-                    f"column {name!r} has {acc.x.infs} infinite value(s); {method.name} fits finite values only "
-                    "(replace or drop them, or use -m atan)"
+                raise DataError.about(
+                    "column {column!r} has {count} infinite value(s); {method_name} fits finite values only "
+                    "(replace or drop them, or use {method} atan)",
+                    column=name,
+                    count=acc.x.infs,
+                    method_name=method.name,
                 )
             g_stats = acc.g if method.nonlinear else acc.x
             fitted = method.fit(name, acc.x, g_stats, options)

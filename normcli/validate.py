@@ -1,6 +1,6 @@
 """Option checks shared by the core: methods, scaler files and the LRN spec.
 
-Each check takes the name to put in its message and the value, and returns the value in its
+Each check takes the parameter's name (the CLI shows its flag instead) and the value, and returns the value in its
 plain Python type or raises `OptionError` (a UsageError) that carries the name, the value
 and what was required. NumPy scalars and 0-d arrays are numbers like any other; bools are
 not numbers, and numeric strings are not numbers either (bool("false") is True, and a
@@ -89,7 +89,7 @@ def as_pair(name: str, value: Any) -> tuple[float, float]:
     items = list(value) if isinstance(value, list | tuple | np.ndarray) and np.ndim(value) == 1 else []
     bounds = [to_float(v) for v in items]
     if len(bounds) != 2 or bounds[0] is None or bounds[1] is None:
-        raise OptionError(name, value, "two numbers", f"{name} needs two numbers LO HI, not {value!r}")
+        raise OptionError(name, value, "two numbers", "{parameter} needs two numbers LO HI, not {value!r}")
     return bounds[0], bounds[1]
 
 

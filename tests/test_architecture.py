@@ -6,6 +6,7 @@ Every `import` counts, also those inside functions (the lazy ones that keep star
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -113,3 +114,27 @@ def test_layers_read_top_down():
 def test_npy_primitives_and_table_readers_do_not_import_each_other():
     assert "normcli.io.readers" not in GRAPH["normcli.io.arrays"]
     assert "normcli.io.arrays" not in GRAPH["normcli.io.readers"]
+
+
+FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
+WORDS_ONLY = ["normcli.methods", "normcli.scaler", "normcli.lrn_spec", "normcli.lrn_kernel", "normcli.pipeline"]
+
+
+@pytest.mark.parametrize("name", WORDS_ONLY)
+def test_only_the_command_line_knows_flags(name):
+    """The core and the pipeline name parameters (`{offset}`); cli.FLAGS turns them into flags."""
+    tree = ast.parse(MODULES[name].read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+    }
+    texts = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+    flagged = [text for text in texts if FLAG.search(text)]
+    assert not flagged, f"{name} spells flags: {flagged}"

@@ -111,3 +111,25 @@ def test_the_small_checks():
         as_pair("range", np.array([[0, 1]]))
     assert first_line(ValueError("one\ntwo")) == "one"
     assert first_line(KeyError()) == "KeyError"
+
+
+# --- the core names parameters, the command line names flags ------------------------------------------
+
+
+def test_the_python_api_names_keyword_arguments_and_the_cli_names_flags(tmp_path):
+    x = np.ones((1, 3, 2, 2), dtype=np.float32)
+    with pytest.raises(UsageError) as caught:
+        normcli.lrn(x, size=3, channel_axis=7)
+    assert str(caught.value) == "channel_axis 7 is out of range for a 4-D array (use -4..3)"
+    np.save(tmp_path / "a.npy", x)
+    r = invoke("lrn", tmp_path / "a.npy", "--size", "3", "--channel-axis", "7")
+    assert (r.code, r.err) == (2, "error: --channel-axis 7 is out of range for a 4-D array (use -4..3)\n")
+
+
+def test_a_data_error_hint_names_the_option_the_way_its_reader_calls_it(tmp_path):
+    with pytest.raises(DataError) as caught:
+        normcli.fit({"t": np.array([-1.0, 2.0])}, "log")
+    assert "(use offset, invalid nan or another method)" in str(caught.value) and "--" not in str(caught.value)
+    (tmp_path / "t.csv").write_text("t\n-1\n2\n")
+    r = invoke("fit", tmp_path / "t.csv", "-m", "log")
+    assert r.code == 1 and "(use --log-offset, --invalid nan or another method)" in r.err, r.err
