@@ -91,6 +91,8 @@ class Method:
     nonlinear: ClassVar[bool] = False
     finite_only: ClassVar[bool] = False  # whether an infinite input value makes the fit impossible
     option_names: ClassVar[tuple[str, ...]] = ()  # this method's own options (the CLI knows their flags)
+    needs: ClassVar[str] = "moments"  # what the fitter gathers: moments, or (methods_more) quantiles or values
+    sklearn: ClassVar[str] = "-"  # the scikit-learn class this method equals, for the method table
 
     # --- options --------------------------------------------------------------------
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +215,7 @@ def _require_values(column: str, s: ColumnStats, method: str) -> None:
 
 class MinMax(Method):
     name = "minmax"
+    sklearn = "MinMaxScaler(feature_range, clip)"
     finite_only = True
     option_names = ("range", "clip")
     forward_text = "(x - min) / (max - min) * (hi - lo) + lo"
@@ -282,6 +285,7 @@ class MinMax(Method):
 
 class ZScore(Method):
     name = "zscore"
+    sklearn = "StandardScaler"
     finite_only = True
     option_names = ("ddof",)
     forward_text = "(x - mean) / std"

@@ -17,14 +17,22 @@ import numpy as np
 from normcli._version import __version__
 from normcli.errors import DataError, NormcliError, UsageError
 from normcli.layout import Layout
-from normcli.methods import METHODS, Counters, Method, get_method
+from normcli.method_table import METHODS, get_method
+from normcli.methods import Counters, Method
+from normcli.methods_more import SummaryMethod
+from normcli.power import ValueSample
+from normcli.sketch import DEFAULT_K, QuantileSketch
 from normcli.stats import ColumnStats
 from normcli.validate import first_line
 
 __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "fit_batches", "plan_columns"]
 
 FORMAT = "normcli-scaler"
-VERSION = 1
+VERSION = 2  # 2: methods fitted on more than moments, whose columns may carry a "summary"
+READS = (1, 2)  # every version this normcli loads
+VERSION_1_METHODS = ("minmax", "zscore", "log", "atan", "reciprocal")
+DEFAULT_MEMORY = 256 << 20  # bytes for the values robust, quantile and power methods keep exactly
+BYTES_PER_VALUE = 16  # a kept value, and its copy when the values are joined to fit
 
 
 @dataclass(frozen=True)
@@ -35,8 +43,9 @@ class ColumnScaler:
     name: str
     method: str
     options: dict[str, Any]
-    fitted: dict[str, float]
+    fitted: dict[str, Any]
     stats: ColumnStats
+    summary: dict[str, Any] | None = None  # robust/quantile: rank error and sketch; power: the sample
 
     @property
     def impl(self) -> Method:
@@ -49,13 +58,16 @@ class ColumnScaler:
         return self.impl.inverse(_as_float(y), self.options, self.fitted, self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "method": self.method,
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
         }
+        if self.summary is not None:
+            out["summary"] = self.summary
+        return out
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
@@ -125,10 +137,16 @@ class Scaler:
         return out
 
     # --- the file format ----------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The oldest file format version that holds this scaler: 1 (which older normcli reads) unless
+        a column uses a method that version 1 did not have."""
+        return 1 if all(c.method in VERSION_1_METHODS for c in self.columns) else VERSION
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "normcli_version": __version__,
             "layout": self.layout.to_dict(),
             "input_columns": self.input_columns,
@@ -221,9 +239,10 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     if fmt != FORMAT:
         raise DataError(f"{source} is not a normcli scaler file (format {fmt!r}, expected {FORMAT!r})")
     version = data.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in READS:
         raise DataError(
-            f"{source} has scaler format version {version!r}; this normcli ({__version__}) reads version {VERSION}"
+            f"{source} has scaler format version {version!r}; this normcli ({__version__}) reads versions "
+            f"{', '.join(map(str, READS))}"
             " (upgrade normcli or refit the scaler)"
         )
     layout = _parse_layout(ck, data.get("layout", {"kind": "table"}))
@@ -274,7 +293,7 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
     if set(options) - set(checked):
         raise ck.fail(f"{where} options", f"have unknown key(s) {sorted(set(options) - set(checked))}")
     fitted_raw = ck.obj(raw.get("fitted", {}), f"{where} fitted")
-    fitted = {k: ck.number(v, f"{where} fitted {k!r}") for k, v in fitted_raw.items()}
+    fitted = {k: _fitted_value(ck, v, f"{where} fitted {k!r}") for k, v in fitted_raw.items()}
     stats_raw = ck.obj(ck.key(raw, "stats", where), f"{where} stats")
     stats = ColumnStats.from_summary(
         {
@@ -285,10 +304,39 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
         }
     )
     _check_fitted(ck, where, method, checked, fitted)
-    return ColumnScaler(name, method.name, checked, fitted, stats)
+    summary = _parse_summary(ck, where, method, raw.get("summary"), stats)
+    return ColumnScaler(name, method.name, checked, fitted, stats, summary)
 
 
-def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, float]) -> None:
+def _fitted_value(ck: _Checker, value: Any, where: str) -> float | list[float]:
+    if isinstance(value, list):  # the quantile method's quantiles
+        return [ck.number(v, where) for v in value]
+    return ck.number(value, where)
+
+
+def _parse_summary(ck: _Checker, where: str, method: Method, raw: Any, stats: ColumnStats) -> dict[str, Any] | None:
+    """A column's summary beyond moments: a sketch whose count is the column's, or a sample note."""
+    if not isinstance(method, SummaryMethod):
+        if raw is not None:
+            raise ck.fail(where, f"has a 'summary', which {method.name} does not keep")
+        return None
+    if raw is None:
+        return None  # a merge will say it cannot merge without one
+    record = ck.obj(raw, f"{where} summary")
+    try:
+        sketch = method.summary_from_record(record)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ck.fail(f"{where} summary", f"is malformed ({type(exc).__name__}: {first_line(exc)})") from None
+    if sketch is not None:
+        error = ck.number(ck.key(record, "rank_error", f"{where} summary"), f"{where} summary rank_error")
+        if not 0 <= error <= 1:
+            raise ck.fail(f"{where} summary rank_error", f"must be between 0 and 1, not {error!r}")
+        if sketch.count != stats.count:
+            raise ck.fail(f"{where} summary", f"holds {sketch.count} values but stats count {stats.count}")
+    return record
+
+
+def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, Any]) -> None:
     """The fitted values are those the method stores, and ones its fit could have produced."""
     expected = method.fitted_keys(options)
     if sorted(fitted) != sorted(expected):
@@ -388,15 +436,22 @@ def plan_columns(
 
 def _check_options_belong(options: Mapping[str, Any], used: set[str | None]) -> None:
     """A method option given for a method no column uses is a mistake, not a no-op."""
-    owners = {key: m for m in METHODS.values() for key in m.option_names}
+    owners: dict[str, list[str]] = {}
+    for m in METHODS.values():
+        for key in m.option_names:
+            owners.setdefault(key, []).append(m.name)
     for key, value in options.items():
-        if key == "invalid" or value is None or value is False:
+        if key == "invalid" or value is None:
             continue
-        owner = owners.get(key)
-        if owner is None:
+        names = owners.get(key)
+        if names is None:
             raise UsageError(f"unknown method option {key!r}; known: {', '.join(sorted(owners))}, invalid")
-        if owner.name not in used:
-            raise UsageError.about("{" + key + "} is an option of {owner}, which no column uses", owner=owner.name)
+        if value is False and get_method(names[0]).check_options({})[key] is False:
+            continue  # an off switch left at its default
+        if not set(names) & used:
+            raise UsageError.about(
+                "{" + key + "} is an option of {owner}, which no column uses", owner=" and ".join(names)
+            )
 
 
 @dataclass
@@ -417,6 +472,15 @@ class _Accumulator:
     g: ColumnStats = field(default_factory=ColumnStats)
     invalid: int = 0
     first_invalid: float | None = None
+    summary: Any = None  # a QuantileSketch or ValueSample, for the methods fitted on more than moments
+
+
+def _summary_for(method: Method, limit: int) -> Any:
+    if method.needs == "quantiles":
+        return QuantileSketch(DEFAULT_K, limit)
+    if method.needs == "values":
+        return ValueSample(limit)
+    return None
 
 
 class ScalerFitter:
@@ -426,23 +490,37 @@ class ScalerFitter:
     the fitted values come from those, and the "after" statistics follow from the affine
     part of the method, so no second pass over the data is needed."""
 
-    def __init__(self, plans: Iterable[ColumnPlan], input_columns: Iterable[str], layout: Layout | None = None) -> None:
+    def __init__(
+        self,
+        plans: Iterable[ColumnPlan],
+        input_columns: Iterable[str],
+        layout: Layout | None = None,
+        memory: int = DEFAULT_MEMORY,
+    ) -> None:
         self._acc = {p.name: _Accumulator(p) for p in plans}
         self._input_columns = list(input_columns)
         self._layout = layout
+        # the budget is shared by the columns that keep values; each keeps them exactly up to its share
+        keepers = sum(1 for a in self._acc.values() if a.plan.method.needs != "moments")
+        limit = max(DEFAULT_K, memory // BYTES_PER_VALUE // max(keepers, 1))
+        for acc in self._acc.values():
+            acc.summary = _summary_for(acc.plan.method, limit)
 
     def update(self, batch: Mapping[str, np.ndarray]) -> None:
         for name, acc in self._acc.items():
             x = _as_float(batch[name])
             acc.x = acc.x.merge(ColumnStats.of(x))
             method, options = acc.plan.method, acc.plan.options
-            if not method.nonlinear:
+            if not method.nonlinear and acc.summary is None:
                 continue
             valid, bad = method.valid_values(x, options)
             if bad:
                 if acc.first_invalid is None:
                     acc.first_invalid = float(x[method.invalid_mask(x, options)].flat[0])
                 acc.invalid += bad
+            if acc.summary is not None:
+                acc.summary.update(valid)
+                continue
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
@@ -466,20 +544,41 @@ class ScalerFitter:
                     count=acc.x.infs,
                     method_name=method.name,
                 )
-            g_stats = acc.g if method.nonlinear else acc.x
-            fitted = method.fit(name, acc.x, g_stats, options)
-            col = ColumnScaler(name, method.name, options, fitted, acc.x)
+            if isinstance(method, SummaryMethod):
+                fitted = method.fit_summary(name, acc.x, acc.summary, options)
+                col = ColumnScaler(name, method.name, options, fitted, acc.x, method.record(acc.summary))
+                after[name] = method.after_stats(options, fitted, acc.x, acc.summary)
+                warnings.extend(_approximation_notes(name, method, acc.summary))
+            else:
+                g_stats = acc.g if method.nonlinear else acc.x
+                fitted = method.fit(name, acc.x, g_stats, options)
+                col = ColumnScaler(name, method.name, options, fitted, acc.x)
+                after[name] = method.affine(options, fitted).stats(g_stats)
             columns.append(col)
             before[name] = acc.x
-            after[name] = method.affine(options, fitted).stats(g_stats)
             warning = method.constant_warning(name, options, fitted)
             if warning:
                 warnings.append(warning)
-            if method.nonlinear and acc.invalid:
+            if (method.nonlinear or acc.summary is not None) and acc.invalid:
                 warnings.append(
                     f"column {name!r}: {acc.invalid} value(s) outside the domain of {method.name} became NaN"
                 )
         return FitResult(Scaler(columns, self._input_columns, self._layout), before, after, warnings)
+
+
+def _approximation_notes(name: str, method: Method, summary: Any) -> list[str]:
+    """What the fit approximated because the column outgrew the memory budget."""
+    if isinstance(summary, QuantileSketch) and not summary.exact:
+        return [
+            f"column {name!r}: {summary.count} values exceed the memory budget; {method.name} was fitted on a "
+            f"quantile sketch with rank error at most {summary.rank_error:.3g} (more memory keeps them exact)"
+        ]
+    if isinstance(summary, ValueSample) and not summary.exact:
+        return [
+            f"column {name!r}: {summary.count} values exceed the memory budget; {method.name} was fitted on a "
+            f"random sample of {summary.limit} (seed {summary.seed})"
+        ]
+    return []
 
 
 def fit_batches(
@@ -488,11 +587,12 @@ def fit_batches(
     layout: Layout | None,
     batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
     source: str,
+    memory: int = DEFAULT_MEMORY,
 ) -> FitResult:
     """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
     how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
     by `api.fit` (one batch) are fitted by this same loop."""
-    fitter = ScalerFitter(plans, input_columns, layout)
+    fitter = ScalerFitter(plans, input_columns, layout, memory)
     rows = 0
     for columns, count in batches:
         fitter.update(columns)

@@ -22,6 +22,12 @@ CORE = {
     "normcli.lrn_kernel",
     "normcli.lrn_spec",
     "normcli.methods",
+    "normcli.method_table",
+    "normcli.methods_more",
+    "normcli.normal",
+    "normcli.power",
+    "normcli.merge",
+    "normcli.sketch",
     "normcli.rounding",
     "normcli.scaler",
     "normcli.stats",
@@ -117,7 +123,7 @@ def test_npy_primitives_and_table_readers_do_not_import_each_other():
 
 
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
-WORDS_ONLY = ["normcli.methods", "normcli.scaler", "normcli.lrn_spec", "normcli.lrn_kernel", "normcli.pipeline"]
+WORDS_ONLY = ["normcli.methods", "normcli.methods_more", "normcli.power", "normcli.merge", "normcli.scaler", "normcli.lrn_spec", "normcli.lrn_kernel", "normcli.pipeline"]
 
 
 @pytest.mark.parametrize("name", WORDS_ONLY)

@@ -74,7 +74,7 @@ def set_fitted(name, key, value):
     ("change", "match"),
     [
         (lambda d: d.update(format="other-tool"), "not a normcli scaler file"),
-        (lambda d: d.update(version=2), "version 2; this normcli .* reads version 1"),
+        (lambda d: d.update(version=3), "version 3; this normcli .* reads versions 1, 2"),
         (lambda d: d.update(version="1"), "version '1'"),
         (lambda d: d.pop("columns"), "lacks 'columns'"),
         (lambda d: d.update(columns=[]), "non-empty list"),
