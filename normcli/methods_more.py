@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from normcli import normal
+import normcli.normal as normal
 from normcli.errors import DataError, OptionError
 from normcli.methods import Affine, Counters, Method, _require_values
 from normcli.sketch import QuantileSketch
