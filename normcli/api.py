@@ -60,6 +60,7 @@ def fit(
     exclude: Iterable[str] = (),
     methods: Mapping[str, str] | None = None,
     axis: int | None = None,
+    memory: int | None = None,
     **options: Any,
 ) -> Scaler:
     """Fit a scaler on `data`: a pandas DataFrame, a mapping of column -> array, or a
@@ -67,7 +68,11 @@ def fit(
 
     `method` applies to every numeric column (or to `columns`, minus `exclude`);
     `methods` maps single columns to their own method. Method options: `range=(lo, hi)`,
-    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`.
+    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`; robust:
+    `quantile_range=(25, 75)`, `with_centering`, `with_scaling`, `unit_variance`; quantile:
+    `n_quantiles=1000`, `output_distribution="uniform"|"normal"`; yeo-johnson and box-cox:
+    `standardize`. `memory` (bytes) bounds the values robust, quantile and the power
+    transforms keep for an exact fit (beyond it: a quantile sketch, or a seeded sample).
     Warnings (a constant column, say) are issued as Python warnings."""
     table = _Columns.of(data, axis)
     plans = core.plan_columns(
@@ -82,7 +87,8 @@ def fit(
     )
     columns = {p.name: table.arrays[p.name] for p in plans}
     batch = (columns, table.arrays[plans[0].name].size)
-    result = core.fit_batches(plans, table.names, table.layout, [batch], "the data")
+    budget = {} if memory is None else {"memory": memory}
+    result = core.fit_batches(plans, table.names, table.layout, [batch], "the data", **budget)
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return Scaler.from_core(result.scaler)

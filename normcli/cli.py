@@ -49,6 +49,14 @@ FLAGS = {
     "offset": "--log-offset",
     "normalize": "--log-normalize",
     "invalid": "--invalid",
+    "quantile_range": "--quantile-range",
+    "with_centering": "--no-center",
+    "with_scaling": "--no-scale",
+    "unit_variance": "--unit-variance",
+    "n_quantiles": "--n-quantiles",
+    "output_distribution": "--output-distribution",
+    "standardize": "--no-standardize",
+    "memory": "--memory",
     # lrn
     "convention": "--convention",
     "region": "--region",
@@ -155,8 +163,8 @@ def cli() -> None:
     multiple=True,
     required=True,
     metavar="METHOD|COLUMN=METHOD",
-    help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
-    "sets one column's method.",
+    help="minmax, zscore, scale, maxabs, robust, quantile, yeo-johnson, box-cox, log, atan or reciprocal, "
+    "for every selected column; COLUMN=METHOD (repeatable) sets one column's method (see `normcli methods`).",
 )
 @click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
 @click.option("--columns", help="Comma-separated columns to scale (default: every numeric column).")
@@ -165,7 +173,7 @@ def cli() -> None:
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
-@click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
+@click.option("--ddof", type=int, help="zscore, scale: delta degrees of freedom of the std [default: 0].")
 @click.option("--base", type=float, help="log: the logarithm's base [default: 10].")
 @click.option("--log-offset", "offset", type=float, help="log: add this to x first, log(x + offset) [default: 0].")
 @click.option("--log-normalize", "normalize", is_flag=True, help="log: divide by log(max), so [1, max] maps to [0, 1].")
@@ -174,7 +182,28 @@ def cli() -> None:
     type=click.Choice(["error", "nan"]),
     default="error",
     show_default=True,
-    help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
+    help="What log (x <= 0), reciprocal (x = -1) and box-cox (x <= 0) do with values outside their domain.",
+)
+@click.option(
+    "--quantile-range",
+    nargs=2,
+    type=float,
+    metavar="LO HI",
+    help="robust: the percentiles whose distance is the scale [default: 25 75].",
+)
+@click.option("--no-center", is_flag=True, help="robust: do not subtract the median.")
+@click.option("--no-scale", is_flag=True, help="robust: do not divide by the quantile range.")
+@click.option("--unit-variance", is_flag=True, help="robust: scale so that normal data gets variance 1.")
+@click.option("--n-quantiles", type=int, help="quantile: how many quantiles to fit [default: 1000].")
+@click.option(
+    "--output-distribution", type=click.Choice(["uniform", "normal"]), help="quantile: the output [default: uniform]."
+)
+@click.option("--no-standardize", is_flag=True, help="yeo-johnson, box-cox: leave out the final standardization.")
+@click.option(
+    "--memory",
+    metavar="SIZE",
+    help="robust, quantile, power: memory for exact fits (e.g. 512M, 2G); beyond it a sketch or sample "
+    "[default: 256M].",
 )
 @_input_options
 @_report_options
@@ -191,6 +220,14 @@ def fit(
     offset: float | None,
     normalize: bool,
     invalid: str,
+    quantile_range: tuple[float, float] | None,
+    no_center: bool,
+    no_scale: bool,
+    unit_variance: bool,
+    n_quantiles: int | None,
+    output_distribution: str | None,
+    no_standardize: bool,
+    memory: str | None,
     fmt: str | None,
     axis: int | None,
     quiet: bool,
@@ -203,6 +240,17 @@ def fit(
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    options.update(
+        _method_options(
+            quantile_range=quantile_range,
+            unit_variance=unit_variance,
+            n_quantiles=n_quantiles,
+            output_distribution=output_distribution,
+        )
+    )
+    for key, off in (("with_centering", no_center), ("with_scaling", no_scale), ("standardize", no_standardize)):
+        if off:
+            options[key] = False
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -215,6 +263,7 @@ def fit(
             exclude=_split_names(exclude) or (),
             options=options,
             progress=progress.update,
+            memory=_parse_size(memory),
         )
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
@@ -248,7 +297,7 @@ def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]
             raise UsageError(f"-m given two methods ({default!r}, {value!r}); use COLUMN=METHOD for the second")
         else:
             default = value
-    from normcli.methods import get_method
+    from normcli.method_table import get_method
 
     for name in [default, *overrides.values()]:
         if name is not None:
@@ -263,8 +312,53 @@ def _method_options(**given: Any) -> dict[str, Any]:
         key = given_key.rstrip("_")
         if value is None or value is False or value == ():
             continue
-        out[key] = list(value) if key == "range" else value
+        out[key] = list(value) if key in ("range", "quantile_range") else value
     return out
+
+
+def _parse_size(text: str | None) -> int | None:
+    """A size in bytes from 1000000, 512K, 256M or 2G (powers of 1024); None when not given."""
+    if text is None:
+        return None
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in units else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number * units[unit] > 1 << 50:
+        raise UsageError(f"--memory {text!r} is not a size; give bytes or a number with K, M or G (e.g. 512M)")
+    return int(number * units[unit])
+
+
+# --- merge ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("scalers", nargs=-1, required=True, metavar="SCALER.json...")
+@click.option("-o", "--output", default=STDIO, show_default=True, help="The merged scaler JSON file ('-': stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary on stderr.")
+def merge(scalers: tuple[str, ...], output: str, quiet: bool) -> None:
+    """Merge scalers fitted on disjoint shards of the same columns, with the same methods and
+    options, into the scaler of all the shards: exact for the moment methods, within the sketch's
+    rank error for robust and quantile; power transforms must be refitted."""
+    from normcli.api import load
+    from normcli.io import check_output_path
+    from normcli.merge import merge_scalers
+
+    check_output_path(output, scalers)
+    merged = merge_scalers([load(path) for path in scalers], [f"scaler file {path}" for path in scalers])
+    _write_text(output, merged.to_json())
+    if quiet:
+        return
+    # plain lines, not rich markup: column names are the user's text
+    lines = [f"merged {len(scalers)} scalers: {len(merged.columns)} column(s)"]
+    for col in merged.columns:
+        if col.summary and col.summary.get("rank_error"):
+            error = col.summary["rank_error"]
+            lines.append(f"column {col.name!r} ({col.method}): quantiles within rank error {error:.3g}")
+    sys.stderr.write("\n".join(lines) + "\n")
 
 
 # --- transform / inverse ---------------------------------------------------------------------
@@ -394,7 +488,7 @@ def stats(input_path: str, columns: str | None, as_json: bool, fmt: str | None, 
 @cli.command()
 def methods() -> None:
     """List the scaling methods with their formulas and inverses."""
-    from normcli.methods import METHODS
+    from normcli.method_table import METHODS
     from normcli.report import console, methods_table
 
     console(sys.stdout).print(methods_table(METHODS, FLAGS))

@@ -61,8 +61,10 @@ def fit_stream(
     exclude: Iterable[str] = (),
     options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    memory: int | None = None,
 ) -> FitResult:
-    """Fit a scaler in one pass over the reader's batches."""
+    """Fit a scaler in one pass over the reader's batches (`memory`: bytes for exact quantiles
+    and power fits, else the default budget)."""
     plans = plan_columns(
         reader.names,
         reader.numeric_names,
@@ -81,7 +83,8 @@ def fit_stream(
             if progress:
                 progress(reader.label, reader.bytes_read, reader.total_bytes)
 
-    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label)
+    budget = {} if memory is None else {"memory": memory}
+    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label, **budget)
 
 
 @dataclass
