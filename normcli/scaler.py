@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from normcli._version import __version__
+from normcli.column_summary import MOMENTS, approximation_notes, checked_summary, moments_of, summary_for, with_moments
 from normcli.errors import DataError, NormcliError, UsageError
 from normcli.layout import Layout
 from normcli.method_table import METHODS, get_method
 from normcli.methods import Counters, Method
 from normcli.methods_more import SummaryMethod
-from normcli.power import ValueSample
-from normcli.sketch import DEFAULT_K, QuantileSketch
+from normcli.sketch import DEFAULT_K
 from normcli.stats import ColumnStats
 from normcli.validate import first_line
 
@@ -67,6 +67,9 @@ class ColumnScaler:
         }
         if self.summary is not None:
             out["summary"] = self.summary
+        moments = moments_of(self.stats)
+        if moments is not None:
+            out["moments"] = moments
         return out
 
 
@@ -303,37 +306,29 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
             **{k: ck.optional_number(stats_raw.get(k), f"{where} stats {k}") for k in ("mean", "std", "min", "max")},
         }
     )
+    moments = raw.get("moments")
+    if moments is not None and stats.count:
+        moments = ck.obj(moments, f"{where} moments")
+        exact = {k: ck.number(ck.key(moments, k, f"{where} moments"), f"{where} moments {k}") for k in MOMENTS}
+        stats = _checked(ck, f"{where} moments", lambda: with_moments(stats, exact))
     _check_fitted(ck, where, method, checked, fitted)
-    summary = _parse_summary(ck, where, method, raw.get("summary"), stats)
+    summary_raw = raw.get("summary")
+    summary_raw = None if summary_raw is None else ck.obj(summary_raw, f"{where} summary")
+    summary = _checked(ck, where, lambda: checked_summary(method, summary_raw, stats))
     return ColumnScaler(name, method.name, checked, fitted, stats, summary)
+
+
+def _checked(ck: _Checker, where: str, check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except ValueError as exc:
+        raise ck.fail(where, str(exc)) from None
 
 
 def _fitted_value(ck: _Checker, value: Any, where: str) -> float | list[float]:
     if isinstance(value, list):  # the quantile method's quantiles
         return [ck.number(v, where) for v in value]
     return ck.number(value, where)
-
-
-def _parse_summary(ck: _Checker, where: str, method: Method, raw: Any, stats: ColumnStats) -> dict[str, Any] | None:
-    """A column's summary beyond moments: a sketch whose count is the column's, or a sample note."""
-    if not isinstance(method, SummaryMethod):
-        if raw is not None:
-            raise ck.fail(where, f"has a 'summary', which {method.name} does not keep")
-        return None
-    if raw is None:
-        return None  # a merge will say it cannot merge without one
-    record = ck.obj(raw, f"{where} summary")
-    try:
-        sketch = method.summary_from_record(record)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ck.fail(f"{where} summary", f"is malformed ({type(exc).__name__}: {first_line(exc)})") from None
-    if sketch is not None:
-        error = ck.number(ck.key(record, "rank_error", f"{where} summary"), f"{where} summary rank_error")
-        if not 0 <= error <= 1:
-            raise ck.fail(f"{where} summary rank_error", f"must be between 0 and 1, not {error!r}")
-        if sketch.count != stats.count:
-            raise ck.fail(f"{where} summary", f"holds {sketch.count} values but stats count {stats.count}")
-    return record
 
 
 def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, Any]) -> None:
@@ -475,14 +470,6 @@ class _Accumulator:
     summary: Any = None  # a QuantileSketch or ValueSample, for the methods fitted on more than moments
 
 
-def _summary_for(method: Method, limit: int) -> Any:
-    if method.needs == "quantiles":
-        return QuantileSketch(DEFAULT_K, limit)
-    if method.needs == "values":
-        return ValueSample(limit)
-    return None
-
-
 class ScalerFitter:
     """Fits a scaler from batches: `update` with each batch, then `finish`.
 
@@ -504,7 +491,7 @@ class ScalerFitter:
         keepers = sum(1 for a in self._acc.values() if a.plan.method.needs != "moments")
         limit = max(DEFAULT_K, memory // BYTES_PER_VALUE // max(keepers, 1))
         for acc in self._acc.values():
-            acc.summary = _summary_for(acc.plan.method, limit)
+            acc.summary = summary_for(acc.plan.method, limit)
 
     def update(self, batch: Mapping[str, np.ndarray]) -> None:
         for name, acc in self._acc.items():
@@ -548,7 +535,7 @@ class ScalerFitter:
                 fitted = method.fit_summary(name, acc.x, acc.summary, options)
                 col = ColumnScaler(name, method.name, options, fitted, acc.x, method.record(acc.summary))
                 after[name] = method.after_stats(options, fitted, acc.x, acc.summary)
-                warnings.extend(_approximation_notes(name, method, acc.summary))
+                warnings.extend(approximation_notes(name, method, acc.summary))
             else:
                 g_stats = acc.g if method.nonlinear else acc.x
                 fitted = method.fit(name, acc.x, g_stats, options)
@@ -564,21 +551,6 @@ class ScalerFitter:
                     f"column {name!r}: {acc.invalid} value(s) outside the domain of {method.name} became NaN"
                 )
         return FitResult(Scaler(columns, self._input_columns, self._layout), before, after, warnings)
-
-
-def _approximation_notes(name: str, method: Method, summary: Any) -> list[str]:
-    """What the fit approximated because the column outgrew the memory budget."""
-    if isinstance(summary, QuantileSketch) and not summary.exact:
-        return [
-            f"column {name!r}: {summary.count} values exceed the memory budget; {method.name} was fitted on a "
-            f"quantile sketch with rank error at most {summary.rank_error:.3g} (more memory keeps them exact)"
-        ]
-    if isinstance(summary, ValueSample) and not summary.exact:
-        return [
-            f"column {name!r}: {summary.count} values exceed the memory budget; {method.name} was fitted on a "
-            f"random sample of {summary.limit} (seed {summary.seed})"
-        ]
-    return []
 
 
 def fit_batches(

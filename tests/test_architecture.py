@@ -27,6 +27,7 @@ CORE = {
     "normcli.normal",
     "normcli.power",
     "normcli.merge",
+    "normcli.column_summary",
     "normcli.sketch",
     "normcli.rounding",
     "normcli.scaler",
