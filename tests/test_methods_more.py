@@ -230,3 +230,68 @@ def test_box_cox_refuses_values_at_or_below_zero():
     with pytest.warns(UserWarning, match="1 value.s. outside the domain of box-cox became NaN"):
         scaler = normcli.fit(np.array([[1.0], [0.0], [2.0], [4.0]]), "box-cox", invalid="nan")
     assert scaler.columns[0].stats.count == 4  # the statistics are of x; the zero is left out of the fit
+
+
+# --- the scaler file: every version loads; the new fitted values are checked ------------------
+
+DATA_DIR = Path(__file__).parent / "data"
+HOUSES = {
+    "price": np.array([100000.0, 250000.0, 175000.0, 90000.0]),
+    "rooms": np.array([3.0, 4.0, 2.0, 1.0]),
+    "area": np.array([50.0, 120.0, 80.0, 35.0]),
+}
+
+
+@pytest.mark.parametrize(
+    ("version", "methods"),
+    [(1, ["zscore", "minmax", "log"]), (2, ["robust", "quantile", "yeo-johnson"])],
+)
+def test_every_scaler_file_version_loads_and_transforms(version, methods):
+    path = DATA_DIR / f"scaler_v{version}.json"
+    assert json.loads(path.read_text())["version"] == version
+    scaler = normcli.load(path)
+    assert [c.method for c in scaler.columns] == methods
+    back = scaler.inverse(scaler.transform(HOUSES))
+    for name, values in HOUSES.items():
+        if scaler[name].method != "quantile":
+            np.testing.assert_allclose(back[name], values, rtol=1e-12)
+    # the version-1 file has no exact moments: they come from its mean and std
+    if version == 1:
+        price = scaler["price"]
+        assert price.stats.count == 4 and price.fitted["mean"] == pytest.approx(HOUSES["price"].mean(), rel=1e-15)
+
+
+def test_a_scaler_of_classic_methods_is_still_written_as_version_1():
+    assert normcli.fit(HOUSES, "minmax").to_dict()["version"] == 1
+    assert normcli.fit(HOUSES, "minmax", methods={"area": "maxabs"}).to_dict()["version"] == 2
+
+
+def edited_file(tmp_path: Path, method: str, change, **options) -> Path:
+    data = normcli.fit({"v": np.arange(1.0, 41.0)}, method, **options).to_dict()
+    change(data["columns"][0])
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("method", "change", "match"),
+    [
+        ("scale", lambda c: c["fitted"].update(std=0.0), "has std 0.0; it must be > 0"),
+        ("maxabs", lambda c: c["fitted"].update(max_abs=-2.0), "has max_abs -2.0"),
+        ("robust", lambda c: c["fitted"].update(scale=-1.0), "has scale -1.0"),
+        ("robust", lambda c: c["fitted"].pop("center"), "must have exactly"),
+        ("quantile", lambda c: c["fitted"]["quantiles"].reverse(), "quantiles must not decrease"),
+        ("quantile", lambda c: c["fitted"].update(quantiles=[1.0, "x"]), "must be a finite number"),
+        ("quantile", lambda c: c["summary"]["sketch"].update(count=3), "summary is malformed"),
+        ("quantile", lambda c: c["summary"].update(rank_error=2), "rank_error must be a number between 0 and 1"),
+        ("robust", lambda c: c["moments"].update(shift=1e6), "moments give mean"),
+        ("yeo-johnson", lambda c: c["fitted"].update(std=-1.0), "has std -1.0"),
+        ("yeo-johnson", lambda c: c["fitted"].update({"lambda": "1.5"}), "must be a finite number"),
+        ("zscore", lambda c: c.update(summary={"rank_error": 0}), "does not keep"),
+    ],
+)
+def test_new_fitted_values_are_checked_on_load(tmp_path, method, change, match):
+    path = edited_file(tmp_path, method, change)
+    with pytest.raises(DataError, match=match):
+        normcli.load(path)
