@@ -124,7 +124,16 @@ def test_npy_primitives_and_table_readers_do_not_import_each_other():
 
 
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
-WORDS_ONLY = ["normcli.methods", "normcli.methods_more", "normcli.power", "normcli.merge", "normcli.scaler", "normcli.lrn_spec", "normcli.lrn_kernel", "normcli.pipeline"]
+WORDS_ONLY = [
+    "normcli.methods",
+    "normcli.methods_more",
+    "normcli.power",
+    "normcli.merge",
+    "normcli.scaler",
+    "normcli.lrn_spec",
+    "normcli.lrn_kernel",
+    "normcli.pipeline",
+]
 
 
 @pytest.mark.parametrize("name", WORDS_ONLY)

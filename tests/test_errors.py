@@ -400,12 +400,12 @@ CASES = [
     ),
     case(
         "scaler-unknown-method",
-        with_data(m__json=edited(ZSCORE, lambda d: column_of(d, "rooms").update(method="robust"))),
+        with_data(m__json=edited(ZSCORE, lambda d: column_of(d, "rooms").update(method="rank"))),
         "transform data.csv -s m.json -o out.csv",
         1,
         "m.json",
         "'rooms'",
-        "robust",
+        "rank",
     ),
     case(
         "scaler-max-below-min",
@@ -666,7 +666,7 @@ CASES = [
     case("base-negative", with_data(), "fit data.csv -m log --base -2 -o out.json", 2, "--base", "-2"),
     case("log-offset-nan", with_data(), "fit data.csv -m log --log-offset nan -o out.json", 2, "--log-offset", "nan"),
     case("invalid-bogus", with_data(), "fit data.csv -m log --invalid bogus -o out.json", 2, "--invalid", "bogus"),
-    case("unknown-method", with_data(), "fit data.csv -m robust -o out.json", 2, "robust", "zscore"),
+    case("unknown-method", with_data(), "fit data.csv -m rank -o out.json", 2, "rank", "zscore"),
     case("two-default-methods", with_data(), "fit data.csv -m zscore -m minmax -o out.json", 2, "COLUMN=METHOD"),
     case("method-without-column", with_data(), ("fit", "data.csv", "-m", "=log", "-o", "out.json"), 2, "=log"),
     case("columns-unknown", with_data(), "fit data.csv -m zscore --columns price,area -o out.json", 2, "'area'"),
@@ -913,7 +913,86 @@ CASES += NORM_CASES
 
 
 # --- issue 14: more scalers and merge
-METHOD_CASES: list[Case] = []
+ROBUST = _table_scaler("robust")
+YEO = _table_scaler("yeo-johnson")
+QUANTILE = _table_scaler("quantile")
+
+
+def scalers(**named: dict) -> Setup:
+    """data.csv and the scaler files `named` (name with `__` for `.`)."""
+    return files({"data.csv": CSV, **{k.replace("__", "."): json.dumps(v) for k, v in named.items()}})
+
+
+METHOD_CASES: list[Case] = [
+    case(
+        "box-cox-zero",
+        files({"d.csv": "a,b\n1,0.5\n2,0\n3,4\n"}),
+        "fit d.csv -m box-cox -o out.json",
+        1,
+        "column 'b'",
+        "box-cox needs x > 0",
+        "--invalid nan",
+    ),
+    case(
+        "robust-quantile-range-reversed",
+        with_data(),
+        "fit data.csv -m robust --quantile-range 80 20 -o out.json",
+        2,
+        "--quantile-range",
+        "0 <= LO < HI <= 100",
+    ),
+    case("n-quantiles-zero", with_data(), "fit data.csv -m quantile --n-quantiles 0 -o out.json", 2, "--n-quantiles"),
+    case(
+        "quantile-option-without-quantile",
+        with_data(),
+        "fit data.csv -m minmax --output-distribution normal -o out.json",
+        2,
+        "--output-distribution",
+        "quantile",
+    ),
+    case("no-center-without-robust", with_data(), "fit data.csv -m zscore --no-center -o out.json", 2, "--no-center"),
+    case("memory-not-a-size", with_data(), "fit data.csv -m robust --memory lots -o out.json", 2, "--memory", "lots"),
+    case("merge-one-file", scalers(a__json=ROBUST), "merge a.json -o out.json", 2, "two or more"),
+    case(
+        "merge-other-columns",
+        scalers(a__json=ZSCORE, b__json=NUMERIC_ZSCORE),
+        "merge a.json b.json -o out.json",
+        1,
+        "b.json",
+        "was fitted on columns",
+    ),
+    case(
+        "merge-other-method",
+        scalers(a__json=ZSCORE, b__json=MINMAX),
+        "merge a.json b.json -o out.json",
+        1,
+        "column 'price'",
+        "'minmax'",
+    ),
+    case(
+        "merge-other-options",
+        scalers(a__json=ROBUST, b__json=_table_scaler("robust", quantile_range=(10, 90))),
+        "merge a.json b.json -o out.json",
+        1,
+        "options",
+    ),
+    case(
+        "merge-power",
+        scalers(a__json=YEO, b__json=YEO),
+        "merge a.json b.json -o out.json",
+        1,
+        "yeo-johnson",
+        "refit",
+    ),
+    case(
+        "quantiles-decreasing",
+        scalers(q__json=json.loads(edited(QUANTILE, lambda d: d["columns"][0]["fitted"]["quantiles"].reverse()))),
+        "transform data.csv -s q.json -o out.csv",
+        1,
+        "q.json",
+        "quantiles must not decrease",
+    ),
+]
 CASES += METHOD_CASES
 
 
