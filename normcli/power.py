@@ -271,7 +271,7 @@ class YeoJohnson(PowerMethod):
 class BoxCox(PowerMethod):
     name = "box-cox"
     forward_text = "(x^l - 1) / l (log x at l = 0); then standardized"
-    inverse_text = "(y * std + mean) * l + 1)^(1/l) (exp at l = 0)"
+    inverse_text = "((y * std + mean) * l + 1)^(1/l) (exp at l = 0)"
     domain_text = "x > 0"
     sklearn = "PowerTransformer(method='box-cox')"
 

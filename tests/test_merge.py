@@ -5,10 +5,13 @@ never for the power transforms."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import normcli
 from normcli.merge import merge_scalers
@@ -139,3 +142,22 @@ def test_the_merged_scaler_transforms_like_the_whole_one(shards):
     a = np.genfromtxt(shards / "t_all.csv", delimiter=",", skip_header=1)
     b = np.genfromtxt(shards / "t_merged.csv", delimiter=",", skip_header=1)
     np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    method=st.sampled_from(["minmax", "zscore", "scale", "maxabs", "robust", "quantile"]),
+    cuts=st.lists(st.integers(1, 299), min_size=1, max_size=4, unique=True),
+    centre=st.sampled_from([0.0, 1e9]),
+)
+def test_merged_shards_equal_the_whole(method, cuts, centre):
+    """Shards small enough for exact sketches: every method's merge is the whole file's fit."""
+    x = centre + np.random.default_rng(len(cuts)).standard_t(3, 300)
+    with warnings.catch_warnings():  # a shard of one row is constant, and says so
+        warnings.simplefilter("ignore", UserWarning)
+        parts = [normcli.fit({"v": part}, method) for part in np.split(x, sorted(cuts))]
+    merged = merge_scalers(parts, [f"part {i}" for i in range(len(parts))])
+    whole = normcli.fit({"v": x}, method)
+    for key, value in whole.columns[0].fitted.items():
+        np.testing.assert_allclose(merged.columns[0].fitted[key], value, rtol=1e-12, atol=0)
+    assert merged.columns[0].stats.count == 300
