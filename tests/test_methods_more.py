@@ -295,3 +295,18 @@ def test_new_fitted_values_are_checked_on_load(tmp_path, method, change, match):
     path = edited_file(tmp_path, method, change)
     with pytest.raises(DataError, match=match):
         normcli.load(path)
+
+
+@pytest.mark.parametrize("method", ["scale", "maxabs", "robust", "yeo-johnson", "box-cox"])
+def test_the_command_line_inverse_restores_the_file(tmp_path, method):
+    write_csv(tmp_path / "data.csv", POSITIVE, POSITIVE_NAMES)
+    for argv in (
+        ("fit", "data.csv", "-m", method, "-o", "s.json"),
+        ("transform", "data.csv", "-s", "s.json", "-o", "scaled.parquet"),
+        ("inverse", "scaled.parquet", "-s", "s.json", "-o", "back.parquet"),
+    ):
+        r = run(*argv, "-q", cwd=tmp_path)
+        assert r.code == 0, r.err
+    table = pq.read_table(tmp_path / "back.parquet")
+    back = np.column_stack([table.column(n).to_numpy(zero_copy_only=False) for n in POSITIVE_NAMES])
+    np.testing.assert_allclose(back, POSITIVE, rtol=1e-9)
