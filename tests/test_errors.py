@@ -893,6 +893,15 @@ def edited_fitted(scaler: dict, column: str, **fitted: float) -> str:
     return edited(scaler, lambda d: column_of(d, column)["fitted"].update(fitted))
 
 
+def npy_with_shape(shape: str) -> bytes:
+    """A 3 x 4 float64 .npy whose header claims `shape` (text), its padding adjusted so
+    the header keeps its length."""
+    data = npy_bytes(np.ones((3, 4)))
+    end = data.index(b"\n")
+    header = data[10:end].decode().replace("(3, 4)", shape).rstrip()
+    return data[:10] + header.ljust(end - 10).encode() + data[end:]
+
+
 SILENT_CASES: list[Case] = [
     # item 2: an array scaler's feature count is part of its layout
     case(
@@ -1067,6 +1076,118 @@ SILENT_CASES: list[Case] = [
         2,
         "--range",
         "inf",
+    ),
+    # item 1: a later row that the typed output cannot keep, and .npy outputs that cannot hold a value
+    case(
+        "leading-zero-id-far-down-to-parquet",
+        files(
+            {
+                "big.csv": big_file("00123,3\n", header="id,price\n", row="12345,100000\n", rows=300_000),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform big.csv -s s.json -o out.parquet",
+        1,
+        "big.csv",
+        "'id'",
+        "'00123'",
+        "int64",
+        clobber=True,
+    ),
+    case(
+        "overflowing-id-far-down-to-parquet",
+        files(
+            {
+                "big.csv": big_file(
+                    "12345678901234567891,3\n", header="id,price\n", row="12345,100000\n", rows=300_000
+                ),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform big.csv -s s.json -o out.parquet",
+        1,
+        "big.csv",
+        "'id'",
+        "12345678901234567891",
+    ),
+    case(
+        "id-beyond-2-53-to-npy",
+        files(
+            {
+                "i.csv": "id,price\n9007199254740993,1\n2,2\n",
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform i.csv -s s.json -o out.npy",
+        1,
+        "i.csv",
+        "'id'",
+        "9007199254740993",
+        clobber=True,
+    ),
+    case(
+        "uint64-parquet-to-npy",
+        files(
+            {
+                "u.parquet": parquet_bytes(pa.table({"u": pa.array([2**64 - 1, 1], pa.uint64()), "price": [1.0, 2.0]})),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform u.parquet -s s.json -o out.npy",
+        1,
+        "u.parquet",
+        "'u'",
+        "18446744073709551615",
+    ),
+    case(
+        "unscaled-float64-to-float32-npy",
+        files(
+            {
+                "f.csv": "f,price\n0.1,1\n0.2,2\n",
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform f.csv -s s.json -o out.npy --dtype float32",
+        1,
+        "f.csv",
+        "'f'",
+        "0.1",
+        "float32",
+    ),
+    # item 12: damaged .npy headers
+    case(
+        "npy-header-negative-dimension",
+        files({"n.npy": npy_with_shape("(-3, 4)")}),
+        "fit n.npy -m zscore -o out.json",
+        1,
+        "n.npy",
+        "damaged",
+        "negative",
+    ),
+    case(
+        "npy-header-shape-overflows",
+        files({"o.npy": npy_with_shape(f"({2**40}, {2**40})")}),
+        "stats o.npy",
+        1,
+        "o.npy",
+        "damaged",
+    ),
+    case(
+        "npy-header-shape-overflows-lrn",
+        files({"o.npy": npy_with_shape("(99999999999999999999, 4, 2, 2)")}),
+        "lrn o.npy --size 3 -o out.npy",
+        1,
+        "o.npy",
+        "damaged",
+        clobber=True,
+    ),
+    case(
+        "npy-header-zero-times-huge",
+        files({"z.npy": npy_with_shape("(0, 99999999999999999999999)")}),
+        "stats z.npy",
+        1,
+        "z.npy",
+        "damaged",
     ),
     case(
         "minmax-fit-factor-underflows",

@@ -85,3 +85,153 @@ def test_a_narrow_range_far_in_the_subnormals_is_refused_but_a_usable_one_is_exa
     assert r.code == 0, r.err
     r = run("transform", "xy.csv", "-s", "s.json", "-q", cwd=tmp_path)
     assert [float(v) for v in r.text.split()[1:]] == [0.0, 5e-301, 1e-300]
+
+
+# --- item 1: columns that are not scaled keep their values in every output format ----------------
+
+XY_SCALER = {"x": np.array([1.0, 3.0]), "y": np.array([10.0, 30.0])}
+IDS = "id,x,y\n12345678901234567891,1,10\n12345678901234567892,2,20\n00123,3,30\n"
+
+
+def xy_scaler(folder) -> None:
+    normcli.fit(XY_SCALER, "minmax").save(folder / "xy.json")
+
+
+def read_parquet(path) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).to_pylist()
+
+
+def test_ids_that_overflow_int64_or_have_leading_zeros_stay_text_in_parquet(tmp_path):
+    """The issue's example: two 20-digit ids collided as doubles and 00123 became 123.0."""
+    xy_scaler(tmp_path)
+    (tmp_path / "a.csv").write_text(IDS)
+    r = run("transform", "a.csv", "-s", "xy.json", "-o", "a.parquet", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    rows = read_parquet(tmp_path / "a.parquet")
+    assert [row["id"] for row in rows] == ["12345678901234567891", "12345678901234567892", "00123"]
+    assert [row["x"] for row in rows] == [0.0, 0.5, 1.0]
+
+
+def test_each_unscaled_column_gets_the_type_that_keeps_its_values(tmp_path):
+    import pyarrow.parquet as pq
+
+    xy_scaler(tmp_path)
+    (tmp_path / "m.csv").write_text(
+        "n,zip,price,signed,big,x,y,city\n"
+        "1,007,1.50,+5,9007199254740993,1,10,Porto\n"
+        "-2,110,2,3,0.5,2,20,Faro\n"
+        "NA,,,,,3,30,\n"
+    )
+    r = run("transform", "m.csv", "-s", "xy.json", "-o", "m.parquet", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    schema = pq.read_schema(tmp_path / "m.parquet")
+    types = {name: str(schema.field(name).type) for name in schema.names}
+    assert types == {
+        "n": "int64",  # plain integers that fit int64
+        "zip": "string",  # a leading zero
+        "price": "double",  # floats, read as pandas reads them
+        "signed": "string",  # "+5" is not how 5 is written
+        "big": "string",  # a float column, but 9007199254740993 is beyond 2**53, where float64 skips integers
+        "x": "double",
+        "y": "double",
+        "city": "string",
+    }
+    rows = read_parquet(tmp_path / "m.parquet")
+    assert [row["n"] for row in rows] == [1, -2, None]
+    assert [row["zip"] for row in rows] == ["007", "110", ""]
+    assert [row["price"] for row in rows] == [1.5, 2.0, None]
+    assert [row["big"] for row in rows] == ["9007199254740993", "0.5", ""]
+
+
+def test_parquet_to_parquet_keeps_integer_and_decimal_columns_as_they_were(tmp_path):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    xy_scaler(tmp_path)
+    table = pa.table(
+        {
+            "id": pa.array([2**63 - 1, -(2**63), 7], pa.int64()),
+            "u": pa.array([2**64 - 1, 0, 1], pa.uint64()),
+            "d": pa.array([decimal.Decimal("12345678901234567890.123456789")] * 3, pa.decimal128(38, 9)),
+            "x": [1.0, 2.0, 3.0],
+            "y": [10.0, 20.0, 30.0],
+        }
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    for out in ("out.parquet", "out.csv"):
+        r = run("transform", "in.parquet", "-s", "xy.json", "-o", out, "-q", cwd=tmp_path)
+        assert r.code == 0, r.err
+    assert pq.read_table(tmp_path / "out.parquet").select(["id", "u", "d"]).equals(table.select(["id", "u", "d"]))
+    lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert lines[1].startswith("9223372036854775807,18446744073709551615,12345678901234567890.123456789,")
+
+
+def test_csv_to_npy_keeps_small_integer_ids_exactly(tmp_path):
+    xy_scaler(tmp_path)
+    (tmp_path / "i.csv").write_text("id,x,y\n9007199254740992,1,10\n-3,3,30\n")
+    r = run("transform", "i.csv", "-s", "xy.json", "-o", "i.npy", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert np.load(tmp_path / "i.npy").tolist() == [[9007199254740992.0, 0.0, 0.0], [-3.0, 1.0, 1.0]]
+
+
+def test_csv_to_csv_still_copies_unscaled_columns_as_written(tmp_path):
+    xy_scaler(tmp_path)
+    (tmp_path / "a.csv").write_text(IDS)
+    r = run("transform", "a.csv", "-s", "xy.json", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert [line.split(",")[0] for line in r.text.splitlines()] == [
+        "id",
+        "12345678901234567891",
+        "12345678901234567892",
+        "00123",
+    ]
+
+
+# --- item 12: a Parquet timestamp in a fixed-offset zone; file names that are not UTF-8 -----------
+
+
+def test_a_fixed_offset_timestamp_column_is_written_to_csv_with_its_offset(tmp_path):
+    import datetime
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    xy_scaler(tmp_path)
+    when = datetime.datetime(2024, 1, 1, 10, 0, 0, 123456, tzinfo=datetime.UTC)
+    table = pa.table(
+        {
+            "at": pa.array([when, None, when], pa.timestamp("ns", tz="+05:30")),
+            "x": [1.0, 2.0, 3.0],
+            "y": [10.0, 20.0, 30.0],
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    r = run("transform", "t.parquet", "-s", "xy.json", "-o", "t.csv", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert (tmp_path / "t.csv").read_text().splitlines() == [
+        "at,x,y",
+        "2024-01-01T15:30:00.123456000+0530,0.0,0.0",
+        ",0.5,0.5",
+        "2024-01-01T15:30:00.123456000+0530,1.0,1.0",
+    ]
+
+
+def test_file_names_that_are_not_utf8_work_for_every_format(tmp_path):
+    import os
+
+    xy_scaler(tmp_path)
+    name = os.fsdecode(b"caf\xe9")  # Latin-1 bytes, as an old file system may hold
+    (tmp_path / f"{name}.csv").write_text("x,y\n1,10\n2,20\n3,30\n")
+    r = run("transform", f"{name}.csv", "-s", "xy.json", "-o", f"{name}.parquet", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    r = run("inverse", f"{name}.parquet", "-s", "xy.json", "-o", f"{name}2.csv", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert (tmp_path / f"{name}2.csv").read_text() == "x,y\n1.0,10.0\n2.0,20.0\n3.0,30.0\n"
+    r = run("fit", f"{name}.csv", "-m", "zscore", "-o", f"{name}.json", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    r = run("stats", f"missing-{name}.csv", cwd=tmp_path)
+    assert_clean_error(r, 1, "no such file")

@@ -84,7 +84,23 @@ def open_reader(
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
         return ParquetReader(path)
-    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    if float_columns is not None and not text_passthrough:
+        # the other columns go to a typed output (Parquet, .npy): keep their values exactly
+        from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
+
+        return ExactUnscaled(reader, numeric_looking_text(reader, float_columns))
+    return reader
+
+
+def arrow_source(path: str) -> str | pa.NativeFile:
+    """`path` for pyarrow, which encodes names as UTF-8: a name holding other bytes (which
+    Python keeps as surrogates) is opened here, by its bytes, and handed over as a file."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return pa.OSFile(os.fsencode(path), "r")
+    return path
 
 
 def _check_readable(path: str) -> None:
@@ -228,7 +244,7 @@ class CsvReader(TableReader):
         if self._path == STDIO:
             return _Replay(self._head, self._stream)
         self._stream.close()
-        return pa.OSFile(self._path, "r")
+        return pa.OSFile(os.fsencode(self._path), "r")  # bytes: a name need not be UTF-8
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         types, include = self._types, None
@@ -266,6 +282,16 @@ class CsvReader(TableReader):
     def close(self) -> None:
         if self._path != STDIO:
             self._stream.close()
+
+    @property
+    def column_types(self) -> dict[str, pa.DataType]:
+        """The type each column will be read as."""
+        return dict(self._types)
+
+    def read_as_text(self, names: Iterable[str]) -> None:
+        """Read these columns as their original text (the caller types them: io.unscaled)."""
+        for name in names:
+            self._types[name] = pa.string()
 
 
 def _last_row_end(head: bytes) -> int:
@@ -356,7 +382,7 @@ class ParquetReader(TableReader):
                 self.total_bytes = os.path.getsize(path)
                 if self.total_bytes == 0:
                     raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(path)
+                self._file = pq.ParquetFile(arrow_source(path))
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise parquet_error(self.label, exc) from None
