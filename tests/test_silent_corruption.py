@@ -235,3 +235,94 @@ def test_file_names_that_are_not_utf8_work_for_every_format(tmp_path):
     assert r.code == 0, r.err
     r = run("stats", f"missing-{name}.csv", cwd=tmp_path)
     assert_clean_error(r, 1, "no such file")
+
+
+# --- item 5: LRN where x^2, k or s leave the range of float32/float64 ------------------------------
+
+
+def lrn_reference(x: np.ndarray, size: int, alpha: float, beta: float, k: float) -> np.ndarray:
+    """torch's LRN evaluated directly in extended precision (x87 long double: exponents to
+    1e+-4932), one window at a time: an independent reference for the tiled kernel."""
+    wide = np.asarray(x, np.longdouble)
+    squares = wide * wide
+    lo, hi = size // 2, (size - 1) // 2
+    sums = np.zeros_like(wide)
+    for c in range(wide.shape[1]):
+        sums[:, c] = squares[:, max(0, c - lo) : c + hi + 1].sum(axis=1)
+    return wide * (np.longdouble(k) + np.longdouble(alpha / size) * sums) ** np.longdouble(-beta)
+
+
+needs_long_double = pytest.mark.skipif(
+    np.finfo(np.longdouble).maxexp <= 1024, reason="the reference needs a long double wider than float64"
+)
+
+
+def assert_within_1e6_of(y: np.ndarray, reference: np.ndarray) -> None:
+    """Equal to 1e-6 relative where the reference fits the output dtype; inf where it does not."""
+    limit = np.finfo(y.dtype).max
+    fits = np.abs(reference) <= limit
+    assert np.isinf(y[~fits]).all()
+    wide = y[fits].astype(np.longdouble)
+    scale = np.maximum(np.abs(reference[fits]), np.finfo(y.dtype).tiny)
+    assert float(np.max(np.abs(wide - reference[fits]) / scale, initial=0.0)) <= 1e-6
+
+
+@needs_long_double
+@pytest.mark.parametrize(
+    ("dtype", "magnitude", "options"),
+    [
+        (np.float32, 1e20, {}),  # x^2 overflows float32: every output was 0
+        (np.float32, 3e38, {}),
+        (np.float64, 1e200, {}),  # x^2 overflows float64
+        (np.float64, 1.7e308, {}),
+        (np.float32, 1.0, {"alpha": 1e-45, "bias": 1e-45}),  # s and k subnormal in float32: 97% off
+        (np.float32, 1e-3, {"alpha": 1e-45, "bias": 1e-45}),
+        (np.float64, 1e-200, {"bias": 0.0}),  # x^2 underflows float64 and k = 0
+        (np.float32, 1e-30, {"alpha": 1.0, "bias": 1e-30, "beta": 2.0}),  # y far beyond x, still finite
+    ],
+)
+def test_lrn_stays_within_1e6_of_an_extended_precision_reference(dtype, magnitude, options):
+    x = (np.random.default_rng(4).random((2, 5, 3, 3)) * magnitude).astype(dtype)
+    x[0, 0, 0, 0] = 0
+    y = normcli.lrn(x, convention="torch", size=3, **options)
+    assert y.dtype == dtype
+    reference = lrn_reference(x, 3, options.get("alpha", 1e-4), options.get("beta", 0.75), options.get("bias", 1.0))
+    assert_within_1e6_of(y, reference)
+
+
+@needs_long_double
+@settings(max_examples=40, deadline=None)
+@given(
+    dtype=st.sampled_from([np.float32, np.float64]),
+    exponent=st.integers(-320, 308),
+    alpha=st.sampled_from([1e-4, 1.0, 1e-45, 1e-300, 1e10]),
+    bias=st.sampled_from([1.0, 2.0, 1e-45, 1e-300, 0.5]),
+    beta=st.sampled_from([0.75, 0.5, 1.0, 0.3]),
+    seed=st.integers(0, 2**16),
+)
+def test_lrn_over_the_whole_float_range_is_accurate_or_inf(dtype, exponent, alpha, bias, beta, seed):
+    info = np.finfo(dtype)
+    magnitude = float(np.clip(10.0**exponent if exponent < 308 else 1e308, info.smallest_subnormal, info.max))
+    rng = np.random.default_rng(seed)
+    x = (rng.random((1, 6, 2, 2)) * magnitude * rng.choice([-1, 1], (1, 6, 2, 2))).astype(dtype)
+    y = normcli.lrn(x, convention="torch", size=3, alpha=alpha, beta=beta, bias=bias)
+    assert_within_1e6_of(y, lrn_reference(x, 3, alpha, beta, bias))
+
+
+def test_lrn_of_huge_float32_activations_on_the_command_line(tmp_path):
+    """The issue's case: float32 1e20 with --size 3 gave all zeros, with exit 0."""
+    np.save(tmp_path / "a.npy", np.full((1, 3, 2, 2), 1e20, np.float32))
+    r = run("lrn", "a.npy", "--size", "3", "-o", "o.npy", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    y = np.load(tmp_path / "o.npy")
+    # middle channel: 1e20 * (1 + 1e-4/3 * 3e40)^-0.75; edges see two channels
+    np.testing.assert_allclose(y[0, 1], 1e20 * (1 + 1e-4 / 3 * 3e40) ** -0.75, rtol=1e-6)
+    np.testing.assert_allclose(y[0, 0], 1e20 * (1 + 1e-4 / 3 * 2e40) ** -0.75, rtol=1e-6)
+
+
+def test_lrn_results_beyond_float32_are_counted_and_reported(tmp_path):
+    np.save(tmp_path / "a.npy", np.full((1, 3, 2, 2), 1e10, np.float32))
+    r = run("lrn", "a.npy", "--size", "3", "--alpha", "0", "--bias", "1e-40", "-o", "o.npy", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert "warning: 12 value(s) overflowed float32 and became inf" in r.err
+    assert np.isinf(np.load(tmp_path / "o.npy")).all()  # 1e10 * (1e-40)^-0.75 = 1e40
