@@ -1077,6 +1077,66 @@ SILENT_CASES: list[Case] = [
         "--range",
         "inf",
     ),
+    # item 3: a quote that is never closed swallows every row after it
+    case(
+        "unclosed-quote-in-the-last-column",
+        with_data(q__csv='id,city,price,rooms\nH1,Porto,100000,3\nH2,"Faro,250000,4\nH3,Lisboa,175000,2\n'),
+        "transform q.csv -s s.json -o out.csv",
+        1,
+        "q.csv",
+        "line 3",
+        "never closed",
+        clobber=True,
+    ),
+    case(
+        "unclosed-quote-in-a-text-column-fit",
+        files({"q.csv": 'price,rooms,note\n1,2,"never closed\n3,4,b\n3,4,b\n'}),
+        "fit q.csv -m zscore -o out.json",
+        1,
+        "q.csv",
+        "line 2",
+        "never closed",
+    ),
+    case(
+        "unclosed-quote-stats",
+        files({"q.csv": 'price,rooms,note\n1,2,"never closed\n3,4,b\n3,4,b\n'}),
+        "stats q.csv",
+        1,
+        "q.csv",
+        "line 2",
+    ),
+    case(
+        "unclosed-quote-mid-row",
+        files({"q.csv": 'price,note,rooms\n1,"open,2\n3,b,4\n'}),
+        "fit q.csv -m zscore -o out.json",
+        1,
+        "q.csv",
+        "line 2",
+        "never closed",
+    ),
+    case(
+        "unclosed-quote-far-down",
+        with_data(
+            q__csv=big_file(
+                'H9,"Faro,1,2\nH1,Porto,100000,3\n', header="id,price,rooms,city\n", row="H1,100000,3,Porto\n"
+            )
+        ),
+        "transform q.csv -s s.json -o out.parquet",
+        1,
+        "q.csv",
+        "line 600002",
+        "never closed",
+        clobber=True,
+    ),
+    case(
+        "unclosed-quote-far-down-stdin",
+        files({"s.json": json.dumps(ZSCORE)}),
+        "transform - -s s.json -o out.csv",
+        1,
+        "<stdin>",
+        "line 600002",
+        stdin=big_csv('H9,Porto,1,"2\nH1,Porto,100000,3\n'),
+    ),
     # item 1: a later row that the typed output cannot keep, and .npy outputs that cannot hold a value
     case(
         "leading-zero-id-far-down-to-parquet",

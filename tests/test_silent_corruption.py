@@ -326,3 +326,61 @@ def test_lrn_results_beyond_float32_are_counted_and_reported(tmp_path):
     assert r.code == 0, r.err
     assert "warning: 12 value(s) overflowed float32 and became inf" in r.err
     assert np.isinf(np.load(tmp_path / "o.npy")).all()  # 1e10 * (1e-40)^-0.75 = 1e40
+
+
+# --- item 3: a quote that opens a value and is never closed ----------------------------------------
+
+
+def open_quote_by_the_rules(data: bytes) -> tuple[int, int] | None:
+    """RFC 4180 quoting, a byte at a time, as pyarrow's parser applies it: the offset and
+    line of the quote left open at the end, or None."""
+    in_quote, field_start, opened, i = False, True, -1, 0
+    while i < len(data):
+        c = data[i : i + 1]
+        if in_quote:
+            if c == b'"' and data[i + 1 : i + 2] == b'"':
+                i += 2
+                continue
+            in_quote = c != b'"'
+        elif c == b'"' and field_start:
+            in_quote, opened = True, i
+        field_start = not in_quote and c in (b",", b"\n", b"\r")
+        i += 1
+    return (opened, data.count(b"\n", 0, opened) + 1) if in_quote else None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.text(alphabet='ab,"\n\r', max_size=80).map(str.encode),
+    cuts=st.lists(st.integers(0, 80), max_size=6),
+)
+def test_the_quote_scanner_follows_the_rules_whatever_the_chunks(data, cuts):
+    from normcli.io.quotes import QuoteScanner
+
+    scanner = QuoteScanner()
+    bounds = [0, *sorted({c for c in cuts if c <= len(data)}), len(data)]
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        scanner.feed(data[start:stop])
+    found = scanner.finish()
+    assert (None if found is None else (found.offset, found.line)) == open_quote_by_the_rules(data)
+
+
+def test_quotes_that_are_closed_doubled_literal_or_span_lines_are_not_an_error(tmp_path):
+    xy_scaler(tmp_path)
+    rows = '1,10,"a ""quoted"" word"\n2,20,5\'11"\n3,30,"two\nlines"\n4,40,"c"d\n'
+    (tmp_path / "ok.csv").write_text("x,y,note\n" + rows * 50_000)  # 3.7 MB: past the sniffed head
+    r = run("transform", "ok.csv", "-s", "xy.json", "-o", "ok.parquet", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    notes = [row["note"] for row in read_parquet(tmp_path / "ok.parquet")]
+    assert notes[:4] == ['a "quoted" word', "5'11\"", "two\nlines", "cd"] and len(notes) == 200_000
+
+
+def test_an_unclosed_quote_beyond_the_first_mib_names_its_line(tmp_path):
+    xy_scaler(tmp_path)
+    rows = "".join(f"{i},{i},note {i}\n" for i in range(100_000))
+    (tmp_path / "q.csv").write_text("x,y,note\n" + rows + '7,8,"never closed\n9,10,b\n9,10,b\n')
+    for args in (("-o", "out.csv"), ()):
+        r = run("transform", "q.csv", "-s", "xy.json", *args, cwd=tmp_path)
+        assert r.code == 1
+        assert r.err.strip().splitlines()[-1].startswith("error: q.csv: the quote opened on line 100002 ")
+    assert not (tmp_path / "out.csv").exists()
