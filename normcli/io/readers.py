@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -299,8 +300,10 @@ class CsvReader(TableReader):
             found = scanner.finish()
         elif self._path == STDIO:
             found = self._quotes.finish() if self._quotes is not None else None
-        else:
+        elif stat.S_ISREG(os.stat(self._path).st_mode):  # a FIFO cannot be read twice
             found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
+        else:
+            found = None
         if found is None:
             return None
         text = found.text if len(found.text) <= 60 else found.text[:60] + "..."
