@@ -125,6 +125,12 @@ class Method:
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         return Affine()
 
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        """Why these fitted values cannot be applied in float64 (a phrase that follows
+        "column 'x'", and the fix when fitting), or None. Both `fit` and the scaler file
+        loader ask this, so a hand-edited file is refused exactly where a fit would be."""
+        return None
+
     def constant_warning(self, column: str, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
         """A warning when the fit degenerated (a constant column), else None."""
         return None
@@ -214,6 +220,24 @@ def _flag_option(options: dict[str, Any], key: str, flag: str) -> bool:
     return bool(value)
 
 
+# Below 2**-1022 floats are subnormal and lose a bit per halving; from 2**-1034 down they
+# keep fewer than 41 of their 53 bits, too few for the 1e-12 round trip the README promises.
+_TINY = math.ldexp(1.0, -1034)
+_HUGE = float(np.finfo(np.float64).max)
+
+
+def _usable_factor(value: float) -> bool:
+    """Whether a width or a scale factor is finite and not so deep in the subnormals (or
+    flushed to 0) that it has lost its precision."""
+    return math.isfinite(value) and abs(value) >= _TINY
+
+
+def _raise_fit_problem(column: str, problem: tuple[str, str] | None) -> None:
+    if problem is not None:
+        what, fix = problem
+        raise DataError(f"column {column!r} {what}" + (f"; {fix}" if fix else ""))
+
+
 def _require_values(column: str, s: ColumnStats, method: str) -> None:
     if s.count == 0:
         raise DataError(f"column {column!r} has no finite values to fit {method} on")
@@ -235,24 +259,37 @@ class MinMax(Method):
         lo, hi = bounds
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             raise UsageError(f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}")
+        if not _usable_factor(hi - lo):  # 0 5e-324 would map every value to LO
+            raise UsageError(
+                f"--range {rng[0]!r} {rng[1]!r} is {hi - lo!r} wide; float64 scales only to widths "
+                f"from {_TINY:.3g} to {_HUGE:.3g}"
+            )
         out["range"] = [lo, hi]
         out["clip"] = _flag_option(options, "clip", "--clip")
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
-        if not math.isfinite(g_stats.max - g_stats.min):
-            raise DataError(
-                f"column {column!r} spans {g_stats.min!r} to {g_stats.max!r}, a range that overflows float64; "
-                "rescale it first (e.g. -m log or atan)"
-            )
+        fitted = {"min": g_stats.min, "max": g_stats.max}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
         lo, hi = options["range"]
-        if g_stats.max > g_stats.min and not math.isfinite((hi - lo) / (g_stats.max - g_stats.min)):
-            raise DataError(
-                f"column {column!r} spans only {g_stats.max - g_stats.min!r}; stretching that to the range "
-                f"[{lo!r}, {hi!r}] overflows float64"
+        mn, mx = fitted["min"], fitted["max"]
+        if not mn <= mx:
+            return f"has min {mn!r} > max {mx!r}", ""
+        span = mx - mn
+        if not math.isfinite(span):
+            return f"spans {mn!r} to {mx!r}, a range that overflows float64", "rescale it first (e.g. -m log or atan)"
+        if span > 0 and not _usable_factor((hi - lo) / span):
+            how = "overflows" if (hi - lo) / span > 1 else "underflows"
+            return (
+                f"spans {'only ' if how == 'overflows' else ''}{span!r}; mapping that to the range "
+                f"[{lo!r}, {hi!r}] {how} float64",
+                "rescale it first or choose another --range",
             )
-        return {"min": g_stats.min, "max": g_stats.max}
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         lo, hi = options["range"]
@@ -306,12 +343,20 @@ class ZScore(Method):
                 f"column {column!r} has a standard deviation that overflows float64 (values near "
                 f"{max(abs(g_stats.min), abs(g_stats.max)):.3g}); rescale it first (e.g. -m log or atan)"
             )
+        fitted = {"mean": g_stats.mean, "std": std}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        std = fitted["std"]
+        if not std >= 0:
+            return f"has a negative std {std!r}", ""
         if std > 0 and not math.isfinite(1.0 / std):
-            raise DataError(
-                f"column {column!r} has a standard deviation of {std:.3g}, too small for float64 to divide "
-                "by; rescale it first (multiply it by a large power of ten)"
+            return (
+                f"has a standard deviation of {std:.3g}, too small for float64 to divide by",
+                "rescale it first (multiply it by a large power of ten)",
             )
-        return {"mean": g_stats.mean, "std": std}
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         std = fitted["std"]
@@ -389,7 +434,24 @@ class Log(Method):
             raise DataError(
                 f"column {column!r} has max + offset <= 1; --log-normalize maps [1, max] to [0, 1] and needs max > 1"
             )
-        return {"max": x_stats.max}
+        fitted = {"max": x_stats.max}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        if not options["normalize"]:
+            return None
+        top = fitted["max"] + options["offset"]
+        if not top > 1:
+            return f"has max {fitted['max']!r}; normalization needs max + offset > 1", ""
+        with np.errstate(over="ignore", divide="ignore"):
+            log_max = float(self.g(np.float64(fitted["max"]), options))
+        if not (math.isfinite(top) and _usable_factor(1.0 / log_max)):
+            return (
+                f"has max {fitted['max']!r}, whose log (offset {options['offset']!r}) float64 cannot divide by",
+                "use a smaller --log-offset",
+            )
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         if options["normalize"]:

@@ -4,6 +4,8 @@ replaced atomically when (and only when) the whole output has been written."""
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -71,6 +73,7 @@ class CsvWriter(Writer):
             self._sink.write(header_line(table.schema.names, self._delimiter))
             self._sink.flush()  # polars may write to the file descriptor directly
             self._header = False
+        table = _fixed_offsets_as_text(table)
         if table.num_columns == 1:
             # A lone empty field is an empty line, which CSV readers skip: write "" there.
             null = '""'
@@ -115,6 +118,23 @@ def _check_writable_as_text(schema: pa.Schema) -> None:
             )
 
 
+_FIXED_OFFSET = re.compile(r"[+-]\d\d:?\d\d")
+
+
+def _fixed_offsets_as_text(table: pa.Table) -> pa.Table:
+    """Timestamps in a fixed-offset zone ("+05:30", as Parquet files from many tools hold)
+    as text: polars knows only named zones. The text is what polars writes for a named
+    zone, local time and offset (2024-01-01T15:30:00.123456000+0530), so the instant and
+    the offset survive."""
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz and _FIXED_OFFSET.fullmatch(f.type.tz):
+            text = pc.strftime(table.column(i), "%Y-%m-%dT%H:%M:%S%z")  # %S carries the unit's fraction
+            table = table.set_column(i, pa.field(f.name, pa.string()), text)
+    return table
+
+
 def _is_binary(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
 
@@ -151,7 +171,10 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 
 class ParquetWriter(Writer):
     def __init__(self, sink: BinaryIO | str) -> None:
-        self._sink = sink
+        self._sink: BinaryIO | str | pa.NativeFile = sink
+        self._own: pa.NativeFile | None = None
+        if isinstance(sink, str) and not _utf8_name(sink):  # pyarrow encodes names as UTF-8
+            self._sink = self._own = pa.OSFile(os.fsencode(sink), "w")
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
@@ -164,8 +187,20 @@ class ParquetWriter(Writer):
         self._writer.write_batch(rb)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            if self._own is not None:
+                self._own.close()
+
+
+def _utf8_name(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class NpyWriter(Writer):
