@@ -48,6 +48,7 @@ class Scaler(core.Scaler):
     def _apply_data(self, data: Any, inverse: bool) -> Any:
         axis = self.layout.axis
         table = _Columns.of(data, axis)
+        self.check_layout(table.layout, table.names, "the data")
         new = self.inverse_columns(table.arrays) if inverse else self.transform_columns(table.arrays)
         return table.rebuild(new)
 

@@ -206,13 +206,8 @@ def stats_stream(
 
 
 def check_layout(scaler: Scaler, reader: Reader) -> None:
-    """An array scaler applies to arrays of the rank and feature axis it was fitted on."""
-    fitted, got = scaler.layout, reader.layout
-    if fitted.is_array and got.is_array and fitted != got:
-        raise DataError(
-            f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
-            f"but {reader.label} is {got.ndim}-D with features on axis {got.axis}"
-        )
+    """An array scaler applies to arrays of the rank, feature axis and feature count it was fitted on."""
+    scaler.check_layout(reader.layout, reader.names, reader.label)
 
 
 def _require_rows(reader: Reader, rows: int) -> None:
@@ -268,7 +263,7 @@ def lrn_file(
     with open_npy_stream(output, x.shape, result.out_dtype) as write:
         for block in blocks:
             y = lrn_apply(block, spec)
-            if result.out_dtype == np.float16:
+            if result.out_dtype == np.float16 or spec.bias < 1:  # k < 1 lets y outgrow x
                 result.overflow += count_overflow(block, y)
             if before is not None and after is not None:
                 before.add(block, spec.channel_axis)

@@ -100,6 +100,23 @@ class Scaler:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"{source} lacks column(s) {shown} that the scaler needs")
 
+    def check_layout(self, layout: Layout, names: list[str], source: str = "input") -> None:
+        """An array scaler applies only to arrays of its rank, feature axis and feature count:
+        a wider array would keep its extra features unscaled, so that is refused too."""
+        fitted = self.layout
+        if not (fitted.is_array and layout.is_array):
+            return
+        if fitted != layout:
+            raise DataError(
+                f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
+                f"but {source} is {layout.ndim}-D with features on axis {layout.axis}"
+            )
+        if len(names) != len(self.input_columns):
+            raise DataError(
+                f"the scaler was fitted on arrays of {len(self.input_columns)} features along axis {fitted.axis}, "
+                f"but {source} has {len(names)}; fit a scaler on arrays of this shape"
+            )
+
     def transform_columns(
         self, batch: Mapping[str, np.ndarray], counters: dict[str, Counters] | None = None
     ) -> dict[str, np.ndarray]:
@@ -143,7 +160,7 @@ class Scaler:
     def from_json(cls, text: str | bytes, source: str = "scaler file") -> Scaler:
         """Parse and validate a scaler file; any fault is a DataError naming `source`."""
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         except (ValueError, UnicodeDecodeError) as exc:
             raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
@@ -166,6 +183,17 @@ class Scaler:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice: which of two "std" values a reader keeps
+    differs between tools, so a file with both is ambiguous, not a scaler."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
 
 
 class _Checker:
@@ -236,6 +264,8 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     unknown = [c.name for c in columns if c.name not in input_columns]
     if unknown:
         raise ck.fail(f"column {unknown[0]!r}", "is not among 'input_columns'")
+    if layout.is_array and input_columns != [str(j) for j in range(len(input_columns))]:
+        raise ck.fail("'input_columns'", "of an array scaler must be the feature indices '0', '1', ... in order")
     return Scaler(columns, input_columns, layout)
 
 
@@ -294,8 +324,8 @@ def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, A
     if sorted(fitted) != sorted(expected):
         raise ck.fail(f"{where} fitted", f"must have exactly {expected or 'no values'}, not {sorted(fitted)}")
     problem = method.fitted_problem(options, fitted)
-    if problem:
-        raise ck.fail(f"{where} fitted", problem)
+    if problem is not None:  # the method's own constraints, as when fitting
+        raise ck.fail(where, f"{problem[0]}; refit the scaler")
 
 
 # --- fitting --------------------------------------------------------------------------------

@@ -883,7 +883,383 @@ CASES = [
 
 
 # --- issue 9: data altered or lost in silence (unscaled columns, layouts, quotes, loaded scalers)
-SILENT_CASES: list[Case] = []
+PER_CHANNEL_16 = normcli.fit(np.random.default_rng(1).random((2, 16, 3, 3)), "zscore", axis=1).to_dict()
+
+
+def with_array_scaler(**extra: str | bytes | Callable[[Path], None]) -> Setup:
+    """s3.json, a minmax scaler fitted on 2-D arrays of 3 features, plus `extra` files."""
+    return files({"s3.json": json.dumps(ARRAY_2D), **{k.replace("__", "."): v for k, v in extra.items()}})
+
+
+def edited_fitted(scaler: dict, column: str, **fitted: float) -> str:
+    return edited(scaler, lambda d: column_of(d, column)["fitted"].update(fitted))
+
+
+def npy_with_shape(shape: str) -> bytes:
+    """A 3 x 4 float64 .npy whose header claims `shape` (text), its padding adjusted so
+    the header keeps its length."""
+    data = npy_bytes(np.ones((3, 4)))
+    end = data.index(b"\n")
+    header = data[10:end].decode().replace("(3, 4)", shape).rstrip()
+    return data[:10] + header.ljust(end - 10).encode() + data[end:]
+
+
+SILENT_CASES: list[Case] = [
+    # item 2: an array scaler's feature count is part of its layout
+    case(
+        "array-scaler-on-a-wider-2d-array",
+        with_array_scaler(wide__npy=npy_bytes(np.arange(20.0).reshape(4, 5))),
+        "transform wide.npy -s s3.json -o out.npy",
+        1,
+        "wide.npy",
+        "3 features",
+        "has 5",
+        clobber=True,
+    ),
+    case(
+        "array-scaler-inverse-on-a-wider-2d-array",
+        with_array_scaler(wide__npy=npy_bytes(np.arange(20.0).reshape(4, 5))),
+        "inverse wide.npy -s s3.json -o out.csv",
+        1,
+        "wide.npy",
+        "3 features",
+    ),
+    case(
+        "array-scaler-on-a-narrower-2d-array",
+        with_array_scaler(narrow__npy=npy_bytes(np.arange(8.0).reshape(4, 2))),
+        "transform narrow.npy -s s3.json -o out.npy",
+        1,
+        "narrow.npy",
+        "3 features",
+        "has 2",
+    ),
+    case(
+        "per-channel-scaler-on-twice-the-channels",
+        files(
+            {
+                "bn.json": json.dumps(PER_CHANNEL_16),
+                "acts.npy": npy_bytes(np.random.default_rng(2).random((2, 32, 3, 3)).astype(np.float32)),
+            }
+        ),
+        "transform acts.npy -s bn.json -o out.npy",
+        1,
+        "acts.npy",
+        "16 features",
+        "has 32",
+    ),
+    case(
+        "array-scaler-with-named-input-columns",
+        with_array_scaler(
+            n__json=edited(
+                ARRAY_2D, lambda d: d.update(input_columns=["a", "1", "2"]) or d["columns"][0].update(name="a")
+            ),
+            a__npy=npy_bytes(np.ones((4, 3))),
+        ),
+        "transform a.npy -s n.json -o out.npy",
+        1,
+        "n.json",
+        "input_columns",
+    ),
+    # item 4: a loaded scaler is checked as a fit would check it
+    case(
+        "scaler-minmax-span-overflows",
+        with_data(o__json=edited_fitted(MINMAX, "price", min=-1.7e308, max=1.7e308)),
+        "transform data.csv -s o.json -o out.csv",
+        1,
+        "o.json",
+        "'price'",
+        "overflows",
+        clobber=True,
+    ),
+    case(
+        "scaler-minmax-span-subnormal",
+        with_data(u__json=edited_fitted(MINMAX, "price", min=0.0, max=1e-320)),
+        "transform data.csv -s u.json -o out.csv",
+        1,
+        "u.json",
+        "'price'",
+        "1e-320",
+    ),
+    case(
+        "scaler-minmax-factor-underflows",
+        with_data(
+            u__json=edited(
+                MINMAX,
+                lambda d: (
+                    column_of(d, "price")["fitted"].update(min=0.0, max=1e300)
+                    or column_of(d, "price")["options"].update(range=[0.0, 1e-20])
+                ),
+            )
+        ),
+        "inverse data.csv -s u.json -o out.csv",
+        1,
+        "u.json",
+        "'price'",
+        "underflows",
+    ),
+    case(
+        "scaler-zscore-std-too-small-to-divide-by",
+        with_data(z__json=edited_fitted(ZSCORE, "rooms", std=1e-310)),
+        "transform data.csv -s z.json -o out.csv",
+        1,
+        "z.json",
+        "'rooms'",
+        "1e-310",
+        clobber=True,
+    ),
+    case(
+        "scaler-minmax-range-underflows",
+        with_data(r__json=edited(MINMAX, lambda d: column_of(d, "rooms")["options"].update(range=[0, 5e-324]))),
+        "transform data.csv -s r.json -o out.csv",
+        1,
+        "r.json",
+        "'rooms'",
+        "5e-324",
+    ),
+    case(
+        "scaler-minmax-range-overflows",
+        with_data(r__json=edited(MINMAX, lambda d: column_of(d, "rooms")["options"].update(range=[-1e308, 1e308]))),
+        "transform data.csv -s r.json -o out.csv",
+        1,
+        "r.json",
+        "'rooms'",
+        "inf",
+    ),
+    case(
+        "scaler-log-normalize-max-overflows",
+        with_data(
+            l__json=edited(
+                normcli.fit({"p": np.array([10.0, 100.0])}, "log", normalize=True).to_dict(),
+                lambda d: (
+                    column_of(d, "p")["options"].update(offset=1.7e308)
+                    or column_of(d, "p")["fitted"].update(max=1.7e308)
+                ),
+            ),
+            p__csv="p\n5\n",
+        ),
+        "transform p.csv -s l.json -o out.csv",
+        1,
+        "l.json",
+        "'p'",
+    ),
+    case(
+        "scaler-duplicate-key",
+        with_data(d__json=json.dumps(ZSCORE).replace('"std": ', '"std": 1.0, "std": ', 1)),
+        "transform data.csv -s d.json -o out.csv",
+        1,
+        "d.json",
+        "'std'",
+        "twice",
+        clobber=True,
+    ),
+    case(
+        "scaler-duplicate-column-object-key",
+        with_data(d__json=json.dumps(ZSCORE).replace('"name": "price"', '"name": "price", "name": "rooms"', 1)),
+        "transform data.csv -s d.json -o out.csv",
+        1,
+        "d.json",
+        "'name'",
+        "twice",
+    ),
+    # item 6: a minmax range too narrow for float64
+    case(
+        "minmax-range-underflows",
+        with_data(),
+        "fit data.csv -m minmax --range 0 5e-324 -o out.json",
+        2,
+        "--range",
+        "5e-324",
+        clobber=True,
+    ),
+    case(
+        "minmax-range-overflows",
+        with_data(),
+        "fit data.csv -m minmax --range -1e308 1e308 -o out.json",
+        2,
+        "--range",
+        "inf",
+    ),
+    # item 3: a quote that is never closed swallows every row after it
+    case(
+        "unclosed-quote-in-the-last-column",
+        with_data(q__csv='id,city,price,rooms\nH1,Porto,100000,3\nH2,"Faro,250000,4\nH3,Lisboa,175000,2\n'),
+        "transform q.csv -s s.json -o out.csv",
+        1,
+        "q.csv",
+        "line 3",
+        "never closed",
+        clobber=True,
+    ),
+    case(
+        "unclosed-quote-in-a-text-column-fit",
+        files({"q.csv": 'price,rooms,note\n1,2,"never closed\n3,4,b\n3,4,b\n'}),
+        "fit q.csv -m zscore -o out.json",
+        1,
+        "q.csv",
+        "line 2",
+        "never closed",
+    ),
+    case(
+        "unclosed-quote-stats",
+        files({"q.csv": 'price,rooms,note\n1,2,"never closed\n3,4,b\n3,4,b\n'}),
+        "stats q.csv",
+        1,
+        "q.csv",
+        "line 2",
+    ),
+    case(
+        "unclosed-quote-mid-row",
+        files({"q.csv": 'price,note,rooms\n1,"open,2\n3,b,4\n'}),
+        "fit q.csv -m zscore -o out.json",
+        1,
+        "q.csv",
+        "line 2",
+        "never closed",
+    ),
+    case(
+        "unclosed-quote-far-down",
+        with_data(
+            q__csv=big_file(
+                'H9,"Faro,1,2\nH1,Porto,100000,3\n', header="id,price,rooms,city\n", row="H1,100000,3,Porto\n"
+            )
+        ),
+        "transform q.csv -s s.json -o out.parquet",
+        1,
+        "q.csv",
+        "line 600002",
+        "never closed",
+        clobber=True,
+    ),
+    case(
+        "unclosed-quote-far-down-stdin",
+        files({"s.json": json.dumps(ZSCORE)}),
+        "transform - -s s.json -o out.csv",
+        1,
+        "<stdin>",
+        "line 600002",
+        stdin=big_csv('H9,Porto,1,"2\nH1,Porto,100000,3\n'),
+    ),
+    # item 1: a later row that the typed output cannot keep, and .npy outputs that cannot hold a value
+    case(
+        "leading-zero-id-far-down-to-parquet",
+        files(
+            {
+                "big.csv": big_file("00123,3\n", header="id,price\n", row="12345,100000\n", rows=300_000),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform big.csv -s s.json -o out.parquet",
+        1,
+        "big.csv",
+        "'id'",
+        "'00123'",
+        "int64",
+        clobber=True,
+    ),
+    case(
+        "overflowing-id-far-down-to-parquet",
+        files(
+            {
+                "big.csv": big_file(
+                    "12345678901234567891,3\n", header="id,price\n", row="12345,100000\n", rows=300_000
+                ),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform big.csv -s s.json -o out.parquet",
+        1,
+        "big.csv",
+        "'id'",
+        "12345678901234567891",
+    ),
+    case(
+        "id-beyond-2-53-to-npy",
+        files(
+            {
+                "i.csv": "id,price\n9007199254740993,1\n2,2\n",
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform i.csv -s s.json -o out.npy",
+        1,
+        "i.csv",
+        "'id'",
+        "9007199254740993",
+        clobber=True,
+    ),
+    case(
+        "uint64-parquet-to-npy",
+        files(
+            {
+                "u.parquet": parquet_bytes(pa.table({"u": pa.array([2**64 - 1, 1], pa.uint64()), "price": [1.0, 2.0]})),
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform u.parquet -s s.json -o out.npy",
+        1,
+        "u.parquet",
+        "'u'",
+        "18446744073709551615",
+    ),
+    case(
+        "unscaled-float64-to-float32-npy",
+        files(
+            {
+                "f.csv": "f,price\n0.1,1\n0.2,2\n",
+                "s.json": json.dumps(normcli.fit({"price": np.array([1.0, 2.0])}, "zscore").to_dict()),
+            }
+        ),
+        "transform f.csv -s s.json -o out.npy --dtype float32",
+        1,
+        "f.csv",
+        "'f'",
+        "0.1",
+        "float32",
+    ),
+    # item 12: damaged .npy headers
+    case(
+        "npy-header-negative-dimension",
+        files({"n.npy": npy_with_shape("(-3, 4)")}),
+        "fit n.npy -m zscore -o out.json",
+        1,
+        "n.npy",
+        "damaged",
+        "negative",
+    ),
+    case(
+        "npy-header-shape-overflows",
+        files({"o.npy": npy_with_shape(f"({2**40}, {2**40})")}),
+        "stats o.npy",
+        1,
+        "o.npy",
+        "damaged",
+    ),
+    case(
+        "npy-header-shape-overflows-lrn",
+        files({"o.npy": npy_with_shape("(99999999999999999999, 4, 2, 2)")}),
+        "lrn o.npy --size 3 -o out.npy",
+        1,
+        "o.npy",
+        "damaged",
+        clobber=True,
+    ),
+    case(
+        "npy-header-zero-times-huge",
+        files({"z.npy": npy_with_shape("(0, 99999999999999999999999)")}),
+        "stats z.npy",
+        1,
+        "z.npy",
+        "damaged",
+    ),
+    case(
+        "minmax-fit-factor-underflows",
+        files({"h.csv": "x\n-1e300\n1e300\n"}),
+        "fit h.csv -m minmax --range 0 1e-20 -o out.json",
+        1,
+        "'x'",
+        "underflows",
+    ),
+]
 CASES += SILENT_CASES
 
 

@@ -3,6 +3,7 @@ row blocks for pipes. Pickled (object) arrays are never loaded."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -92,13 +93,25 @@ def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]
     version = (prefix[-2], prefix[-1])
     try:
         if version == (1, 0):
-            return np.lib.format.read_array_header_1_0(fh)
-        if version in ((2, 0), (3, 0)):
-            return np.lib.format.read_array_header_2_0(fh)
-        raise ValueError(f"unsupported .npy version {version}")
+            header = np.lib.format.read_array_header_1_0(fh)
+        elif version in ((2, 0), (3, 0)):
+            header = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"unsupported .npy version {version}")
     except Exception as exc:  # numpy parses header text: any failure means a damaged header
         first = first_line(exc)
         raise DataError(f"{src} has a damaged .npy header ({first})") from None
+    _check_shape(header[0], header[2], src)
+    return header
+
+
+def _check_shape(shape: tuple[int, ...], dtype: np.dtype, src: str) -> None:
+    """A shape NumPy accepts in a header but no file can hold: a negative dimension, or more
+    bytes than a 64-bit size counts (products computed exactly, in Python integers)."""
+    if any(d < 0 for d in shape):
+        raise DataError(f"{src} has a damaged .npy header (shape {shape} has a negative dimension)")
+    if any(d >= 2**63 for d in shape) or math.prod(shape) * max(dtype.itemsize, 1) >= 2**63:
+        raise DataError(f"{src} has a damaged .npy header (shape {shape} is larger than any file can be)")
 
 
 def _check_dtype(dtype: np.dtype, src: str) -> None:

@@ -107,8 +107,31 @@ class TableBatch:
                     f"column {name!r} is not numeric, and .npy output holds numbers only; "
                     "choose .csv or .parquet output"
                 )
+            _check_exact_in(col, np.dtype(dtype), name, self.source)
             out[:, j] = self.numeric(name)
         return out
+
+
+def _check_exact_in(col: pa.Array, dtype: np.dtype, name: str, source: str) -> None:
+    """A column (not scaled, or scaled into `dtype` already) must keep its values in a
+    `dtype` .npy: an int64 id beyond 2**53, a uint64, a decimal or a float64 written as
+    float32 would change in silence, so that is an error naming a value."""
+    target = _ARROW_FLOATS.get(dtype, pa.float64())
+    t = col.type
+    if pa.types.is_null(t) or (pa.types.is_floating(t) and t.bit_width <= target.bit_width):
+        return
+    there = pc.cast(col, target, safe=False)
+    back = pc.cast(there, t, safe=False)
+    same = pc.equal(back, col)
+    if pa.types.is_floating(t):
+        same = pc.or_(same, pc.and_(pc.is_nan(col), pc.is_nan(back)))
+    bad = pc.filter(col, pc.invert(pc.fill_null(same, True)))
+    if len(bad):
+        raise DataError(
+            f"{source}: column {name!r} holds {str(bad[0].as_py())!r}, which a {dtype} .npy cannot store exactly; "
+            + ("use --dtype float64 or " if dtype != np.float64 else "")
+            + "write .csv or .parquet output"
+        )
 
 
 class ArrayBatch:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, cast
 
@@ -21,6 +22,7 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.quotes import QuoteScanner, scan_file
 from normcli.io.reader_base import Reader
 from normcli.layout import Layout
 from normcli.validate import first_line
@@ -59,7 +61,23 @@ def open_reader(
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
         return ParquetReader(path)
-    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    if float_columns is not None and not text_passthrough:
+        # the other columns go to a typed output (Parquet, .npy): keep their values exactly
+        from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
+
+        return ExactUnscaled(reader, numeric_looking_text(reader, float_columns))
+    return reader
+
+
+def arrow_source(path: str) -> str | pa.NativeFile:
+    """`path` for pyarrow, which encodes names as UTF-8: a name holding other bytes (which
+    Python keeps as surrogates) is opened here, by its bytes, and handed over as a file."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return pa.OSFile(os.fsencode(path), "r")
+    return path
 
 
 def _check_readable(path: str) -> None:
@@ -98,6 +116,7 @@ class CsvReader(TableReader):
         self.label = label(path)
         self.format = fmt
         self._path = path
+        self._quotes: QuoteScanner | None = None
         # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
         self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
         self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
@@ -157,7 +176,7 @@ class CsvReader(TableReader):
                 break
         if error is None:  # no line break ends a row in the whole head
             raise DataError(f"{self.label}: the first row is longer than {MAX_SNIFF_BYTES >> 20} MiB; is this CSV?")
-        raise error
+        raise (self._whole and self._unclosed_quote(self._head)) or error
 
     def _sniff_head(self) -> tuple[pa.Schema | None, DataError | None]:
         """The schema of the head cut after its last whole row, or the error that cutting
@@ -201,9 +220,10 @@ class CsvReader(TableReader):
         exits (a SIGABRT in std::terminate). stdin cannot be reopened, so its sniffed head is
         replayed before the rest."""
         if self._path == STDIO:
-            return _Replay(self._head, self._stream)
+            self._quotes = QuoteScanner(self._parse.delimiter, self._parse.quote_char or '"')
+            return _Replay(self._head, self._stream, self._quotes)
         self._stream.close()
-        return pa.OSFile(self._path, "r")
+        return pa.OSFile(os.fsencode(self._path), "r")  # bytes: a name need not be UTF-8
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         types, include = self._types, None
@@ -225,6 +245,9 @@ class CsvReader(TableReader):
                     rb = reader.read_next_batch()
                 except StopIteration:
                     self.bytes_read = self.total_bytes or self.bytes_read
+                    unclosed = self._unclosed_quote()
+                    if unclosed:
+                        raise unclosed from None
                     return
                 # one batch per block read; exact enough for a progress bar
                 self.bytes_read += CSV_BLOCK_BYTES
@@ -232,15 +255,51 @@ class CsvReader(TableReader):
                     self.bytes_read = min(self.bytes_read, self.total_bytes)
                 yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise csv_error(self.label, exc, self.names) from None
+            # a row cut short by a quote that swallowed the rest: name the quote, not the row
+            raise (self._unclosed_quote() or csv_error(self.label, exc, self.names)) from None
         except UnicodeDecodeError:
             raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
         finally:
             self.close()
 
+    def _unclosed_quote(self, whole: bytes | None = None) -> DataError | None:
+        """A quote that opens a value and is never closed, which pyarrow reads as one value
+        running to the end of the input, swallowing every row after it: an error naming
+        the line where it opens. A file is scanned again (from the page cache; a quote-free
+        chunk costs a search for one), stdin as it streamed through."""
+        if not self._parse.quote_char or self._parse.escape_char or not self._parse.double_quote:
+            return None  # other quoting rules than the scanner's: leave it to the parser
+        if whole is not None:  # the whole input, read for sniffing
+            scanner = QuoteScanner(self._parse.delimiter, self._parse.quote_char)
+            scanner.feed(whole)
+            found = scanner.finish()
+        elif self._path == STDIO:
+            found = self._quotes.finish() if self._quotes is not None else None
+        elif stat.S_ISREG(os.stat(self._path).st_mode):  # a FIFO cannot be read twice
+            found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
+        else:
+            found = None
+        if found is None:
+            return None
+        text = found.text if len(found.text) <= 60 else found.text[:60] + "..."
+        return DataError(
+            f"{self.label}: the quote opened on line {found.line} ({text!r}) is never closed, so every row after "
+            'it would be read as one value; close the quote, or double it ("") if it is part of the text'
+        )
+
     def close(self) -> None:
         if self._path != STDIO:
             self._stream.close()
+
+    @property
+    def column_types(self) -> dict[str, pa.DataType]:
+        """The type each column will be read as."""
+        return dict(self._types)
+
+    def read_as_text(self, names: Iterable[str]) -> None:
+        """Read these columns as their original text (the caller types them: io.unscaled)."""
+        for name in names:
+            self._types[name] = pa.string()
 
 
 def _last_row_end(head: bytes) -> int:
@@ -256,12 +315,14 @@ def _last_row_end(head: bytes) -> int:
 
 
 class _Replay(io.RawIOBase):
-    """The bytes already read for sniffing, then the rest of the stream."""
+    """The bytes already read for sniffing, then the rest of the stream (each shown to
+    `quotes` on the way)."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: BinaryIO, quotes: QuoteScanner | None = None) -> None:
         self._head = memoryview(head)
         # sys.stdin.buffer is a BufferedReader; typing's BinaryIO does not declare readinto
         self._rest = cast(io.BufferedIOBase, rest)
+        self._quotes = quotes
 
     def readable(self) -> bool:
         return True
@@ -273,6 +334,8 @@ class _Replay(io.RawIOBase):
             self._head = self._head[n:]
         else:
             n = self._rest.readinto(buf)
+        if self._quotes is not None and n:
+            self._quotes.feed(memoryview(buf)[:n])
         return n
 
 
@@ -331,7 +394,7 @@ class ParquetReader(TableReader):
                 self.total_bytes = os.path.getsize(path)
                 if self.total_bytes == 0:
                     raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(path)
+                self._file = pq.ParquetFile(arrow_source(path))
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise parquet_error(self.label, exc) from None

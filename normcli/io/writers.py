@@ -4,6 +4,8 @@ replaced atomically when (and only when) the whole output has been written."""
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -79,6 +81,7 @@ class CsvWriter(Writer):
             self._sink.write(header_line(table.schema.names, self._delimiter))
             self._sink.flush()  # polars may write to the file descriptor directly
             self._header = False
+        table = _fixed_offsets_as_text(table)
         if table.num_columns == 1:
             # A lone empty field is an empty line, which CSV readers skip: write "" there.
             null = '""'
@@ -130,6 +133,23 @@ def _check_writable_as_text(schema: pa.Schema) -> None:
             )
 
 
+_FIXED_OFFSET = re.compile(r"[+-]\d\d:?\d\d")
+
+
+def _fixed_offsets_as_text(table: pa.Table) -> pa.Table:
+    """Timestamps in a fixed-offset zone ("+05:30", as Parquet files from many tools hold)
+    as text: polars knows only named zones. The text is what polars writes for a named
+    zone, local time and offset (2024-01-01T15:30:00.123456000+0530), so the instant and
+    the offset survive."""
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz and _FIXED_OFFSET.fullmatch(f.type.tz):
+            text = pc.strftime(table.column(i), "%Y-%m-%dT%H:%M:%S%z")  # %S carries the unit's fraction
+            table = table.set_column(i, pa.field(f.name, pa.string()), text)
+    return table
+
+
 def _is_binary(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
 
@@ -171,7 +191,8 @@ class ParquetWriter(Writer):
     is given is one we can shut first: a native file of ours, or a gate in front of a stream."""
 
     def __init__(self, sink: BinaryIO | str) -> None:
-        self._sink: pa.NativeFile | _Gate = pa.OSFile(sink, "wb") if isinstance(sink, str) else _Gate(sink)
+        # a path is opened by its bytes: pyarrow would encode a name as UTF-8, which not every name is
+        self._sink: pa.NativeFile | _Gate = pa.OSFile(os.fsencode(sink), "w") if isinstance(sink, str) else _Gate(sink)
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
@@ -184,9 +205,11 @@ class ParquetWriter(Writer):
         self._writer.write_batch(rb)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._sink.close()
+        try:
+            if self._writer is not None:
+                self._writer.close()
+        finally:
+            self._sink.close()
 
     def abort(self) -> None:
         self._sink.close()  # first: the footer pyarrow writes when its writer is dropped goes nowhere
