@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import sys
@@ -18,13 +19,26 @@ import click
 
 from normcli._version import __version__
 from normcli.errors import NormcliError, UsageError
+from normcli.untrusted import visible
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the process is so that partial output is cleaned up."""
+    """SIGTERM, SIGHUP (the terminal or SSH session closed) or SIGQUIT (Ctrl-\\), raised where
+    the process is so that partial output and scratch files are cleaned up."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def message(self) -> str:
+        if self.signum == signal.SIGTERM:
+            return "terminated"
+        why = " (the terminal closed)" if self.signum == getattr(signal, "SIGHUP", None) else ""
+        return f"terminated by {signal.Signals(self.signum).name}{why}"
 
 
 class PipeClosed(Exception):
@@ -53,6 +67,20 @@ class _Group(click.Group):
 
 
 # --- shared options ----------------------------------------------------------------------------
+
+
+def _all_outputs_or_none(command):
+    """Commit every file the command writes (data, scaler, --stats-json) together when it has
+    succeeded, report included; if anything fails, every old file stays as it was."""
+
+    @functools.wraps(command)
+    def run_staged(*args: Any, **kwargs: Any) -> Any:
+        from normcli.io.atomic import staged_outputs
+
+        with staged_outputs():
+            return command(*args, **kwargs)
+
+    return run_staged
 
 
 def _input_options(f):
@@ -139,6 +167,7 @@ def cli() -> None:
 )
 @_input_options
 @_report_options
+@_all_outputs_or_none
 def fit(
     input_path: str,
     methods: tuple[str, ...],
@@ -255,6 +284,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     )
     @_input_options
     @_report_options
+    @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
 
@@ -390,6 +420,7 @@ def methods() -> None:
 @click.option("--key", help="The array to use from an .npz archive.")
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
+@_all_outputs_or_none
 def lrn(
     input_path,
     output,
@@ -428,7 +459,7 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     if output != STDIO and not output.lower().endswith(".npy"):
@@ -540,12 +571,19 @@ class _Progress:
 
             if time.monotonic() - self._start < self.DELAY:
                 return
-            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
 
             from normcli.report import console
 
             columns = [
-                "{task.description}",
+                TextColumn("{task.description}", markup=False),  # a path: text, never markup
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -553,7 +591,7 @@ class _Progress:
             ]
             self._bar = Progress(*columns, console=console(), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task(label, total=total)
+            self._task = self._bar.add_task(visible(label), total=total)
         self._bar.update(self._task, completed=done)
 
     def __exit__(self, *exc) -> None:
@@ -565,18 +603,36 @@ class _Progress:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
+    # the message quotes paths, names and values from the user: one line, nothing raw
+    with contextlib.suppress(OSError, ValueError):  # stderr gone (a closed terminal): exit all the same
+        sys.stderr.write(f"error: {visible(message)}\n")
+        sys.stderr.flush()
     sys.exit(code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {visible(str(message))}\n")
 
 
 def _on_sigterm(signum, frame) -> NoReturn:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+# Signals that end a process from a terminal or a session manager: handled like SIGTERM, so
+# that temp files, scratch files and partial outputs are removed (exit 128 + the number).
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def _install_signal_handlers() -> None:
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_DFL:  # nohup's ignored SIGHUP stays ignored
+            signal.signal(signum, _on_sigterm)
+    if hasattr(signal, "SIGXFSZ"):
+        # past `ulimit -f`, a write fails with EFBIG (one error line, temp files removed)
+        # instead of the signal killing the process where it stands
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -592,7 +648,7 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _install_signal_handlers()
     warnings.showwarning = _show_warning
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
@@ -609,8 +665,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
         _fail("interrupted", 130)
-    except Terminated:
-        _fail("terminated", 143)
+    except Terminated as exc:
+        _fail(exc.message, 128 + exc.signum)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
