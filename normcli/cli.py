@@ -298,6 +298,7 @@ def _run_apply(
 
     from normcli.api import load
     from normcli.io import check_output_path, detect_format, open_reader, open_writer
+    from normcli.io.readers import is_stream
     from normcli.pipeline import apply_stream
 
     if input_path == STDIO and scaler_path == STDIO:
@@ -306,7 +307,7 @@ def _run_apply(
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
-    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
     elif output != STDIO:

@@ -7,9 +7,13 @@ batch size, never by the file size.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
+import shutil
+import stat
+import tempfile
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -22,7 +26,7 @@ from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
 
-__all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
+__all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "is_stream", "open_input", "open_reader", "spool"]
 
 # Bytes pyarrow parses at a time. Its streaming reader keeps a few dozen blocks in flight,
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
@@ -73,9 +77,9 @@ def open_reader(
     `float_columns` are read as float64 (None: every numeric-looking column), so a later
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
     their original text. `axis` is the feature axis of an N-D .npy array."""
-    fmt = detect_format(path, fmt, default="csv" if path == STDIO else None)
     if path != STDIO:
         _check_readable(path)
+    fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
     if fmt == "npy":
         from normcli.io.arrays import ArrayReader
 
@@ -94,6 +98,58 @@ def _check_readable(path: str) -> None:
         raise DataError(f"{path} is a directory, not a data file")
     if not os.access(path, os.R_OK):
         raise DataError(f"{path}: permission denied")
+
+
+def is_stream(path: str) -> bool:
+    """Whether `path` can be read only once, from start to end: stdin, a named pipe (FIFO), a
+    process substitution `<(...)` (/dev/fd/N), a character device or socket. Such inputs
+    are read like stdin: never reopened, never seeked, spooled where a second pass is needed."""
+    if path == STDIO:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def open_input(path: str) -> tuple[BinaryIO, bool]:
+    """The input's bytes, and whether they can be read again from the start (a regular file
+    can; stdin and the other streams of `is_stream` cannot)."""
+    if path == STDIO:
+        return std_stream("stdin"), False
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - the reader closes it
+    except OSError as exc:
+        raise DataError(f"{label(path)}: {exc.strerror or exc}") from None
+    try:
+        regular = stat.S_ISREG(os.fstat(fh.fileno()).st_mode)
+    except OSError:
+        regular = False
+    return fh, regular
+
+
+def spool(stream: BinaryIO, source: str) -> BinaryIO:
+    """Copy a stream that cannot be reread into an anonymous temporary file (removed by the
+    system when closed, or when the process ends in any way), positioned at its start."""
+    folder = tempfile.gettempdir()
+    try:
+        spooled = tempfile.TemporaryFile(prefix="normcli-spool-")  # noqa: SIM115 - the caller closes it
+    except OSError as exc:
+        raise DataError(f"cannot spool {source} in the temporary folder {folder}: {exc.strerror or exc}") from None
+    try:
+        shutil.copyfileobj(stream, spooled, 1 << 20)
+        spooled.flush()
+        spooled.seek(0)
+    except OSError as exc:
+        spooled.close()
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise DataError(
+                f"cannot spool {source} in the temporary folder {folder}: {exc.strerror}; "
+                "set TMPDIR to a folder with room"
+            ) from None
+        raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return spooled
 
 
 def _check_names(names: list[str], source: str) -> None:
@@ -125,8 +181,8 @@ class CsvReader(TableReader):
         self._path = path
         # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
         self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
-        if path != STDIO:
+        self._stream, self._rereadable = open_input(path)
+        if self._rereadable:
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
             self._head = self._read_head()
@@ -223,9 +279,10 @@ class CsvReader(TableReader):
         """What pyarrow parses. A file is reopened natively from its start: pyarrow reads
         ahead on its own IO threads, and a Python file object there makes them take the GIL
         for every block and free Python buffers at any moment, even while the interpreter
-        exits (a SIGABRT in std::terminate). stdin cannot be reopened, so its sniffed head is
-        replayed before the rest."""
-        if self._path == STDIO:
+        exits (a SIGABRT in std::terminate). stdin, a pipe or `<(...)` cannot be reopened (a
+        FIFO reopened waits forever for a new writer), so its sniffed head is replayed
+        before the rest."""
+        if not self._rereadable:
             return _Replay(self._head, self._stream)
         self._stream.close()
         return pa.OSFile(self._path, "r")
@@ -345,24 +402,44 @@ class ParquetReader(TableReader):
 
     def __init__(self, path: str) -> None:
         self.label = label(path)
+        self._spooled: BinaryIO | None = None
         try:
-            if path == STDIO:
-                data = std_stream("stdin").read()
-                if not data:
-                    raise DataError("<stdin> is empty")
-                self.total_bytes = len(data)
-                self._file = pq.ParquetFile(pa.BufferReader(data))
-            else:
-                self.total_bytes = os.path.getsize(path)
-                if self.total_bytes == 0:
-                    raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(path)
+            source, self.total_bytes = self._open(path)
+            if self.total_bytes == 0:
+                raise DataError(f"{self.label} is empty")
+            self._file = pq.ParquetFile(source)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
+            self._close_spool()
             raise parquet_error(self.label, exc) from None
+        except BaseException:
+            self._close_spool()
+            raise
         self.names = schema.names
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+
+    def _open(self, path: str) -> tuple[str | BinaryIO, int]:
+        """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
+        at the end, so stdin, a pipe or `<(...)` is first spooled to a temporary file."""
+        if path != STDIO and not is_stream(path):
+            return path, os.path.getsize(path)
+        stream, _ = open_input(path)
+        try:
+            self._spooled = spool(stream, self.label)
+        finally:
+            if path != STDIO:
+                stream.close()
+        fd = self._spooled.fileno()
+        size = os.fstat(fd).st_size
+        if os.path.exists(f"/proc/self/fd/{fd}"):  # the anonymous file, opened natively
+            return f"/proc/self/fd/{fd}", size
+        return self._spooled, size  # elsewhere pyarrow reads the Python file
+
+    def _close_spool(self) -> None:
+        if self._spooled is not None:
+            self._spooled.close()
+            self._spooled = None
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
@@ -380,6 +457,7 @@ class ParquetReader(TableReader):
 
     def close(self) -> None:
         self._file.close()
+        self._close_spool()
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:
