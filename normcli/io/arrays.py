@@ -234,9 +234,11 @@ def read_slab(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     short read is a clear error instead. Any C- or Fortran-ordered slab is a run of
     contiguous byte ranges, one per index of the axes before `axis` (in storage order)."""
     index = (slice(None),) * axis + (slice(start, stop),)
-    mapped = isinstance(x, np.memmap) and getattr(x, "filename", None) is not None and x.ndim > 0
-    if not mapped or not (x.flags.c_contiguous or x.flags.f_contiguous):
+    if not isinstance(x, np.memmap) or x.filename is None or x.ndim == 0:
         return np.array(x[index])
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        return np.array(x[index])
+    filename: str = x.filename
     fortran = not x.flags.c_contiguous
     shape = x.shape[::-1] if fortran else x.shape  # storage order: the last axis varies fastest
     ax = x.ndim - 1 - axis if fortran else axis
@@ -245,15 +247,15 @@ def read_slab(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     run = (stop - start) * inner
     buf = bytearray(outer * run)
     if run and outer:
-        fd = os.open(x.filename, os.O_RDONLY)
+        fd = os.open(filename, os.O_RDONLY)
         try:
             if stop - start == shape[ax]:  # whole extent: the runs follow each other
-                _pread_exact(fd, memoryview(buf), x.offset, x.filename)
+                _pread_exact(fd, memoryview(buf), x.offset, filename)
             else:
                 view = memoryview(buf)
                 for i in range(outer):
                     offset = x.offset + (i * shape[ax] + start) * inner
-                    _pread_exact(fd, view[i * run : (i + 1) * run], offset, x.filename)
+                    _pread_exact(fd, view[i * run : (i + 1) * run], offset, filename)
         finally:
             os.close(fd)
     slab = np.frombuffer(buf, dtype=x.dtype).reshape((*shape[:ax], stop - start, *shape[ax + 1 :]))
