@@ -190,6 +190,7 @@ def fit(
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
@@ -301,6 +302,7 @@ def _run_apply(
     from normcli.io.readers import is_stream
     from normcli.pipeline import apply_stream
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("INPUT and --scaler cannot both be stdin")
     check_output_path(output, (input_path, scaler_path))
@@ -463,6 +465,7 @@ def lrn(
         lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
+    output, stats_json = _stdout_aliases(output, stats_json)
     if output != STDIO and not output.lower().endswith(".npy"):
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
     check_output_path(output, (input_path,))
@@ -483,7 +486,7 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     notes = []
     if x.dtype.kind in "biu":
         notes.append(f"{x.dtype} input was computed as float32")
-    if x.dtype == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
+    if x.dtype.newbyteorder("=") == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
         notes.append("float16 input was computed in float32 and cast back")
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
@@ -524,6 +527,13 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
+    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
+    from normcli.io.atomic import stdout_alias
+
+    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
 
 
 def _write_text(output: str, text: str) -> None:

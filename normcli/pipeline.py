@@ -266,7 +266,8 @@ def lrn_file(
     from normcli.io.writers import open_npy_stream
     from normcli.lrn_kernel import count_overflow, lrn_apply, output_dtype
 
-    result = LrnResult(output_dtype(x.dtype))
+    native = x.dtype.newbyteorder("=")  # a big-endian array (`>f4`) is computed and written natively
+    result = LrnResult(output_dtype(native))
     channels = x.shape[spec.channel_axis]
     if with_stats:
         result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
@@ -278,6 +279,8 @@ def lrn_file(
     done = 0
     with open_npy_stream(output, x.shape, result.out_dtype) as write:
         for block in blocks:
+            if block.dtype != native:
+                block = block.astype(native)
             y = lrn_apply(block, spec)
             if result.out_dtype == np.float16:
                 result.overflow += count_overflow(block, y)

@@ -69,6 +69,8 @@ def load_array(path: str, key: str | None = None) -> np.ndarray:
 def _load_npz_member(path: str, key: str | None) -> np.ndarray:
     import zipfile
 
+    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame Python objects
+        raise DataError(f"{path} is not an .npz archive (not a zip file); give an .npz written by np.savez, or a .npy")
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = list(archive.files)

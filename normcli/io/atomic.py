@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import signal
 import stat
@@ -34,6 +35,7 @@ __all__ = [
     "open_output",
     "staged_outputs",
     "std_stream",
+    "stdout_alias",
     "write_error",
 ]
 
@@ -74,6 +76,14 @@ def is_special(output: str) -> bool:
         path = os.path.join(os.path.dirname(path), os.readlink(path))
         path = os.path.abspath(path)
     return False
+
+
+def stdout_alias(output: str) -> str:
+    """'-' for a path that names this process's stdout (/dev/stdout, /dev/fd/1,
+    /proc/self/fd/1), so it is written as stdout is, whatever stdout is (a pipe cannot be
+    seeked or renamed over); any other path as it is."""
+    names = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", f"/proc/{os.getpid()}/fd/1")
+    return STDIO if output in names else output
 
 
 def _link_target(output: str) -> str:
@@ -303,7 +313,8 @@ def _undo(done: list[tuple[_Staged, str | None, bool]]) -> None:
 def write_error(output: str, exc: OSError) -> DataError:
     """A failed write (disk full, quota, read-only) as one line naming the output."""
     reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-    reason = reason.split("Detail: ")[-1].strip("[] ")
+    # pyarrow: "... Detail: [errno 28] No space left on device"
+    reason = re.sub(r"^\[errno \d+\]\s*", "", reason.split("Detail: ")[-1].strip())
     return DataError(f"cannot write {output}: {reason}")
 
 

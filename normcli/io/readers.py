@@ -35,6 +35,7 @@ PARQUET_BATCH_ROWS = 128 * 1024
 NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
+MAX_CSV_BLOCK_BYTES = 128 << 20  # a file with a row longer than a block is read again in blocks up to this
 
 
 class Reader:
@@ -251,6 +252,9 @@ class CsvReader(TableReader):
             if self._whole
             else [c for c in dict.fromkeys([_last_row_end(head), head.rfind(b"\n") + 1]) if c]
         )
+        if self._whole and not head.endswith((b"\n", b"\r")):
+            head += b"\n"  # pyarrow calls a lone header without its line break an empty file
+            cuts = [len(head)]
         first_error = None
         for cut in cuts:
             try:
@@ -294,25 +298,40 @@ class CsvReader(TableReader):
             # one asked for by name that was empty in the head is read as numbers.
             include = list(columns)
             types = {n: pa.float64() if n in self.empty_names else self._types[n] for n in include}
+        block_size, rows_done = CSV_BLOCK_BYTES, 0
         try:
-            source = self._source()
-            reader = pacsv.open_csv(
-                source,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                parse_options=self._parse,
-                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
-            )
-            while True:
-                try:
-                    rb = reader.read_next_batch()
-                except StopIteration:
-                    self.bytes_read = self.total_bytes or self.bytes_read
-                    return
-                # one batch per block read; exact enough for a progress bar
-                self.bytes_read += CSV_BLOCK_BYTES
-                if self.total_bytes is not None:
-                    self.bytes_read = min(self.bytes_read, self.total_bytes)
-                yield TableBatch(rb, self.label)
+            while True:  # once, unless a row longer than the block makes it start over with a bigger one
+                source = self._source()
+                reader = pacsv.open_csv(
+                    source,
+                    read_options=pacsv.ReadOptions(block_size=block_size),
+                    parse_options=self._parse,
+                    convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
+                )
+                skip = rows_done  # rows already handed out before starting over
+                while True:
+                    try:
+                        rb = reader.read_next_batch()
+                    except StopIteration:
+                        self.bytes_read = self.total_bytes or self.bytes_read
+                        return
+                    except pa.ArrowInvalid as exc:
+                        if not _straddles(exc):
+                            raise
+                        block_size = self._grown_block(block_size, rows_done)
+                        source.close()
+                        break
+                    if skip:
+                        cut = min(skip, rb.num_rows)
+                        rb, skip = rb.slice(cut), skip - cut
+                        if rb.num_rows == 0:
+                            continue
+                    # one batch per block read; exact enough for a progress bar
+                    self.bytes_read += CSV_BLOCK_BYTES
+                    if self.total_bytes is not None:
+                        self.bytes_read = min(self.bytes_read, self.total_bytes)
+                    rows_done += rb.num_rows
+                    yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise csv_error(self.label, exc, self.names) from None
         except UnicodeDecodeError:
@@ -320,9 +339,30 @@ class CsvReader(TableReader):
         finally:
             self.close()
 
+    def _grown_block(self, block_size: int, rows_done: int) -> int:
+        """The block size to start over with after a row longer than `block_size` bytes; an
+        error naming where the row is if the input cannot be read again or the row is huge."""
+        where = f"a row after data row {rows_done:,}" if rows_done else "a row"
+        if not self._rereadable:
+            raise DataError(
+                f"{self.label}: {where} is longer than {block_size >> 20} MiB, the most normcli reads "
+                "of a stream at once; save the input to a file and give its path"
+            )
+        if block_size >= MAX_CSV_BLOCK_BYTES:
+            raise DataError(
+                f"{self.label}: {where} is longer than {MAX_CSV_BLOCK_BYTES >> 20} MiB, "
+                "more than normcli holds of one row; is this CSV?"
+            )
+        return min(block_size * 8, MAX_CSV_BLOCK_BYTES)
+
     def close(self) -> None:
         if self._path != STDIO:
             self._stream.close()
+
+
+def _straddles(exc: Exception) -> bool:
+    """pyarrow's "straddling object straddles two block boundaries": a row longer than a block."""
+    return "straddl" in str(exc)
 
 
 def _last_row_end(head: bytes) -> int:
