@@ -640,10 +640,6 @@ def _install_signal_handlers() -> None:
     for signum in ENDING_SIGNALS:
         if signal.getsignal(signum) == signal.SIG_DFL:  # nohup's ignored SIGHUP stays ignored
             signal.signal(signum, _on_sigterm)
-    if hasattr(signal, "SIGXFSZ"):
-        # past `ulimit -f`, a write fails with EFBIG (one error line, temp files removed)
-        # instead of the signal killing the process where it stands
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 
 
 def _quiet_broken_pipe() -> NoReturn:
