@@ -398,6 +398,24 @@ def test_process_substitution_of_parquet_and_npy(tmp_path, fmt):
     assert_same_stats(dict(zip(want, got.values(), strict=True)), want)
 
 
+@pytest.mark.parametrize("suffix", [".npy", ".npz"])
+def test_lrn_of_a_named_pipe_equals_lrn_of_the_file(tmp_path, suffix):
+    acts = np.random.default_rng(2).random((2, 6, 3, 3)).astype(np.float32)
+    if suffix == ".npy":
+        np.save(tmp_path / "a.npy", acts)
+    else:
+        np.savez(tmp_path / "a.npz", acts=acts)
+    key = ["--key", "acts"] if suffix == ".npz" else []
+    assert run("lrn", f"a{suffix}", *key, "--size", "3", "-o", "want.npy", "-q", cwd=tmp_path).code == 0
+    fifo = tmp_path / f"pipe{suffix}"
+    os.mkfifo(fifo)
+    writer = feed_fifo(fifo, (tmp_path / f"a{suffix}").read_bytes())
+    r = run("lrn", fifo.name, *key, "--size", "3", "-o", "got.npy", "-q", cwd=tmp_path)
+    writer.join(timeout=10)
+    assert r.code == 0, r.err
+    assert (tmp_path / "got.npy").read_bytes() == (tmp_path / "want.npy").read_bytes()
+
+
 def test_parquet_on_stdin_is_spooled_and_the_spool_removed(tmp_path):
     sink = io.BytesIO()
     pq.write_table(pa.table({"x": np.arange(5000.0)}), sink)

@@ -13,7 +13,7 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import NPY_BATCH_BYTES, Reader, is_stream, open_input
+from normcli.io.readers import NPY_BATCH_BYTES, Reader, is_stream, open_input, spool
 
 __all__ = [
     "ArrayReader",
@@ -69,10 +69,17 @@ def load_array(path: str, key: str | None = None) -> np.ndarray:
 def _load_npz_member(path: str, key: str | None) -> np.ndarray:
     import zipfile
 
-    if not zipfile.is_zipfile(path):  # np.load would try it as a pickle and blame Python objects
-        raise DataError(f"{path} is not an .npz archive (not a zip file); give an .npz written by np.savez, or a .npy")
+    source: str | BinaryIO = path
+    if is_stream(path):  # a zip is read from its end: spool a pipe or `<(...)` first
+        stream, _ = open_input(path)
+        with stream:
+            source = spool(stream, path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        if not zipfile.is_zipfile(source):  # np.load would try it as a pickle and blame Python objects
+            raise DataError(
+                f"{path} is not an .npz archive (not a zip file); give an .npz written by np.savez, or a .npy"
+            )
+        with np.load(source, allow_pickle=False) as archive:
             names = list(archive.files)
             if key is None:
                 shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
@@ -87,6 +94,9 @@ def _load_npz_member(path: str, key: str | None) -> np.ndarray:
                 f"{path}: array {key!r} holds Python objects (a pickle); normcli never loads them"
             ) from None
         raise DataError(f"{path} is not a readable .npz archive ({first})") from None
+    finally:
+        if not isinstance(source, str):
+            source.close()
     _check_dtype(arr.dtype, f"{path}[{key}]")
     return arr
 
