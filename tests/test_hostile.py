@@ -139,6 +139,29 @@ def test_on_a_terminal_nothing_from_the_data_becomes_a_command_a_link_or_an_emoj
     assert_literal(colours_removed.replace("\r\n", "\n"))
 
 
+def test_the_progress_bar_shows_a_path_with_markup_as_text(tmp_path):
+    """The bar appears on a terminal after two seconds of work; its label is the input's path."""
+    folder = tmp_path / "["
+    folder.mkdir()
+    fifo = folder / "]x.csv"  # the path "[/]x.csv" holds the closing tag [/]
+    os.mkfifo(fifo)
+    body = "".join(f"{i},{i % 7}\n" for i in range(300_000)).encode()
+
+    def slow_writer() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(b"x,y\n" + body)
+            fh.flush()
+            time.sleep(3)  # past the bar's two-second delay, with batches still to come
+            fh.write(body)
+
+    writer = threading.Thread(target=slow_writer, daemon=True)
+    writer.start()
+    code, err = run_with_terminal(["stats", "[/]x.csv", "--json"], tmp_path)
+    writer.join(timeout=10)
+    assert code == 0, err
+    assert "[/]x.csv" in err  # the bar was drawn, with the path as its label
+
+
 def test_a_path_with_markup_is_written_and_shown_as_it_is(xy):
     folder = xy / "[red"
     folder.mkdir()
