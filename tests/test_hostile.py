@@ -231,6 +231,36 @@ def test_a_failure_after_the_outputs_were_written_leaves_the_old_ones(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
 
 
+class Stopped(BaseException):
+    """What the test's SIGTERM handler raises (the CLI's raises Terminated)."""
+
+
+def test_a_signal_during_the_renames_waits_until_every_output_is_in_place(tmp_path, monkeypatch):
+    first, second = tmp_path / "out.csv", tmp_path / "stats.json"
+    first.write_text("old data\n")
+    second.write_text("old stats\n")
+    real_replace = os.replace
+
+    def replace_then_sigterm(src, dst):
+        real_replace(src, dst)
+        signal.raise_signal(signal.SIGTERM)  # lands between the two renames
+
+    def stop(signum, frame):
+        raise Stopped
+
+    monkeypatch.setattr(atomic.os, "replace", replace_then_sigterm)
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(Stopped), atomic.staged_outputs():
+            for path, text in ((first, "new data\n"), (second, "new stats\n")):
+                with atomic.atomic_path(str(path)) as tmp:
+                    Path(tmp).write_text(text)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert (first.read_text(), second.read_text()) == ("new data\n", "new stats\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "stats.json"]
+
+
 def test_all_outputs_appear_when_the_command_succeeds(xy):
     r = run("transform", "xy.csv", "-s", "xy.json", "-o", "out.parquet", "--stats-json", "st.json", "-q", cwd=xy)
     assert r.code == 0, r.err
