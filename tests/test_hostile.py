@@ -491,6 +491,45 @@ def test_a_stream_without_an_extension_is_read_as_csv_and_named_in_errors(tmp_pa
     assert_clean_error(r, 1, "/dev/fd/", "'y'")
 
 
+class FailsAfter(io.RawIOBase):
+    """A stream that gives `data`, then fails as a hung-up terminal does (EIO)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = memoryview(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buf) -> int:
+        if not self._data.nbytes:
+            raise OSError(5, "Input/output error")
+        n = min(len(buf), self._data.nbytes)
+        buf[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+def test_an_input_that_fails_mid_stream_is_named_not_the_output(xy, monkeypatch, capsys):
+    """A read error inside the writing of an output used to be reported as `cannot write OUTPUT`."""
+    from normcli.cli import main
+
+    class Stdin:
+        buffer = io.BufferedReader(FailsAfter(("x,y\n" + "1,10\n2,20\n" * 300_000).encode()))
+
+    monkeypatch.setattr(sys, "stdin", Stdin())
+    monkeypatch.chdir(xy)
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)}
+    try:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["transform", "-", "-s", "xy.json", "-o", "out.csv", "-q"])
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err == "error: cannot read <stdin>: Input/output error\n"
+    assert sorted(p.name for p in xy.iterdir()) == ["xy.csv", "xy.json"]
+
+
 # --- item 11: a memory-mapped .npy truncated while it is read ---------------------------------------------
 
 TRUNCATE_THEN_READ = textwrap.dedent(

@@ -13,7 +13,7 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import NPY_BATCH_BYTES, Reader, is_stream, open_input, spool
+from normcli.io.readers import NPY_BATCH_BYTES, Reader, is_stream, open_input, read_error, spool
 
 __all__ = [
     "ArrayReader",
@@ -228,7 +228,10 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
             buf = bytearray(want)
             view, got = memoryview(buf), 0
             while got < want:
-                chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
+                try:
+                    chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
+                except OSError as exc:
+                    raise read_error(x.filename, exc) from None
                 if chunk == 0:
                     raise DataError(f"{x.filename} was truncated while being read")
                 got += chunk
@@ -277,7 +280,10 @@ def read_slab(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
 def _pread_exact(fd: int, view: memoryview, offset: int, filename: str) -> None:
     got = 0
     while got < len(view):
-        chunk = os.preadv(fd, [view[got:]], offset + got)
+        try:
+            chunk = os.preadv(fd, [view[got:]], offset + got)
+        except OSError as exc:
+            raise read_error(filename, exc) from None
         if chunk == 0:
             raise DataError(f"{filename} was truncated while being read")
         got += chunk

@@ -26,7 +26,17 @@ from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
 
-__all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "is_stream", "open_input", "open_reader", "spool"]
+__all__ = [
+    "CsvReader",
+    "ParquetReader",
+    "Reader",
+    "TableReader",
+    "is_stream",
+    "open_input",
+    "open_reader",
+    "read_error",
+    "spool",
+]
 
 # Bytes pyarrow parses at a time. Its streaming reader keeps a few dozen blocks in flight,
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
@@ -151,6 +161,13 @@ def spool(stream: BinaryIO, source: str) -> BinaryIO:
             ) from None
         raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
     return spooled
+
+
+def read_error(source: str, exc: OSError) -> DataError:
+    """A failed read of an input, as one line naming it (inside a command that is writing an
+    output, an OSError would otherwise be reported as a failure to write that output)."""
+    reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+    return DataError(f"cannot read {source}: {reason}")
 
 
 def _check_names(names: list[str], source: str) -> None:
@@ -336,6 +353,8 @@ class CsvReader(TableReader):
             raise csv_error(self.label, exc, self.names) from None
         except UnicodeDecodeError:
             raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
+        except OSError as exc:  # the input failed (a hung-up terminal, a disk): not the output's fault
+            raise read_error(self.label, exc) from None
         finally:
             self.close()
 
