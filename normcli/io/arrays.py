@@ -220,6 +220,7 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
         for start in range(0, n, step):
             yield read_slab(x, 0, start, min(n, start + step))
         return
+    assert isinstance(x, np.memmap) and x.filename is not None  # what `direct` checked, for mypy
     fd = os.open(x.filename, os.O_RDONLY)
     try:
         for start in range(0, n, step):
