@@ -381,6 +381,24 @@ def test_a_file_size_limit_is_an_error_line_not_a_kill(xy, args, fragments):
     assert sorted(p.name for p in xy.iterdir()) == ["scratch", "xy.csv", "xy.json"]
 
 
+def test_a_full_temporary_folder_for_a_parquet_spool_is_named(tmp_path):
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"x": np.arange(100_000.0)}), sink)  # 800 KB: more than the limit allows
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    p = subprocess.run(
+        [str(NORMCLI), "stats", "-", "--format", "parquet"],
+        input=sink.getvalue(),
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        preexec_fn=limit_file_size,
+    )
+    r = Run(p.returncode, p.stdout, p.stderr.decode())
+    assert_clean_error(r, 1, f"cannot spool <stdin> in the temporary folder {scratch}", "TMPDIR")
+    assert list(scratch.iterdir()) == []
+
+
 # --- item 10: inputs that can be read only once ---------------------------------------------------------
 
 
