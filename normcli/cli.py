@@ -299,7 +299,7 @@ def _run_apply(
 
     from normcli.api import load
     from normcli.io import check_output_path, detect_format, open_reader, open_writer
-    from normcli.io.readers import is_stream
+    from normcli.io.inputs import is_stream
     from normcli.pipeline import apply_stream
 
     output, stats_json = _stdout_aliases(output, stats_json)

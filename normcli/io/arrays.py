@@ -13,7 +13,8 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
-from normcli.io.readers import NPY_BATCH_BYTES, Reader, is_stream, open_input, read_error, spool
+from normcli.io.inputs import is_stream, open_input, read_error, spool
+from normcli.io.readers import NPY_BATCH_BYTES, Reader
 
 __all__ = [
     "ArrayReader",
