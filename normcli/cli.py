@@ -635,11 +635,13 @@ def _on_sigterm(signum, frame) -> NoReturn:
 ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGQUIT") if hasattr(signal, name))
 
 
-def _install_signal_handlers() -> None:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+def _install_signal_handlers() -> dict[int, Any]:
+    """Handle the ending signals; returns the handlers they had, to put back."""
+    previous: dict[int, Any] = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
     for signum in ENDING_SIGNALS:
         if signal.getsignal(signum) == signal.SIG_DFL:  # nohup's ignored SIGHUP stays ignored
-            signal.signal(signum, _on_sigterm)
+            previous[signum] = signal.signal(signum, _on_sigterm)
+    return previous
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -655,7 +657,16 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    _install_signal_handlers()
+    previous = _install_signal_handlers()
+    try:
+        _run_main(argv)
+    finally:  # main() called in a process that goes on (tests, an embedding program)
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+def _run_main(argv: list[str] | None) -> NoReturn:
     warnings.showwarning = _show_warning
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
