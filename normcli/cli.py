@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import sys
@@ -18,13 +19,26 @@ import click
 
 from normcli._version import __version__
 from normcli.errors import NormcliError, UsageError
+from normcli.untrusted import visible
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the process is so that partial output is cleaned up."""
+    """SIGTERM, SIGHUP (the terminal or SSH session closed) or SIGQUIT (Ctrl-\\), raised where
+    the process is so that partial output and scratch files are cleaned up."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def message(self) -> str:
+        if self.signum == signal.SIGTERM:
+            return "terminated"
+        why = " (the terminal closed)" if self.signum == getattr(signal, "SIGHUP", None) else ""
+        return f"terminated by {signal.Signals(self.signum).name}{why}"
 
 
 class PipeClosed(Exception):
@@ -53,6 +67,20 @@ class _Group(click.Group):
 
 
 # --- shared options ----------------------------------------------------------------------------
+
+
+def _all_outputs_or_none(command):
+    """Commit every file the command writes (data, scaler, --stats-json) together when it has
+    succeeded, report included; if anything fails, every old file stays as it was."""
+
+    @functools.wraps(command)
+    def run_staged(*args: Any, **kwargs: Any) -> Any:
+        from normcli.io.atomic import staged_outputs
+
+        with staged_outputs():
+            return command(*args, **kwargs)
+
+    return run_staged
 
 
 def _input_options(f):
@@ -139,6 +167,7 @@ def cli() -> None:
 )
 @_input_options
 @_report_options
+@_all_outputs_or_none
 def fit(
     input_path: str,
     methods: tuple[str, ...],
@@ -161,6 +190,7 @@ def fit(
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
@@ -255,6 +285,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     )
     @_input_options
     @_report_options
+    @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
 
@@ -268,15 +299,17 @@ def _run_apply(
 
     from normcli.api import load
     from normcli.io import check_output_path, detect_format, open_reader, open_writer
+    from normcli.io.inputs import is_stream
     from normcli.pipeline import apply_stream
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("INPUT and --scaler cannot both be stdin")
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
-    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
     elif output != STDIO:
@@ -390,6 +423,7 @@ def methods() -> None:
 @click.option("--key", help="The array to use from an .npz archive.")
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
+@_all_outputs_or_none
 def lrn(
     input_path,
     output,
@@ -428,9 +462,10 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
+    output, stats_json = _stdout_aliases(output, stats_json)
     if output != STDIO and not output.lower().endswith(".npy"):
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
     check_output_path(output, (input_path,))
@@ -451,7 +486,7 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     notes = []
     if x.dtype.kind in "biu":
         notes.append(f"{x.dtype} input was computed as float32")
-    if x.dtype == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
+    if x.dtype.newbyteorder("=") == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
         notes.append("float16 input was computed in float32 and cast back")
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
@@ -492,6 +527,13 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
+    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
+    from normcli.io.atomic import stdout_alias
+
+    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
 
 
 def _write_text(output: str, text: str) -> None:
@@ -540,12 +582,19 @@ class _Progress:
 
             if time.monotonic() - self._start < self.DELAY:
                 return
-            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
 
             from normcli.report import console
 
             columns = [
-                "{task.description}",
+                TextColumn("{task.description}", markup=False),  # a path: text, never markup
                 BarColumn(),
                 DownloadColumn(),
                 TransferSpeedColumn(),
@@ -553,7 +602,7 @@ class _Progress:
             ]
             self._bar = Progress(*columns, console=console(), transient=True)
             self._bar.start()
-            self._task = self._bar.add_task(label, total=total)
+            self._task = self._bar.add_task(visible(label), total=total)
         self._bar.update(self._task, completed=done)
 
     def __exit__(self, *exc) -> None:
@@ -565,18 +614,34 @@ class _Progress:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
+    # the message quotes paths, names and values from the user: one line, nothing raw
+    with contextlib.suppress(OSError, ValueError):  # stderr gone (a closed terminal): exit all the same
+        sys.stderr.write(f"error: {visible(message)}\n")
+        sys.stderr.flush()
     sys.exit(code)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {visible(str(message))}\n")
 
 
 def _on_sigterm(signum, frame) -> NoReturn:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+# Signals that end a process from a terminal or a session manager: handled like SIGTERM, so
+# that temp files, scratch files and partial outputs are removed (exit 128 + the number).
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """Handle the ending signals; returns the handlers they had, to put back."""
+    previous: dict[int, Any] = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_DFL:  # nohup's ignored SIGHUP stays ignored
+            previous[signum] = signal.signal(signum, _on_sigterm)
+    return previous
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -592,7 +657,16 @@ def _quiet_broken_pipe() -> NoReturn:
 
 def main(argv: list[str] | None = None) -> NoReturn:
     """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = _install_signal_handlers()
+    try:
+        _run_main(argv)
+    finally:  # main() called in a process that goes on (tests, an embedding program)
+        for signum, handler in previous.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+def _run_main(argv: list[str] | None) -> NoReturn:
     warnings.showwarning = _show_warning
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
@@ -609,8 +683,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
         _fail("interrupted", 130)
-    except Terminated:
-        _fail("terminated", 143)
+    except Terminated as exc:
+        _fail(exc.message, 128 + exc.signum)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:

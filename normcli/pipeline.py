@@ -256,22 +256,25 @@ def lrn_file(
     `output` ('-': stdout), a block of samples at a time: read a block, normalise it,
     gather its statistics, append it. Peak memory is a few blocks whatever the size of
     the array; a file output replaces `output` only on success."""
-    from normcli.io.arrays import iter_blocks
+    from normcli.io.arrays import iter_blocks, read_slab
     from normcli.io.writers import open_npy_stream
     from normcli.lrn_kernel import count_overflow, lrn_apply, output_dtype
 
-    result = LrnResult(output_dtype(x.dtype))
+    native = x.dtype.newbyteorder("=")  # a big-endian array (`>f4`) is computed and written natively
+    result = LrnResult(output_dtype(native))
     channels = x.shape[spec.channel_axis]
     if with_stats:
         result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     if 0 in spec.window_axes or x.ndim == 0 or x.shape[0] == 0:
         # windows run along axis 0 (channels first, no batch axis): one block, in memory
-        blocks = iter([np.asarray(x)])
+        blocks = iter([read_slab(x, 0, 0, x.shape[0]) if x.ndim else np.asarray(x)])
     else:
         blocks = iter_blocks(x, block_bytes)
     done = 0
     with open_npy_stream(output, x.shape, result.out_dtype) as write:
         for block in blocks:
+            if block.dtype != native:
+                block = block.astype(native)
             y = lrn_apply(block, spec)
             if result.out_dtype == np.float16 or spec.bias < 1:  # k < 1 lets y outgrow x
                 result.overflow += count_overflow(block, y)

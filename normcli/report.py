@@ -6,20 +6,24 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from normcli.methods import Counters
 from normcli.stats import ColumnStats
+from normcli.untrusted import visible
 
 __all__ = [
     "before_after_json",
     "before_after_table",
     "lrn_table",
     "console",
+    "literal",
     "methods_table",
     "stats_json",
     "stats_table",
@@ -29,16 +33,53 @@ __all__ = [
 STAT_COLUMNS = ("count", "nulls", "mean", "std", "min", "max")
 
 
+class LiteralConsole(Console):
+    """A console that shows every string it is given literally. Names, paths and values come
+    from the user's files: `[red]x[/red]`, `[/]`, `:thumbs_up:` or `[link=...]` in them are text,
+    not markup, emoji or hyperlinks, and control characters are shown as escapes (`\\x1b`), so
+    nothing in the data reaches the terminal as a command and no cell spans two lines.
+
+    Strings are escaped before rich measures them (`render_str`: table cells, titles, headers),
+    so tables stay aligned. As a safety net for `Text` objects built elsewhere without
+    `literal()`, `render` escapes any control character left in the text it emits; rich's own
+    control segments (cursor moves of a progress bar) pass untouched."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(visible(text), **kwargs)
+
+    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and segment.text != "\n" and not segment.text.isprintable():
+                lines = segment.text.split("\n")
+                segment = Segment("\n".join(visible(line) for line in lines), segment.style)
+            yield segment
+
+
+def literal(text: str, style: str = "") -> Text:
+    """Untrusted text as a rich `Text` cell: no markup, no emoji, control characters escaped."""
+    return Text(visible(text), style=style)
+
+
 def console(stream: TextIO | None = None) -> Console:
-    """A console on stderr (default) that never colours a file or a pipe and is wide
-    enough for the tables when it is not a terminal."""
+    """A console on stderr (default) that never colours a file or a pipe, is wide enough for
+    the tables when it is not a terminal, and shows untrusted text literally (LiteralConsole)."""
     stream = stream or sys.stderr
     tty = stream.isatty()
-    return Console(file=stream, highlight=False, width=None if tty else 120, no_color=not tty, soft_wrap=False)
+    return LiteralConsole(
+        file=stream,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=None if tty else 120,
+        no_color=not tty,
+        soft_wrap=False,
+    )
 
 
 def warn(con: Console, message: str) -> None:
-    con.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
+    """`warning: message` with the message shown literally (it quotes names from the data)."""
+    con.print(Text.assemble(("warning:", "yellow"), " ", literal(message)), highlight=False)
 
 
 def fmt(value: float | int | None) -> str:

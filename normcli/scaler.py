@@ -160,6 +160,10 @@ class Scaler:
         try:
             data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         except (ValueError, UnicodeDecodeError) as exc:
+            if "integer string conversion" in str(exc):  # Python's limit, not the user's business
+                raise DataError(
+                    f"{source} is not a normcli scaler file (it holds an integer of over 4300 digits)"
+                ) from None
             raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {_first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
             raise DataError(f"{source} is not a normcli scaler file (nested too deeply)") from None

@@ -1262,7 +1262,105 @@ CASES += SILENT_CASES
 
 
 # --- issue 9: terminals, signals, non-seekable inputs, damaged files, messages
-HOSTILE_CASES: list[Case] = []
+def scaler_with_a_huge_integer() -> str:
+    return json.dumps(ZSCORE, indent=2).replace('"version": 1', '"version": ' + "9" * 5000)
+
+
+def long_row_stream(row_bytes: int = 20_000_000) -> bytes:
+    """A row longer than any block normcli reads, after 150,000 short ones, on stdin."""
+    return ("x,t\n" + "".join(f"{i},a\n" for i in range(150_000)) + "7," + "b" * row_bytes + "\n1,c\n").encode()
+
+
+FULL = char_device(1, 7)
+
+HOSTILE_CASES: list[Case] = [
+    # 9.7: a path with a line break and an escape sequence is one line, shown with escapes
+    case(
+        "path-with-line-break-and-escape",
+        files({}),
+        ("stats", "no\nsuch\x1b[2J.csv"),
+        1,
+        "no\\nsuch\\x1b[2J.csv",
+        "no such file",
+    ),
+    case(
+        "columns-option-with-escape",
+        files({"data.csv": CSV}),
+        ("fit", "data.csv", "-m", "zscore", "--columns", "pr\x1b]8;;x\x07ice", "-o", "out.json"),
+        2,
+        "pr\\x1b]8;;x\\x07ice",
+    ),
+    # 9.8: a failing --stats-json leaves every other output as it was
+    case(
+        "stats-json-on-a-full-disk-keeps-the-data-output",
+        with_data(full=FULL),
+        "transform data.csv -s s.json -o out.csv --stats-json full",
+        1,
+        "full",
+        "No space left on device",
+        clobber=True,
+    ),
+    case(
+        "stats-json-on-a-full-disk-keeps-the-scaler",
+        with_data(full=FULL),
+        "fit data.csv -m zscore -o out.json --stats-json full",
+        1,
+        "full",
+        "No space left on device",
+        clobber=True,
+    ),
+    case(
+        "stats-json-on-a-full-disk-keeps-the-lrn-output",
+        files({"acts.npy": npy_bytes(ACTS), "full": FULL}),
+        LRN + "--size 3 --stats-json full",
+        1,
+        "full",
+        "No space left on device",
+        clobber=True,
+    ),
+    # 9.15: messages that were unclear
+    case(
+        "parquet-output-on-a-full-disk",
+        with_data(full=FULL),
+        "transform data.csv -s s.json -o full --output-format parquet",
+        1,
+        "cannot write full: No space left on device",
+    ),
+    case(
+        "npz-that-is-not-a-zip",
+        files({"a.npz": b"not a zip at all"}),
+        LRN.replace("acts.npy", "a.npz") + "--key x",
+        1,
+        "a.npz",
+        "not a zip file",
+    ),
+    case(
+        "one-line-without-a-line-break",
+        files({"h.csv": "id,price"}),
+        "fit h.csv -m zscore -o out.json",
+        1,
+        "h.csv",
+        "only a header",
+    ),
+    case(
+        "scaler-with-a-4300-digit-integer",
+        with_data(big__json=scaler_with_a_huge_integer()),
+        "transform data.csv -s big.json -o out.csv",
+        1,
+        "big.json",
+        "an integer of over 4300 digits",
+    ),
+    case(
+        "row-longer-than-a-block-on-stdin",
+        files({}),
+        "stats - --columns x",
+        1,
+        "<stdin>",
+        "a row after data row",
+        "save the input to a file",
+        stdin=long_row_stream(),
+    ),
+]
 CASES += HOSTILE_CASES
 
 

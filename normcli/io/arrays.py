@@ -14,6 +14,7 @@ from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
+from normcli.io.inputs import is_stream, open_input, read_error, spool
 from normcli.io.readers import NPY_BATCH_BYTES, Reader
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "load_array",
     "load_npy",
     "npy_header",
+    "read_slab",
     "write_npy_header",
 ]
 
@@ -36,6 +38,10 @@ def load_npy(path: str) -> np.ndarray:
     src = label(path)
     if path == STDIO:
         return _read_npy_stream(std_stream("stdin"), src)
+    if is_stream(path):  # a pipe or `<(...)`: read like stdin, it cannot be mapped
+        stream, _ = open_input(path)
+        with stream:
+            return _read_npy_stream(stream, src)
     try:
         with open(path, "rb") as fh:
             shape, fortran, dtype = npy_header(fh, src)
@@ -65,8 +71,17 @@ def load_array(path: str, key: str | None = None) -> np.ndarray:
 def _load_npz_member(path: str, key: str | None) -> np.ndarray:
     import zipfile
 
+    source: str | BinaryIO = path
+    if is_stream(path):  # a zip is read from its end: spool a pipe or `<(...)` first
+        stream, _ = open_input(path)
+        with stream:
+            source = spool(stream, path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        if not zipfile.is_zipfile(source):  # np.load would try it as a pickle and blame Python objects
+            raise DataError(
+                f"{path} is not an .npz archive (not a zip file); give an .npz written by np.savez, or a .npy"
+            )
+        with np.load(source, allow_pickle=False) as archive:
             names = list(archive.files)
             if key is None:
                 shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
@@ -81,6 +96,9 @@ def _load_npz_member(path: str, key: str | None) -> np.ndarray:
                 f"{path}: array {key!r} holds Python objects (a pickle); normcli never loads them"
             ) from None
         raise DataError(f"{path} is not a readable .npz archive ({first})") from None
+    finally:
+        if not isinstance(source, str):
+            source.close()
     _check_dtype(arr.dtype, f"{path}[{key}]")
     return arr
 
@@ -198,8 +216,7 @@ class ArrayReader(Reader):
         n = self.data.shape[self.batch_axis]
         step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
         for start in range(0, n, step):
-            index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
-            block = np.array(self.data[index])  # copy out of the memory map
+            block = read_slab(self.data, self.batch_axis, start, min(n, start + step))
             self.bytes_read += block.nbytes
             yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
 
@@ -215,8 +232,9 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
     direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
     if not direct:
         for start in range(0, n, step):
-            yield np.array(x[start : start + step])
+            yield read_slab(x, 0, start, min(n, start + step))
         return
+    assert isinstance(x, np.memmap) and x.filename is not None  # what `direct` checked, for mypy
     fd = os.open(x.filename, os.O_RDONLY)
     try:
         for start in range(0, n, step):
@@ -225,10 +243,62 @@ def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
             buf = bytearray(want)
             view, got = memoryview(buf), 0
             while got < want:
-                chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
+                try:
+                    chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
+                except OSError as exc:
+                    raise read_error(x.filename, exc) from None
                 if chunk == 0:
                     raise DataError(f"{x.filename} was truncated while being read")
                 got += chunk
             yield np.frombuffer(buf, dtype=x.dtype).reshape((stop - start, *x.shape[1:]))
     finally:
         os.close(fd)
+
+
+def read_slab(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    """`x[..., start:stop, ...]` (the slice along `axis`) as a fresh in-memory array.
+
+    A memory map (a whole one, as load_npy returns, or a reshape of it) is read with pread,
+    never through the mapping: touching a mapped page of a file that another process has
+    truncated ends the process with SIGBUS, which nothing can catch or clean up after; a
+    short read is a clear error instead. Any C- or Fortran-ordered slab is a run of
+    contiguous byte ranges, one per index of the axes before `axis` (in storage order)."""
+    index = (slice(None),) * axis + (slice(start, stop),)
+    if not isinstance(x, np.memmap) or x.filename is None or x.ndim == 0:
+        return np.array(x[index])
+    if not (x.flags.c_contiguous or x.flags.f_contiguous):
+        return np.array(x[index])
+    filename: str = x.filename
+    fortran = not x.flags.c_contiguous
+    shape = x.shape[::-1] if fortran else x.shape  # storage order: the last axis varies fastest
+    ax = x.ndim - 1 - axis if fortran else axis
+    outer = int(np.prod(shape[:ax], dtype=np.int64))
+    inner = int(np.prod(shape[ax + 1 :], dtype=np.int64)) * x.itemsize  # bytes per index along ax
+    run = (stop - start) * inner
+    buf = bytearray(outer * run)
+    if run and outer:
+        fd = os.open(filename, os.O_RDONLY)
+        try:
+            if stop - start == shape[ax]:  # whole extent: the runs follow each other
+                _pread_exact(fd, memoryview(buf), x.offset, filename)
+            else:
+                view = memoryview(buf)
+                for i in range(outer):
+                    offset = x.offset + (i * shape[ax] + start) * inner
+                    _pread_exact(fd, view[i * run : (i + 1) * run], offset, filename)
+        finally:
+            os.close(fd)
+    slab = np.frombuffer(buf, dtype=x.dtype).reshape((*shape[:ax], stop - start, *shape[ax + 1 :]))
+    return slab.T if fortran else slab
+
+
+def _pread_exact(fd: int, view: memoryview, offset: int, filename: str) -> None:
+    got = 0
+    while got < len(view):
+        try:
+            chunk = os.preadv(fd, [view[got:]], offset + got)
+        except OSError as exc:
+            raise read_error(filename, exc) from None
+        if chunk == 0:
+            raise DataError(f"{filename} was truncated while being read")
+        got += chunk

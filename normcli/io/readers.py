@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
@@ -19,9 +18,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
-from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
 from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.inputs import is_stream, open_input, read_error, spool
 from normcli.io.quotes import QuoteScanner, scan_file
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
@@ -33,6 +32,7 @@ PARQUET_BATCH_ROWS = 128 * 1024
 NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
+MAX_CSV_BLOCK_BYTES = 128 << 20  # a file with a row longer than a block is read again in blocks up to this
 
 
 class Reader:
@@ -75,9 +75,9 @@ def open_reader(
     `float_columns` are read as float64 (None: every numeric-looking column), so a later
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
     their original text. `axis` is the feature axis of an N-D .npy array."""
-    fmt = detect_format(path, fmt, default="csv" if path == STDIO else None)
     if path != STDIO:
         _check_readable(path)
+    fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
     if fmt == "npy":
         from normcli.io.arrays import ArrayReader
 
@@ -144,8 +144,8 @@ class CsvReader(TableReader):
         self._quotes: QuoteScanner | None = None
         # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
         self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
-        if path != STDIO:
+        self._stream, self._rereadable = open_input(path)
+        if self._rereadable:
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
             self._head = self._read_head()
@@ -214,6 +214,9 @@ class CsvReader(TableReader):
             if self._whole
             else [c for c in dict.fromkeys([_last_row_end(head), head.rfind(b"\n") + 1]) if c]
         )
+        if self._whole and not head.endswith((b"\n", b"\r")):
+            head += b"\n"  # pyarrow calls a lone header without its line break an empty file
+            cuts = [len(head)]
         first_error = None
         for cut in cuts:
             try:
@@ -242,9 +245,10 @@ class CsvReader(TableReader):
         """What pyarrow parses. A file is reopened natively from its start: pyarrow reads
         ahead on its own IO threads, and a Python file object there makes them take the GIL
         for every block and free Python buffers at any moment, even while the interpreter
-        exits (a SIGABRT in std::terminate). stdin cannot be reopened, so its sniffed head is
-        replayed before the rest."""
-        if self._path == STDIO:
+        exits (a SIGABRT in std::terminate). stdin, a pipe or `<(...)` cannot be reopened (a
+        FIFO reopened waits forever for a new writer), so its sniffed head is replayed
+        before the rest."""
+        if not self._rereadable:
             self._quotes = QuoteScanner(self._parse.delimiter, self._parse.quote_char or '"')
             return _Replay(self._head, self._stream, self._quotes)
         self._stream.close()
@@ -257,33 +261,50 @@ class CsvReader(TableReader):
             # one asked for by name that was empty in the head is read as numbers.
             include = list(columns)
             types = {n: pa.float64() if n in self.empty_names else self._types[n] for n in include}
+        block_size, rows_done = CSV_BLOCK_BYTES, 0
         try:
-            source = self._source()
-            reader = pacsv.open_csv(
-                source,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                parse_options=self._parse,
-                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
-            )
-            while True:
-                try:
-                    rb = reader.read_next_batch()
-                except StopIteration:
-                    self.bytes_read = self.total_bytes or self.bytes_read
-                    unclosed = self._unclosed_quote()
-                    if unclosed:
-                        raise unclosed from None
-                    return
-                # one batch per block read; exact enough for a progress bar
-                self.bytes_read += CSV_BLOCK_BYTES
-                if self.total_bytes is not None:
-                    self.bytes_read = min(self.bytes_read, self.total_bytes)
-                yield TableBatch(rb, self.label)
+            while True:  # once, unless a row longer than the block makes it start over with a bigger one
+                source = self._source()
+                reader = pacsv.open_csv(
+                    source,
+                    read_options=pacsv.ReadOptions(block_size=block_size),
+                    parse_options=self._parse,
+                    convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
+                )
+                skip = rows_done  # rows already handed out before starting over
+                while True:
+                    try:
+                        rb = reader.read_next_batch()
+                    except StopIteration:
+                        self.bytes_read = self.total_bytes or self.bytes_read
+                        unclosed = self._unclosed_quote()
+                        if unclosed:
+                            raise unclosed from None
+                        return
+                    except pa.ArrowInvalid as exc:
+                        if not _straddles(exc):
+                            raise
+                        block_size = self._grown_block(block_size, rows_done)
+                        source.close()
+                        break
+                    if skip:
+                        cut = min(skip, rb.num_rows)
+                        rb, skip = rb.slice(cut), skip - cut
+                        if rb.num_rows == 0:
+                            continue
+                    # one batch per block read; exact enough for a progress bar
+                    self.bytes_read += CSV_BLOCK_BYTES
+                    if self.total_bytes is not None:
+                        self.bytes_read = min(self.bytes_read, self.total_bytes)
+                    rows_done += rb.num_rows
+                    yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             # a row cut short by a quote that swallowed the rest: name the quote, not the row
             raise (self._unclosed_quote() or csv_error(self.label, exc, self.names)) from None
         except UnicodeDecodeError:
             raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
+        except OSError as exc:  # the input failed (a hung-up terminal, a disk): not the output's fault
+            raise read_error(self.label, exc) from None
         finally:
             self.close()
 
@@ -298,12 +319,10 @@ class CsvReader(TableReader):
             scanner = QuoteScanner(self._parse.delimiter, self._parse.quote_char)
             scanner.feed(whole)
             found = scanner.finish()
-        elif self._path == STDIO:
+        elif not self._rereadable:  # stdin, a pipe: scanned as it streamed through
             found = self._quotes.finish() if self._quotes is not None else None
-        elif stat.S_ISREG(os.stat(self._path).st_mode):  # a FIFO cannot be read twice
-            found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
         else:
-            found = None
+            found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
         if found is None:
             return None
         text = found.text if len(found.text) <= 60 else found.text[:60] + "..."
@@ -311,6 +330,22 @@ class CsvReader(TableReader):
             f"{self.label}: the quote opened on line {found.line} ({text!r}) is never closed, so every row after "
             'it would be read as one value; close the quote, or double it ("") if it is part of the text'
         )
+
+    def _grown_block(self, block_size: int, rows_done: int) -> int:
+        """The block size to start over with after a row longer than `block_size` bytes; an
+        error naming where the row is if the input cannot be read again or the row is huge."""
+        where = f"a row after data row {rows_done:,}" if rows_done else "a row"
+        if not self._rereadable:
+            raise DataError(
+                f"{self.label}: {where} is longer than {block_size >> 20} MiB, the most normcli reads "
+                "of a stream at once; save the input to a file and give its path"
+            )
+        if block_size >= MAX_CSV_BLOCK_BYTES:
+            raise DataError(
+                f"{self.label}: {where} is longer than {MAX_CSV_BLOCK_BYTES >> 20} MiB, "
+                "more than normcli holds of one row; is this CSV?"
+            )
+        return min(block_size * 8, MAX_CSV_BLOCK_BYTES)
 
     def close(self) -> None:
         if self._path != STDIO:
@@ -325,6 +360,11 @@ class CsvReader(TableReader):
         """Read these columns as their original text (the caller types them: io.unscaled)."""
         for name in names:
             self._types[name] = pa.string()
+
+
+def _straddles(exc: Exception) -> bool:
+    """pyarrow's "straddling object straddles two block boundaries": a row longer than a block."""
+    return "straddl" in str(exc)
 
 
 def _last_row_end(head: bytes) -> int:
@@ -408,24 +448,44 @@ class ParquetReader(TableReader):
 
     def __init__(self, path: str) -> None:
         self.label = label(path)
+        self._spooled: BinaryIO | None = None
         try:
-            if path == STDIO:
-                data = std_stream("stdin").read()
-                if not data:
-                    raise DataError("<stdin> is empty")
-                self.total_bytes = len(data)
-                self._file = pq.ParquetFile(pa.BufferReader(data))
-            else:
-                self.total_bytes = os.path.getsize(path)
-                if self.total_bytes == 0:
-                    raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(arrow_source(path))
+            source, self.total_bytes = self._open(path)
+            if self.total_bytes == 0:
+                raise DataError(f"{self.label} is empty")
+            self._file = pq.ParquetFile(source)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
+            self._close_spool()
             raise parquet_error(self.label, exc) from None
+        except BaseException:
+            self._close_spool()
+            raise
         self.names = schema.names
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+
+    def _open(self, path: str) -> tuple[str | BinaryIO | pa.NativeFile, int]:
+        """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
+        at the end, so stdin, a pipe or `<(...)` is first spooled to a temporary file."""
+        if path != STDIO and not is_stream(path):
+            return arrow_source(path), os.path.getsize(path)
+        stream, _ = open_input(path)
+        try:
+            self._spooled = spool(stream, self.label)
+        finally:
+            if path != STDIO:
+                stream.close()
+        fd = self._spooled.fileno()
+        size = os.fstat(fd).st_size
+        if os.path.exists(f"/proc/self/fd/{fd}"):  # the anonymous file, opened natively
+            return f"/proc/self/fd/{fd}", size
+        return self._spooled, size  # elsewhere pyarrow reads the Python file
+
+    def _close_spool(self) -> None:
+        if self._spooled is not None:
+            self._spooled.close()
+            self._spooled = None
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
@@ -443,6 +503,7 @@ class ParquetReader(TableReader):
 
     def close(self) -> None:
         self._file.close()
+        self._close_spool()
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:

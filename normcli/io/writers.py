@@ -4,6 +4,7 @@ replaced atomically when (and only when) the whole output has been written."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -295,11 +296,28 @@ def _npy_target(output: str) -> Iterator[str]:
         with atomic_path(output) as tmp:
             yield tmp
         return
-    with tempfile.TemporaryDirectory(prefix="normcli-") as scratch:
+    folder = tempfile.gettempdir()
+    try:
+        scratch_dir = tempfile.TemporaryDirectory(prefix="normcli-")
+    except OSError as exc:
+        raise _scratch_error(folder, exc) from None
+    with scratch_dir as scratch:
         path = f"{scratch}/out.npy"
-        yield path
+        try:
+            yield path
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # the scratch file, not the data
+                raise _scratch_error(folder, exc) from None
+            raise
         with open(path, "rb") as fh, open_output(output) as sink:
             shutil.copyfileobj(fh, sink, 1 << 20)
+
+
+def _scratch_error(folder: str, exc: OSError) -> DataError:
+    return DataError(
+        f"cannot write the .npy scratch file in the temporary folder {folder}: {exc.strerror or exc}; "
+        "set TMPDIR to a folder with room"
+    )
 
 
 @contextlib.contextmanager
