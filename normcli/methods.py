@@ -257,6 +257,7 @@ class MinMax(Method):
         if len(bounds) != 2 or None in bounds:
             raise UsageError(f"--range needs two numbers LO HI, not {rng!r}")
         lo, hi = bounds
+        assert lo is not None and hi is not None  # for mypy: checked just above
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             raise UsageError(f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}")
         if not _usable_factor(hi - lo):  # 0 5e-324 would map every value to LO
@@ -445,7 +446,7 @@ class Log(Method):
         if not top > 1:
             return f"has max {fitted['max']!r}; normalization needs max + offset > 1", ""
         with np.errstate(over="ignore", divide="ignore"):
-            log_max = float(self.g(np.float64(fitted["max"]), options))
+            log_max = float(self.g(np.asarray(fitted["max"], dtype=np.float64), options))
         if not (math.isfinite(top) and _usable_factor(1.0 / log_max)):
             return (
                 f"has max {fitted['max']!r}, whose log (offset {options['offset']!r}) float64 cannot divide by",
