@@ -24,14 +24,15 @@ arrays). Pure NumPy: no file I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from normcli.errors import DataError, UsageError
-from normcli.tensor.layout import as_float, as_int, fmt
+from normcli.tensor.layout import as_float, as_int, fmt, output_dtype, resolve_channel_axis
 from normcli.tensor.norm import Moments, channel_moments
 
-__all__ = ["BNStats", "PopulationStats"]
+__all__ = ["BNStats", "PopulationStats", "bn_stats"]
 
 
 @dataclass
@@ -56,7 +57,8 @@ class BNStats:
         else:
             out["running_mean"], out["running_var"] = self.running_mean, self.running_var
             out["num_batches_tracked"] = np.array(self.batches, dtype=np.int64)
-        out["population_mean"], out["population_var"] = self.population_mean, self.population_var
+        if self.momentum is not None:  # without one, the running arrays are the population estimates
+            out["population_mean"], out["population_var"] = self.population_mean, self.population_var
         return out
 
 
@@ -156,3 +158,47 @@ class PopulationStats:
         var = self._var_sum / batches
         running = self._running if self._running is not None else (mean, var)
         return BNStats(self.convention, self.momentum, mean, var, running[0], running[1], batches, self._sizes)
+
+
+def bn_stats(
+    batches: Any,
+    *,
+    batch_size: int | None = None,
+    momentum: float | None = None,
+    convention: str = "torch",
+    layout: str | None = None,
+    channel_axis: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Batch norm's statistics for inference from mini-batches of activations.
+
+    `batches` is one array (split into mini-batches of `batch_size` samples along axis 0)
+    or an iterable of arrays (each one mini-batch, or with `batch_size`, consecutive parts
+    of one stream of samples). Returns the arrays `normcli bn-stats` writes: torch's
+    running_mean, running_var and num_batches_tracked (keras: moving_mean and
+    moving_variance), equal to the population estimates (what a torch
+    BatchNorm(momentum=None) holds after seeing the same mini-batches) unless `momentum`
+    is given, in which case they are the framework's running averages and the population
+    estimates are added as population_mean and population_var.
+    """
+    if isinstance(batches, np.ndarray):
+        if batch_size is None:
+            raise UsageError("a single array needs batch_size (the samples per mini-batch along axis 0)")
+        arrays = [batches]
+    else:
+        arrays = [np.asarray(b) for b in batches]
+    if not arrays:
+        raise DataError("no mini-batches given")
+    ndim = arrays[0].ndim
+    if ndim < 2:
+        raise DataError(f"mini-batches must be (N, C, ...) arrays with a batch axis; got a {ndim}-D array")
+    axis, _ = resolve_channel_axis(ndim, layout, channel_axis, 1 if convention == "torch" else ndim - 1)
+    if axis == 0:
+        raise UsageError("mini-batches run along axis 0, so the channels cannot be axis 0")
+    acc = PopulationStats(channel_axis=axis, batch_size=batch_size, momentum=momentum, convention=convention)
+    for i, arr in enumerate(arrays):
+        output_dtype(arr.dtype, "bn_stats")
+        if arr.shape[1:] != arrays[0].shape[1:]:
+            raise DataError(f"mini-batch {i} has shape {arr.shape} but the first has {arrays[0].shape}")
+        acc.add(arr, f"array {i}")
+        acc.end_array()
+    return acc.finish().arrays()

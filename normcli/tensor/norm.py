@@ -260,10 +260,8 @@ def explain(spec: NormSpec, shape: tuple[int, ...], dtype: Any, *, affine: str |
         if stats is not None:
             lines.append(f"statistics: fixed per-channel mean and variance from {stats} (inference mode)")
         else:
-            lines.append(
-                f"statistics: {what}, reduced over axes {reduced}"
-                + (" and the channel axis's group" if spec.kind == "group" else "")
-            )
+            within = " and over the channels of each group" if spec.kind == "group" else ""
+            lines.append(f"statistics: {what}, reduced over axes {reduced}{within}")
     eps = spec.eps_for(dtype)
     source = (
         "--eps"
