@@ -94,7 +94,9 @@ def norm_file(
             if progress:
                 progress("norm: statistics", done, total)
         if acc is not None:
-            fixed = params_from_moments(spec, acc.mean, acc.var, result.eps, dtype, gamma, beta, x.shape, "channels")
+            fixed = params_from_moments(
+                spec, (acc.shift, acc.dmean), acc.var, result.eps, dtype, gamma, beta, x.shape, "channels"
+            )
     with open_npy_stream(output, x.shape, out_dtype) as write:
         for block in _blocks(x, spec, block_bytes):
             if fixed is not None:
@@ -102,7 +104,7 @@ def norm_file(
             else:
                 m = tile_moments(spec, block)
                 params = params_from_moments(
-                    spec, m.mean, m.var, result.eps, dtype, gamma, beta, block.shape, _what(spec)
+                    spec, (m.shift, m.dmean), m.var, result.eps, dtype, gamma, beta, block.shape, _what(spec)
                 )
             y = np.empty(block.shape, dtype=out_dtype)
             with np.errstate(over="ignore", invalid="ignore"):

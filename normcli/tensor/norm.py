@@ -286,30 +286,50 @@ def explain(spec: NormSpec, shape: tuple[int, ...], dtype: Any, *, affine: str |
 @dataclass
 class Moments:
     """Count, mean and sum of squared deviations (m2) of each statistic, float64, mergeable
-    with Chan's formula. For an uncentred (rms) statistic `mean` stays 0 and m2 is the sum
-    of squares."""
+    with Chan's formula. The mean is kept as `shift + dmean`, with `shift` a value of the
+    data: sums run over x - shift, so their rounding scales with the spread of the data,
+    not its magnitude, and statistics at 1e9 with std 1 merge to the one-shot numbers (as
+    `normcli.stats.ColumnStats` does per column). Uncentred (rms): shift and dmean stay 0
+    and m2 is the sum of squares."""
 
     count: np.ndarray
-    mean: np.ndarray
+    shift: np.ndarray
+    dmean: np.ndarray
     m2: np.ndarray
 
-    def merge(self, other: Moments) -> Moments:
-        n = self.count + other.count
-        with np.errstate(invalid="ignore", divide="ignore"):
-            wa = np.where(n > 0, self.count / np.maximum(n, 1), 0.0)
-            wb = 1.0 - wa
-            delta = other.mean - self.mean
-            mean = self.mean * wa + other.mean * wb
-            mean = np.where(self.count == 0, other.mean, np.where(other.count == 0, self.mean, mean))
-            m2 = self.m2 + other.m2 + delta * delta * (self.count * wb)
-            m2 = np.where(self.count == 0, other.m2, np.where(other.count == 0, self.m2, m2))
-        return Moments(n, mean, m2)
+    @property
+    def mean(self) -> np.ndarray:
+        return self.shift + self.dmean
 
     @property
     def var(self) -> np.ndarray:
         """The biased (population) variance m2/n (or mean of squares, uncentred)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.m2 / self.count
+
+    def merge(self, other: Moments) -> Moments:
+        """The moments of both parts together (Chan), in this part's shift."""
+        n = self.count + other.count
+        with np.errstate(invalid="ignore", divide="ignore"):
+            other_dmean = (other.shift - self.shift) + other.dmean
+            delta = other_dmean - self.dmean
+            wb = np.where(n > 0, other.count / np.maximum(n, 1), 0.0)
+            dmean = self.dmean + delta * wb
+            m2 = self.m2 + other.m2 + delta * delta * (self.count * wb)
+        empty_a, empty_b = self.count == 0, other.count == 0
+        return Moments(
+            n,
+            np.where(empty_a, other.shift, self.shift),
+            np.where(empty_a, other.dmean, np.where(empty_b, self.dmean, dmean)),
+            np.where(empty_a, other.m2, np.where(empty_b, self.m2, m2)),
+        )
+
+    def __getitem__(self, index: Any) -> Moments:
+        return Moments(self.count[index], self.shift[index], self.dmean[index], self.m2[index])
+
+    def __setitem__(self, index: Any, value: Moments) -> None:
+        self.count[index], self.shift[index] = value.count, value.shift
+        self.dmean[index], self.m2[index] = value.dmean, value.m2
 
 
 def _tiles(view: tuple[int, ...]) -> Iterator[tuple[slice, slice]]:
@@ -333,37 +353,33 @@ def tile_moments(spec: NormSpec, block: np.ndarray) -> Moments:
     block = np.ascontiguousarray(block)
     view = spec.view(block.shape)
     v = block.reshape(view)
-    s_n, _, g_n = view[0], view[1], view[2]
-    count = np.zeros((s_n, g_n), dtype=np.float64)
-    mean = np.zeros((s_n, g_n), dtype=np.float64)
-    m2 = np.zeros((s_n, g_n), dtype=np.float64)
+    s_n, g_n = view[0], view[2]
+    acc = Moments(*(np.zeros((s_n, g_n), dtype=np.float64) for _ in range(4)))
     for ss, ps in _tiles(view):
-        t = np.asarray(v[ss, ps], dtype=np.float64)
-        if t.dtype == block.dtype:
-            t = t.copy()
-        n = t.shape[1] * t.shape[3] * t.shape[4]
-        if spec.centered:
-            mu = t.sum(axis=(1, 3, 4), keepdims=True)
-            mu /= max(n, 1)
-            t -= mu
-            sq = np.square(t, out=t).sum(axis=(1, 3, 4))
-            tile = Moments(np.full(sq.shape, float(n)), mu.reshape(sq.shape), sq)
+        x = v[ss, ps]
+        t = np.empty(x.shape, dtype=np.float64)
+        n = x.shape[1] * x.shape[3] * x.shape[4]
+        if spec.centered and n:
+            shift = np.array(x[:, :1, :, :1, :1], dtype=np.float64)  # a value of each statistic
+            np.subtract(x, shift, out=t, dtype=np.float64)
+            dmean = t.sum(axis=(1, 3, 4), keepdims=True)
+            dmean /= n
+            t -= dmean
+            m2 = np.square(t, out=t).sum(axis=(1, 3, 4))
+            tile = Moments(np.full(m2.shape, float(n)), shift.reshape(m2.shape), dmean.reshape(m2.shape), m2)
         else:
-            sq = np.square(t, out=t).sum(axis=(1, 3, 4))
-            tile = Moments(np.full(sq.shape, float(n)), np.zeros(sq.shape), sq)
-        if ps == slice(None):
-            count[ss], mean[ss], m2[ss] = tile.count, tile.mean, tile.m2
-        else:  # one row cut along P: merge the pieces
-            part = Moments(count[ss], mean[ss], m2[ss]).merge(tile)
-            count[ss], mean[ss], m2[ss] = part.count, part.mean, part.m2
-    return Moments(count, mean, m2)
+            np.copyto(t, x, casting="unsafe")
+            m2 = np.square(t, out=t).sum(axis=(1, 3, 4))
+            zeros = np.zeros(m2.shape)
+            tile = Moments(np.full(m2.shape, float(n)), zeros, zeros, m2)
+        acc[ss] = tile if ps == slice(None) else acc[ss].merge(tile)  # a row cut along P: merge its pieces
+    return acc
 
 
 def channel_moments(block: np.ndarray, channel_axis: int) -> Moments:
     """Per-channel moments of a block (batch norm's statistics), shaped (C,)."""
     spec = NormSpec("batch", "torch", block.ndim, channel_axis, None, None, 0.0)
-    m = tile_moments(spec, block)
-    return Moments(m.count[0], m.mean[0], m.m2[0])
+    return tile_moments(spec, block)[0]
 
 
 # --------------------------------------------------------------------------------------
@@ -393,7 +409,7 @@ def _bad_variance(spec: NormSpec, var: np.ndarray, eps: float, what: str) -> Dat
 
 def params_from_moments(
     spec: NormSpec,
-    mean: np.ndarray,
+    mean: np.ndarray | tuple[np.ndarray, np.ndarray],
     var: np.ndarray,
     eps: float,
     dtype: np.dtype,
@@ -403,9 +419,14 @@ def params_from_moments(
     what: str = "statistics",
 ) -> Params:
     """Scale and shift from per-statistic mean and variance (shaped (S, G)), in float64,
-    then split for the compute `dtype`. Raises DataError where var + eps <= 0."""
+    then split for the compute `dtype`. `mean` may be a pair (shift, dmean) whose sum is
+    the mean, kept apart for accuracy. Raises DataError where var + eps <= 0."""
     view = spec.view(shape)
-    mean = np.asarray(mean, dtype=np.float64).reshape(-1, 1, view[2], 1, 1)
+    stat_shape = (-1, 1, view[2], 1, 1)
+    if isinstance(mean, tuple):
+        base, rest = (np.asarray(m, dtype=np.float64).reshape(stat_shape) for m in mean)
+    else:
+        base, rest = np.asarray(mean, dtype=np.float64).reshape(stat_shape), np.zeros(1)
     var = np.asarray(var, dtype=np.float64).reshape(-1, 1, view[2], 1, 1)
     with np.errstate(invalid="ignore"):
         if np.any(var + eps <= 0):
@@ -417,8 +438,8 @@ def params_from_moments(
         pview = (1, 1, view[2], view[3], 1)
     scale = inv if gamma is None else inv * np.asarray(gamma, dtype=np.float64).reshape(pview)
     b = np.zeros(1) if beta is None else np.asarray(beta, dtype=np.float64).reshape(pview)
-    head = mean.astype(dtype)
-    tail = mean - head.astype(np.float64)
+    head = (base + rest).astype(dtype)
+    tail = (base - head.astype(np.float64)) + rest
     shift = b - tail * scale
     return Params(head, scale.astype(dtype), shift.astype(dtype))
 
@@ -472,12 +493,13 @@ def norm_apply(
     dtype = compute_dtype(result_dtype)
     eps = spec.eps_for(x.dtype)
     with np.errstate(over="ignore"):
+        mean: np.ndarray | tuple[np.ndarray, np.ndarray]
         if running_mean is not None and running_var is not None:
             mean, var = np.asarray(running_mean)[None, :], np.asarray(running_var)[None, :]
             what = "channels"
         else:
             m = tile_moments(spec, x)
-            mean, var = m.mean, m.var
+            mean, var = (m.shift, m.dmean), m.var
             what = "channels" if spec.kind == "batch" else "groups" if spec.kind == "group" else "samples"
             if spec.kind == "instance":
                 what = "(sample, channel) pairs"
