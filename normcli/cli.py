@@ -570,10 +570,10 @@ def norm(
         layout=layout.upper() if layout else None,
         channel_axis=channel_axis,
     )
-    gamma, beta, affine_text = _load_affine_options(affine, gamma_path, beta_path)
+    gamma, beta, affine_text, where = _load_affine_options(affine, gamma_path, beta_path)
     shape = spec.param_shape(tuple(x.shape))
-    gamma = check_param(gamma, "gamma (weight)", shape, spec, affine_text)
-    beta = check_param(beta, "beta (bias)", shape, spec, affine_text)
+    gamma = check_param(gamma, where[0], shape, spec)
+    beta = check_param(beta, where[1], shape, spec)
     if spec.kind == "rms" and beta is not None:
         raise UsageError("--kind rms has no beta (no centring, no shift); drop --beta or the bias array")
     running = None
@@ -612,8 +612,9 @@ def norm(
 
 def _load_affine_options(
     affine: str | None, gamma_path: str | None, beta_path: str | None
-) -> tuple[Any, Any, str | None]:
-    """gamma and beta from --affine FILE.npz or --gamma/--beta .npy files, and where they came from."""
+) -> tuple[Any, Any, str | None, tuple[str, str]]:
+    """gamma and beta from --affine FILE.npz or --gamma/--beta .npy files, a description of
+    where they came from, and a label for each (for messages)."""
     from normcli.io.arrays import load_array
 
     if affine and (gamma_path or beta_path):
@@ -625,7 +626,7 @@ def _load_affine_options(
     gamma = load_array(gamma_path) if gamma_path else None
     beta = load_array(beta_path) if beta_path else None
     named = [f"--gamma {gamma_path}" if gamma_path else "", f"--beta {beta_path}" if beta_path else ""]
-    return gamma, beta, ", ".join(n for n in named if n) or None
+    return gamma, beta, ", ".join(n for n in named if n) or None, (named[0], named[1])
 
 
 def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json_path) -> None:

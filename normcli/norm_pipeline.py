@@ -130,17 +130,17 @@ def load_stats_file(path: str, spec: NormSpec, shape: tuple[int, ...]) -> tuple[
     if spec.kind != "batch":
         raise UsageError(f"--stats gives batch norm fixed statistics (inference mode); --kind {spec.kind} has none")
     if path.lower().endswith(".json"):
-        mean, var, source = _stats_from_scaler(path, spec)
+        mean, var, mean_label, var_label = _stats_from_scaler(path, spec)
     else:
-        mean, var, source = load_running_stats(path)
+        mean, var, mean_label, var_label = load_running_stats(path)
     shape_c = spec.param_shape(shape)
-    mean_c = check_param(mean, "running mean", shape_c, spec, source)
-    var_c = check_param(var, "running variance", shape_c, spec, source)
+    mean_c = check_param(mean, mean_label, shape_c, spec)
+    var_c = check_param(var, var_label, shape_c, spec, variance=True)
     assert mean_c is not None and var_c is not None
-    return mean_c, var_c, source
+    return mean_c, var_c, f"{mean_label}, {var_label.split(' in ')[0]}"
 
 
-def _stats_from_scaler(path: str, spec: NormSpec) -> tuple[np.ndarray, np.ndarray, str]:
+def _stats_from_scaler(path: str, spec: NormSpec) -> tuple[np.ndarray, np.ndarray, str, str]:
     from normcli.api import load
 
     scaler = load(path)
@@ -157,7 +157,7 @@ def _stats_from_scaler(path: str, spec: NormSpec) -> tuple[np.ndarray, np.ndarra
         raise DataError(f"--stats {path}: feature {not_z[0]} was fitted with {scaler.columns[0].method}, not zscore")
     mean = np.array([c.fitted["mean"] for c in scaler.columns], dtype=np.float64)
     std = np.array([c.fitted["std"] for c in scaler.columns], dtype=np.float64)
-    return mean, std * std, f"{path} (zscore mean/std)"
+    return mean, std * std, f"zscore means in {path}", f"zscore variances (std^2) in {path}"
 
 
 def bn_stats_files(

@@ -45,9 +45,10 @@ def _is_npz(path: str) -> bool:
     return path != STDIO and path.lower().endswith(".npz")
 
 
-def load_affine(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+def load_affine(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str, tuple[str, str]]:
     """gamma and beta from an .npz with weight/bias (torch) or gamma/beta (Keras); one of the
-    two may be missing. Returns them with the names they were found under."""
+    two may be missing. Returns them, where they came from ("bn.npz (weight/bias)") and a
+    label for each ("weight in bn.npz")."""
     if not _is_npz(path):
         raise DataError(
             f"--affine {path}: expected an .npz with weight/bias or gamma/beta; use --gamma/--beta for .npy"
@@ -58,18 +59,20 @@ def load_affine(path: str) -> tuple[np.ndarray | None, np.ndarray | None, str]:
             gamma = load_array(path, scale) if scale in names else None
             beta = load_array(path, shift) if shift in names else None
             found = "/".join(n for n in (scale, shift) if n in names)
-            return gamma, beta, f"{path} ({found})"
+            return gamma, beta, f"{path} ({found})", (f"{scale} in {path}", f"{shift} in {path}")
     shown = ", ".join(names[:10]) or "nothing"
     raise DataError(f"--affine {path} has no weight/bias or gamma/beta arrays (it holds {shown})")
 
 
-def load_running_stats(path: str) -> tuple[np.ndarray, np.ndarray, str]:
+def load_running_stats(path: str) -> tuple[np.ndarray, np.ndarray, str, str]:
     """Per-channel mean and variance from an .npz (running_mean/running_var,
-    moving_mean/moving_variance, population_mean/population_var, or mean/var)."""
+    moving_mean/moving_variance, population_mean/population_var, or mean/var), with labels
+    saying where each came from ("running_mean in bn.npz")."""
     names = npz_names(path)
     for mean_name, var_name in STATS_NAMES:
         if mean_name in names and var_name in names:
-            return load_array(path, mean_name), load_array(path, var_name), f"{path} ({mean_name}/{var_name})"
+            mean, var = load_array(path, mean_name), load_array(path, var_name)
+            return mean, var, f"{mean_name} in {path}", f"{var_name} in {path}"
         if mean_name in names:
             raise DataError(f"--stats {path} has {mean_name} but no {var_name}; inference needs the variance too")
         if var_name in names:

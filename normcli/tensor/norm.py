@@ -558,26 +558,27 @@ def norm(
         if spec.kind != "batch":
             raise UsageError(f"running statistics are batch norm's (inference mode), not {spec.kind} norm's")
         rm = check_param(running_mean, "running_mean", shape, spec)
-        rv = check_param(running_var, "running_var", shape, spec)
+        rv = check_param(running_var, "running_var", shape, spec, variance=True)
     return norm_apply(arr, spec, gamma=g, beta=b, running_mean=rm, running_var=rv)
 
 
-def check_param(value: Any, name: str, shape: tuple[int, ...], spec: NormSpec, source: str = "") -> np.ndarray | None:
+def check_param(
+    value: Any, label: str, shape: tuple[int, ...], spec: NormSpec, *, variance: bool = False
+) -> np.ndarray | None:
     """`value` as a float64 array of `shape` (what the kind and layout need), or a DataError
-    naming both shapes."""
+    naming both shapes; `label` says what and where the array is ("weight in bn.npz")."""
     if value is None:
         return None
     arr = np.asarray(value)
-    where = f" ({source})" if source else ""
     if arr.dtype.kind not in "iuf":
-        raise DataError(f"{name}{where} has dtype {arr.dtype}; it must hold real numbers (float or integer)")
+        raise DataError(f"{label} has dtype {arr.dtype}; it must hold real numbers (float or integer)")
     if arr.shape != shape:
         if spec.kind in ("layer", "rms"):
             need = f"the shape of the last {spec.normalized_dims} axes, {shape}"
         else:
             need = f"one value per channel, ({shape[0]},) for channel axis {spec.channel_axis}"
-        raise DataError(f"{name}{where} has shape {arr.shape} but {spec.kind} norm of this array needs {need}")
+        raise DataError(f"{label} has shape {arr.shape} but {spec.kind} norm of this array needs {need}")
     out = arr.astype(np.float64)
-    if name.endswith("var") and np.any(out < 0):
-        raise DataError(f"{name}{where} has negative values; a variance is >= 0")
+    if variance and np.any(out < 0):
+        raise DataError(f"{label} has negative values; a variance is >= 0")
     return out
