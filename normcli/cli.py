@@ -766,11 +766,13 @@ def bn_stats(
         }
         _write_text(stats_json, report.dumps(data))
     if not quiet:
-        title = (
-            f"bn-stats ({convention}, {result.batches} mini-batch{'es' if result.batches != 1 else ''}, "
-            f"m = {_m_text(result.values_per_batch)} values per channel, channel axis {axis}): {output}"
+        con = report.console()
+        con.print(report.bn_stats_table(f"bn-stats ({convention}): {output}", written))
+        plural = "es" if result.batches != 1 else ""
+        con.print(
+            f"({result.batches} mini-batch{plural} of m = {_m_text(result.values_per_batch)} values per channel, "
+            f"channel axis {axis})"
         )
-        report.console().print(report.bn_stats_table(title, written))
 
 
 def _m_text(sizes: list[int]) -> str:
