@@ -19,7 +19,8 @@ from normcli.errors import DataError, UsageError
 from normcli.pipeline import LRN_BLOCK_BYTES, ChannelStats, Progress
 from normcli.tensor.bn_stats import BNStats, PopulationStats
 from normcli.tensor.layout import compute_dtype, count_overflow, output_dtype
-from normcli.tensor.norm import Moments, NormSpec, apply_params, check_param, params_from_moments, tile_moments
+from normcli.tensor.norm import NormSpec, check_param, fixed_params, moments_of, what_is_normalized
+from normcli.tensor.norm_kernel import Moments, apply_params, normalize_block
 
 __all__ = ["NormResult", "bn_stats_files", "load_stats_file", "norm_file"]
 
@@ -50,10 +51,6 @@ def _blocks(x: np.ndarray, spec: NormSpec, block_bytes: int) -> Iterator[np.ndar
     yield from iter_blocks(x, block_bytes)
 
 
-def _what(spec: NormSpec) -> str:
-    return {"batch": "channels", "group": "groups", "instance": "(sample, channel) pairs"}.get(spec.kind, "samples")
-
-
 def norm_file(
     x: np.ndarray,
     output: str,
@@ -75,18 +72,16 @@ def norm_file(
     channels = x.shape[spec.stats_axis] if x.ndim else 0
     if with_stats:
         result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
-    fixed = None
-    total = x.nbytes * (2 if spec.kind == "batch" and running is None else 1)
+    two_pass = spec.kind == "batch" and running is None
+    total = x.nbytes * (2 if two_pass else 1)
     done = 0
+    fixed = None
     if running is not None:
-        mean, var = running
-        fixed = params_from_moments(
-            spec, mean[None, :], var[None, :], result.eps, dtype, gamma, beta, x.shape, "channels"
-        )
-    elif spec.kind == "batch":  # pass 1: the statistics of every channel
+        fixed = fixed_params(spec, x.shape, running[0], running[1], result.eps, dtype, gamma, beta)
+    elif two_pass:  # pass 1: the statistics of every channel
         acc: Moments | None = None
         for block in _blocks(x, spec, block_bytes):
-            m = tile_moments(spec, block)
+            m = moments_of(spec, block)
             acc = m if acc is None else acc.merge(m)
             if result.before is not None:
                 result.before.add(block, spec.stats_axis)
@@ -94,24 +89,28 @@ def norm_file(
             if progress:
                 progress("norm: statistics", done, total)
         if acc is not None:
-            fixed = params_from_moments(
-                spec, (acc.shift, acc.dmean), acc.var, result.eps, dtype, gamma, beta, x.shape, "channels"
-            )
+            fixed = fixed_params(spec, x.shape, acc, None, result.eps, dtype, gamma, beta)
     with open_npy_stream(output, x.shape, out_dtype) as write:
         for block in _blocks(x, spec, block_bytes):
-            if fixed is not None:
-                params = fixed
-            else:
-                m = tile_moments(spec, block)
-                params = params_from_moments(
-                    spec, (m.shift, m.dmean), m.var, result.eps, dtype, gamma, beta, block.shape, _what(spec)
-                )
             y = np.empty(block.shape, dtype=out_dtype)
             with np.errstate(over="ignore", invalid="ignore"):
-                apply_params(spec, block, params, y)
+                if fixed is not None:
+                    apply_params(spec.view(block.shape), block, fixed, y)
+                else:
+                    normalize_block(
+                        spec.view(block.shape),
+                        block,
+                        per_channel=spec.kind in ("instance", "group"),
+                        centered=spec.centered,
+                        eps=result.eps,
+                        gamma=gamma,
+                        beta=beta,
+                        out=y,
+                        what=what_is_normalized(spec),
+                    )
             if out_dtype == np.float16:
                 result.overflow += count_overflow(block, y)
-            if result.before is not None and (running is not None or spec.kind != "batch"):
+            if result.before is not None and not two_pass:
                 result.before.add(block, spec.stats_axis)
             if result.after is not None:
                 result.after.add(y, spec.stats_axis)

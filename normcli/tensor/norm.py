@@ -28,7 +28,6 @@ Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,29 +35,34 @@ import numpy as np
 
 from normcli.errors import DataError, UsageError
 from normcli.tensor.layout import as_float, as_int, compute_dtype, fmt, output_dtype, resolve_channel_axis
+from normcli.tensor.norm_kernel import (
+    Moments,
+    Params,
+    apply_params,
+    inverse_std,
+    make_params,
+    normalize_block,
+    tile_moments,
+)
 
 __all__ = [
     "CONVENTIONS",
     "KINDS",
-    "Moments",
     "NormSpec",
-    "Params",
-    "apply_params",
     "channel_moments",
+    "check_param",
     "default_eps",
     "explain",
+    "fixed_params",
+    "moments_of",
     "norm",
     "norm_apply",
-    "params_from_moments",
     "resolve_norm_spec",
-    "tile_moments",
+    "what_is_normalized",
 ]
 
 KINDS = ("batch", "layer", "instance", "group", "rms")
 CONVENTIONS = ("torch", "keras")
-
-# Elements of one float64 tile of scratch: about 2 MiB, which stays in a 1 MiB L2 plus L3.
-TILE_ELEMS = 1 << 18
 
 FRAMEWORK_NAMES = {
     ("torch", "batch"): "torch.nn.functional.batch_norm / nn.BatchNorm{1,2,3}d",
@@ -279,195 +283,46 @@ def explain(spec: NormSpec, shape: tuple[int, ...], dtype: Any, *, affine: str |
 
 
 # --------------------------------------------------------------------------------------
-# Statistics
+# Statistics and the in-memory kernel
 # --------------------------------------------------------------------------------------
 
 
-@dataclass
-class Moments:
-    """Count, mean and sum of squared deviations (m2) of each statistic, float64, mergeable
-    with Chan's formula. The mean is kept as `shift + dmean`, with `shift` a value of the
-    data: sums run over x - shift, so their rounding scales with the spread of the data,
-    not its magnitude, and statistics at 1e9 with std 1 merge to the one-shot numbers (as
-    `normcli.stats.ColumnStats` does per column). Uncentred (rms): shift and dmean stay 0
-    and m2 is the sum of squares."""
-
-    count: np.ndarray
-    shift: np.ndarray
-    dmean: np.ndarray
-    m2: np.ndarray
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.shift + self.dmean
-
-    @property
-    def var(self) -> np.ndarray:
-        """The biased (population) variance m2/n (or mean of squares, uncentred)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.m2 / self.count
-
-    def merge(self, other: Moments) -> Moments:
-        """The moments of both parts together (Chan), in this part's shift."""
-        n = self.count + other.count
-        with np.errstate(invalid="ignore", divide="ignore"):
-            other_dmean = (other.shift - self.shift) + other.dmean
-            delta = other_dmean - self.dmean
-            wb = np.where(n > 0, other.count / np.maximum(n, 1), 0.0)
-            dmean = self.dmean + delta * wb
-            m2 = self.m2 + other.m2 + delta * delta * (self.count * wb)
-        empty_a, empty_b = self.count == 0, other.count == 0
-        return Moments(
-            n,
-            np.where(empty_a, other.shift, self.shift),
-            np.where(empty_a, other.dmean, np.where(empty_b, self.dmean, dmean)),
-            np.where(empty_a, other.m2, np.where(empty_b, self.m2, m2)),
-        )
-
-    def __getitem__(self, index: Any) -> Moments:
-        return Moments(self.count[index], self.shift[index], self.dmean[index], self.m2[index])
-
-    def __setitem__(self, index: Any, value: Moments) -> None:
-        self.count[index], self.shift[index] = value.count, value.shift
-        self.dmean[index], self.m2[index] = value.dmean, value.m2
-
-
-def _tiles(view: tuple[int, ...]) -> Iterator[tuple[slice, slice]]:
-    """(S, P) slices cutting a 5-D view into tiles of about TILE_ELEMS elements."""
-    s_n, p_n = view[0], view[1]
-    per_s = math.prod(view[1:])
-    per_p = math.prod(view[2:])
-    if per_s and per_s <= TILE_ELEMS:
-        step = max(1, TILE_ELEMS // per_s)
-        for s in range(0, s_n, step):
-            yield slice(s, min(s + step, s_n)), slice(None)
-        return
-    step = max(1, TILE_ELEMS // max(per_p, 1))
-    for s in range(s_n):
-        for p in range(0, p_n, step):
-            yield slice(s, s + 1), slice(p, min(p + step, p_n))
-
-
-def tile_moments(spec: NormSpec, block: np.ndarray) -> Moments:
+def moments_of(spec: NormSpec, block: np.ndarray) -> Moments:
     """Moments of each statistic of a block of samples, shaped (S, G) (S = 1 for batch)."""
-    block = np.ascontiguousarray(block)
-    view = spec.view(block.shape)
-    v = block.reshape(view)
-    s_n, g_n = view[0], view[2]
-    acc = Moments(*(np.zeros((s_n, g_n), dtype=np.float64) for _ in range(4)))
-    for ss, ps in _tiles(view):
-        x = v[ss, ps]
-        t = np.empty(x.shape, dtype=np.float64)
-        n = x.shape[1] * x.shape[3] * x.shape[4]
-        if spec.centered and n:
-            shift = np.array(x[:, :1, :, :1, :1], dtype=np.float64)  # a value of each statistic
-            np.subtract(x, shift, out=t, dtype=np.float64)
-            dmean = t.sum(axis=(1, 3, 4), keepdims=True)
-            dmean /= n
-            t -= dmean
-            m2 = np.square(t, out=t).sum(axis=(1, 3, 4))
-            tile = Moments(np.full(m2.shape, float(n)), shift.reshape(m2.shape), dmean.reshape(m2.shape), m2)
-        else:
-            np.copyto(t, x, casting="unsafe")
-            m2 = np.square(t, out=t).sum(axis=(1, 3, 4))
-            zeros = np.zeros(m2.shape)
-            tile = Moments(np.full(m2.shape, float(n)), zeros, zeros, m2)
-        acc[ss] = tile if ps == slice(None) else acc[ss].merge(tile)  # a row cut along P: merge its pieces
-    return acc
+    return tile_moments(spec.view(block.shape), block, spec.centered)
 
 
 def channel_moments(block: np.ndarray, channel_axis: int) -> Moments:
     """Per-channel moments of a block (batch norm's statistics), shaped (C,)."""
     spec = NormSpec("batch", "torch", block.ndim, channel_axis, None, None, 0.0)
-    return tile_moments(spec, block)[0]
+    return moments_of(spec, block)[0]
 
 
-# --------------------------------------------------------------------------------------
-# Applying the statistics
-# --------------------------------------------------------------------------------------
+def what_is_normalized(spec: NormSpec) -> str:
+    """What one statistic is, for messages."""
+    return {"batch": "channels", "group": "groups", "instance": "(sample, channel) pairs"}.get(spec.kind, "samples")
 
 
-@dataclass
-class Params:
-    """Per-statistic scale and shift, ready to apply: y = (x - head) * scale + shift, where
-    head is the mean rounded to the compute dtype and shift folds in beta and the rest of
-    the mean. Arrays broadcast against the 5-D view."""
-
-    head: np.ndarray
-    scale: np.ndarray
-    shift: np.ndarray
-
-
-def _bad_variance(spec: NormSpec, var: np.ndarray, eps: float, what: str) -> DataError:
-    bad = int(np.count_nonzero(var + eps <= 0))
-    kind = "mean square" if spec.kind == "rms" else "variance"
-    return DataError(
-        f"{kind} + eps <= 0 for {bad} of {var.size} {what} (eps={fmt(eps)}: a constant {what.rstrip('s')}"
-        f" has {kind} 0); use --eps > 0"
-    )
-
-
-def params_from_moments(
+def fixed_params(
     spec: NormSpec,
-    mean: np.ndarray | tuple[np.ndarray, np.ndarray],
-    var: np.ndarray,
+    shape: tuple[int, ...],
+    mean: np.ndarray | Moments,
+    var: np.ndarray | None,
     eps: float,
     dtype: np.dtype,
     gamma: np.ndarray | None,
     beta: np.ndarray | None,
-    shape: tuple[int, ...],
-    what: str = "statistics",
 ) -> Params:
-    """Scale and shift from per-statistic mean and variance (shaped (S, G)), in float64,
-    then split for the compute `dtype`. `mean` may be a pair (shift, dmean) whose sum is
-    the mean, kept apart for accuracy. Raises DataError where var + eps <= 0."""
-    view = spec.view(shape)
-    stat_shape = (-1, 1, view[2], 1, 1)
-    if isinstance(mean, tuple):
-        base, rest = (np.asarray(m, dtype=np.float64).reshape(stat_shape) for m in mean)
+    """Params of batch norm from merged moments (training) or running mean and var (inference)."""
+    if isinstance(mean, Moments):
+        head, tail, var = mean.shift, mean.dmean, mean.var
     else:
-        base, rest = np.asarray(mean, dtype=np.float64).reshape(stat_shape), np.zeros(1)
-    var = np.asarray(var, dtype=np.float64).reshape(-1, 1, view[2], 1, 1)
-    with np.errstate(invalid="ignore"):
-        if np.any(var + eps <= 0):
-            raise _bad_variance(spec, var, eps, what)
-        inv = 1.0 / np.sqrt(var + eps)
-    if spec.kind in ("layer", "rms"):
-        pview: tuple[int, ...] = (1, 1, 1, 1, view[4])
-    else:
-        pview = (1, 1, view[2], view[3], 1)
-    scale = inv if gamma is None else inv * np.asarray(gamma, dtype=np.float64).reshape(pview)
-    b = np.zeros(1) if beta is None else np.asarray(beta, dtype=np.float64).reshape(pview)
-    head = (base + rest).astype(dtype)
-    tail = (base - head.astype(np.float64)) + rest
-    shift = b - tail * scale
-    return Params(head, scale.astype(dtype), shift.astype(dtype))
-
-
-def apply_params(spec: NormSpec, block: np.ndarray, params: Params, out: np.ndarray) -> None:
-    """out = (block - head) * scale + shift over the 5-D view, tile by tile in the compute
-    dtype. `out` has the block's shape and the output dtype (it may be float16)."""
-    dtype = params.scale.dtype
-    block = np.ascontiguousarray(block)
-    view = spec.view(block.shape)
-    v = block.reshape(view)
-    o = out.reshape(view)
-    direct = out.dtype == dtype
-    uniform_s = params.head.shape[0] == 1 and params.scale.shape[0] == 1 and params.shift.shape[0] == 1
-    for ss, ps in _tiles(view):
-        target = o[ss, ps] if direct else np.empty(v[ss, ps].shape, dtype=dtype)
-        head = params.head if params.head.shape[0] == 1 or uniform_s else params.head[ss]
-        scale = params.scale if params.scale.shape[0] == 1 else params.scale[ss]
-        shift = params.shift if params.shift.shape[0] == 1 else params.shift[ss]
-        if spec.centered:
-            np.subtract(v[ss, ps], head, out=target, dtype=dtype, casting="unsafe")
-            np.multiply(target, scale, out=target)
-        else:
-            np.multiply(v[ss, ps], scale, out=target, dtype=dtype, casting="unsafe")
-        if spec.centered or np.any(shift):
-            np.add(target, shift, out=target)
-        if not direct:
-            o[ss, ps] = target
+        head, tail = np.asarray(mean, dtype=np.float64).reshape(1, -1), np.zeros((1, mean.size))
+        var = np.asarray(var, dtype=np.float64).reshape(1, -1)
+    rounded = (head + tail).astype(dtype).astype(np.float64)  # the mean as the compute dtype holds it
+    tail = (head - rounded) + tail
+    inv = inverse_std(var, eps, "channels", False)
+    return make_params(spec.view(shape), True, True, rounded, tail, inv, gamma, beta, dtype)
 
 
 def norm_apply(
@@ -492,19 +347,27 @@ def norm_apply(
         return out
     dtype = compute_dtype(result_dtype)
     eps = spec.eps_for(x.dtype)
-    with np.errstate(over="ignore"):
-        mean: np.ndarray | tuple[np.ndarray, np.ndarray]
-        if running_mean is not None and running_var is not None:
-            mean, var = np.asarray(running_mean)[None, :], np.asarray(running_var)[None, :]
-            what = "channels"
+    view = spec.view(x.shape)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if spec.kind == "batch":
+            if running_mean is not None and running_var is not None:
+                params = fixed_params(spec, x.shape, running_mean, running_var, eps, dtype, gamma, beta)
+            else:
+                params = fixed_params(spec, x.shape, moments_of(spec, x), None, eps, dtype, gamma, beta)
+            apply_params(view, x, params, out)
         else:
-            m = tile_moments(spec, x)
-            mean, var = (m.shift, m.dmean), m.var
-            what = "channels" if spec.kind == "batch" else "groups" if spec.kind == "group" else "samples"
-            if spec.kind == "instance":
-                what = "(sample, channel) pairs"
-        params = params_from_moments(spec, mean, var, eps, dtype, gamma, beta, x.shape, what)
-        apply_params(spec, x, params, out)
+            per_channel = spec.kind in ("instance", "group")
+            normalize_block(
+                view,
+                x,
+                per_channel=per_channel,
+                centered=spec.centered,
+                eps=eps,
+                gamma=gamma,
+                beta=beta,
+                out=out,
+                what=what_is_normalized(spec),
+            )
     return out
 
 
