@@ -341,11 +341,18 @@ def normalize_block(
     tiles = _tiles(view, max(TILE_ELEMS, math.prod(view[1:])))  # whole rows: their statistics are complete
     g64 = None if gamma is None else np.asarray(gamma, dtype=np.float64)
     b64 = None if beta is None else np.asarray(beta, dtype=np.float64)
+    gamma_t = beta_t = None
+    if not per_channel:  # one value per position of T: cast once, not per tile
+        tview = (1, 1, 1, 1, view[4])
+        gamma_t = None if g64 is None else g64.reshape(tview).astype(dtype)
+        beta_t = None if b64 is None else b64.reshape(tview).astype(dtype)
+        g64 = b64 = None
 
     def work(tile: tuple[slice, slice]) -> None:
         moments, d = _tile_stats(v[tile], centered, dtype)
         inv = inverse_std(moments.var, eps, what, not centered)
         params = make_params(view, per_channel, centered, moments.shift, moments.dmean, inv, g64, b64, dtype)
+        params.gamma_t, params.beta_t = gamma_t, beta_t
         _finish(d, params, slice(None), o[tile])
 
     _map(work, tiles)
