@@ -92,9 +92,8 @@ def main() -> int:
     else:
         print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; numpy {np.__version__}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(
-        f"float32; median of {args.repeats} interleaved runs; load average at start {load:.1f} on {os.cpu_count()} CPUs\n"
-    )
+    runs = f"median of {args.repeats} interleaved runs"
+    print(f"float32; {runs}; load average at start {load:.1f} on {os.cpu_count()} CPUs\n")
     header = f"{'kind':<9} {'shape':<18} {'normcli ms':>10} {'torch ms':>9} {'torch/normcli':>13}  check"
     print(header)
     print("-" * len(header))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import zipfile
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -86,4 +87,5 @@ def load_running_stats(path: str) -> tuple[np.ndarray, np.ndarray, str, str]:
 def write_npz(output: str, arrays: Mapping[str, np.ndarray]) -> None:
     """An .npz archive of plain numeric arrays, replaced atomically."""
     with open_output(output) as fh:
-        np.savez(fh, **{name: np.asarray(a) for name, a in arrays.items()})
+        members: dict[str, Any] = {name: np.asarray(a) for name, a in arrays.items()}
+        np.savez(fh, **members)

@@ -78,7 +78,7 @@ FRAMEWORK_NAMES = {
 }
 
 # eps defaults; None: torch's rms_norm default, the machine epsilon of the input's dtype.
-_EPS = {
+_EPS: dict[str, dict[str, float | None]] = {
     "torch": {"batch": 1e-5, "layer": 1e-5, "instance": 1e-5, "group": 1e-5, "rms": None},
     "keras": {"batch": 1e-3, "layer": 1e-3, "instance": 1e-3, "group": 1e-3, "rms": 1e-6},
 }

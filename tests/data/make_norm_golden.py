@@ -80,10 +80,7 @@ def norm_golden(rng: np.random.Generator) -> dict[str, np.ndarray]:
         t = torch.from_numpy(x)
         c = shape[1]
         eps = options.get("eps")
-        if kind in ("layer", "rms"):
-            pshape = shape[-options["dims"] :]
-        else:
-            pshape = (c,)
+        pshape = shape[-options["dims"] :] if kind in ("layer", "rms") else (c,)
         w = torch.from_numpy(rng.uniform(0.5, 2.0, pshape).astype(dtype)) if affine else None
         b = torch.from_numpy(rng.uniform(-1.0, 1.0, pshape).astype(dtype)) if affine and kind != "rms" else None
         e = 1e-5 if eps is None else eps
@@ -123,7 +120,12 @@ def norm_golden(rng: np.random.Generator) -> dict[str, np.ndarray]:
         arrays[f"case{i}_spec"] = np.array([";".join(f"{k}={v}" for k, v in spec.items())])
     for j, (shape, batch, momentum, dtype) in enumerate(BN_CASES):
         x = make_input(rng, shape, dtype)
-        layer_type = {2: torch.nn.BatchNorm1d, 3: torch.nn.BatchNorm1d, 4: torch.nn.BatchNorm2d, 5: torch.nn.BatchNorm3d}
+        layer_type = {
+            2: torch.nn.BatchNorm1d,
+            3: torch.nn.BatchNorm1d,
+            4: torch.nn.BatchNorm2d,
+            5: torch.nn.BatchNorm3d,
+        }
         layer = layer_type[len(shape)](shape[1], momentum=momentum)
         layer = layer.double() if dtype == np.float64 else layer
         layer.train()
