@@ -19,8 +19,8 @@ from normcli.errors import DataError, UsageError
 from normcli.pipeline import LRN_BLOCK_BYTES, ChannelStats, Progress
 from normcli.tensor.bn_stats import BNStats, PopulationStats
 from normcli.tensor.layout import compute_dtype, count_overflow, output_dtype
-from normcli.tensor.norm import NormSpec, check_param, fixed_params, moments_of, what_is_normalized
-from normcli.tensor.norm_kernel import Moments, apply_params, normalize_block
+from normcli.tensor.norm import NormSpec, check_param, fixed_params, what_is_normalized
+from normcli.tensor.norm_kernel import Moments, apply_params, normalize_block, tile_moments
 
 __all__ = ["NormResult", "bn_stats_files", "load_stats_file", "norm_file"]
 
@@ -81,7 +81,7 @@ def norm_file(
     elif two_pass:  # pass 1: the statistics of every channel
         acc: Moments | None = None
         for block in _blocks(x, spec, block_bytes):
-            m = moments_of(spec, block)
+            m = tile_moments(spec.view(block.shape), block, spec.centered, exact=False)
             acc = m if acc is None else acc.merge(m)
             if result.before is not None:
                 result.before.add(block, spec.stats_axis)
@@ -136,7 +136,7 @@ def load_stats_file(path: str, spec: NormSpec, shape: tuple[int, ...]) -> tuple[
     mean_c = check_param(mean, mean_label, shape_c, spec)
     var_c = check_param(var, var_label, shape_c, spec, variance=True)
     assert mean_c is not None and var_c is not None
-    return mean_c, var_c, f"{mean_label}, {var_label.split(' in ')[0]}"
+    return mean_c, var_c, f"{path} ({mean_label.split(' in ')[0]}, {var_label.split(' in ')[0]})"
 
 
 def _stats_from_scaler(path: str, spec: NormSpec) -> tuple[np.ndarray, np.ndarray, str, str]:

@@ -200,12 +200,17 @@ def _tile_stats(x: np.ndarray, centered: bool, dtype: np.dtype) -> tuple[Moments
     return Moments(count, head.astype(np.float64), tail, m2), d
 
 
-def tile_moments(view: tuple[int, int, int, int, int], block: np.ndarray, centered: bool) -> Moments:
-    """Moments of each statistic of a block (shaped (S, G)), tile by tile on the pool,
-    exact to float64 rounding whatever the input dtype."""
+def tile_moments(
+    view: tuple[int, int, int, int, int], block: np.ndarray, centered: bool, exact: bool = True
+) -> Moments:
+    """Moments of each statistic of a block (shaped (S, G)), tile by tile on the pool:
+    `exact`, to float64 rounding whatever the input dtype (statistics that are the result,
+    as bn-stats'); otherwise float32 input is centred in float32, good to ~1e-7 relative
+    (statistics that only scale a float32 output, as batch norm's first pass)."""
     v = np.ascontiguousarray(block).reshape(view)
     tiles = _tiles(view)
-    parts = _map(lambda tile: _tile_stats(v[tile], centered, np.dtype(np.float64))[0], tiles)
+    dtype = np.dtype(np.float64) if exact or block.dtype == np.float64 else np.dtype(np.float32)
+    parts = _map(lambda tile: _tile_stats(v[tile], centered, dtype)[0], tiles)
     if all(ps == slice(None) for _, ps in tiles):
         return Moments.concat(parts) if parts else _empty(view)
     acc = _empty(view)
@@ -227,12 +232,13 @@ def _empty(view: tuple[int, ...]) -> Moments:
 class Params:
     """y = ((x - head) * scale + shift) [* gamma_t + beta_t] over a 5-D view.
 
-    head is the mean in the compute dtype (0 for rms); scale and shift fold in 1/sqrt(var +
+    head is the mean in the compute dtype (0 for rms; None: x * scale + shift, the mean
+    folded into the shift, when that loses nothing that matters); scale and shift fold in 1/sqrt(var +
     eps), the rest of the mean and, for kinds with one gamma/beta per channel, the affine
     parameters (shaped to (S|1, 1, G, Q|1, 1)); layer/rms keep theirs apart as gamma_t and
     beta_t over T, so that nothing the size of the array is ever built."""
 
-    head: np.ndarray
+    head: np.ndarray | None
     scale: np.ndarray
     shift: np.ndarray | None
     gamma_t: np.ndarray | None = None
@@ -312,9 +318,18 @@ def apply_params(view: tuple[int, int, int, int, int], block: np.ndarray, params
     def work(tile: tuple[slice, slice]) -> None:
         ss, _ = tile
         x = v[tile]
-        d = _scratch(0, x.shape, dtype)
-        head = params.head if params.head.shape[0] == 1 else params.head[ss]
-        np.subtract(x, head, out=d, dtype=dtype, casting="unsafe")
+        if params.head is None:  # y = x * scale + shift, straight into the output
+            if o.dtype == dtype:
+                np.multiply(x, params.scale, out=o[tile], dtype=dtype, casting="unsafe")
+                if params.shift is not None:
+                    np.add(o[tile], params.shift, out=o[tile])
+                return
+            d = _scratch(0, x.shape, dtype)
+            np.copyto(d, x, casting="unsafe")
+        else:
+            d = _scratch(0, x.shape, dtype)
+            head = params.head if params.head.shape[0] == 1 else params.head[ss]
+            np.subtract(x, head, out=d, dtype=dtype, casting="unsafe")
         _finish(d, params, ss, o[tile])
 
     _map(work, _tiles(view))
