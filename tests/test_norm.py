@@ -4,6 +4,7 @@ from the definition, PyTorch's own outputs (golden files), the population formul
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import normcli
 from normcli.errors import DataError, UsageError
+from normcli.tensor import norm_kernel
 from normcli.tensor.bn_stats import PopulationStats
 from normcli.tensor.norm import channel_moments
 
@@ -122,6 +124,32 @@ def test_every_kind_and_layout_matches_the_definition(case):
         beta=beta,
     )
     assert y.shape == x.shape
+    assert_close(y, ref, dtype, condition=max(1.0, abs(offset) / spread))
+
+
+@settings(max_examples=100, deadline=None)
+@given(norm_cases(), st.integers(1, 40), st.integers(1, 200))
+def test_tiny_tiles_and_chunks_give_the_same_result(case, chunk, tile):
+    """The kernels cut arrays into tiles (per thread) and chunks (per cache): any cut agrees
+    with the definition, and so the big arrays of real use are covered by small ones here."""
+    kind, shape, axis, options, pshape, dtype, eps, seed, offset, affine = case
+    rng = np.random.default_rng(seed)
+    spread = rng.uniform(0.5, 4)
+    x = (rng.standard_normal(shape) * spread + offset).astype(dtype)
+    gamma = rng.uniform(0.5, 2, pshape).astype(dtype) if affine else None
+    beta = rng.uniform(-1, 1, pshape).astype(dtype) if affine and kind != "rms" else None
+    with mock.patch.object(norm_kernel, "CHUNK_ELEMS", chunk), mock.patch.object(norm_kernel, "TILE_ELEMS", tile):
+        y = normcli.norm(x, kind, eps=eps, gamma=gamma, beta=beta, **options)
+    ref = reference(
+        x,
+        kind,
+        axis=axis,
+        groups=options.get("groups"),
+        dims=options.get("normalized_dims"),
+        eps=eps,
+        gamma=gamma,
+        beta=beta,
+    )
     assert_close(y, ref, dtype, condition=max(1.0, abs(offset) / spread))
 
 

@@ -22,6 +22,7 @@ Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import threading
@@ -37,8 +38,10 @@ from normcli.tensor.layout import fmt
 
 __all__ = ["TILE_ELEMS", "Moments", "Params", "apply_params", "make_params", "normalize_block", "tile_moments"]
 
-# Elements of one tile: a tile and its two scratch copies stay within a core's L2/L3 share.
+# Elements of one tile (a unit of work for a thread) and of one chunk (a piece of a tile that,
+# with its two scratch copies, stays in a core's L2 cache while it is worked on).
 TILE_ELEMS = 1 << 18
+CHUNK_ELEMS = 1 << 16
 
 T = TypeVar("T")
 _POOL: ThreadPoolExecutor | None = None
@@ -138,9 +141,10 @@ class Moments:
 # --------------------------------------------------------------------------------------
 
 
-def _tiles(view: tuple[int, int, int, int, int], elems: int = TILE_ELEMS) -> list[tuple[slice, slice]]:
+def _tiles(view: tuple[int, int, int, int, int], elems: int | None = None) -> list[tuple[slice, slice]]:
     """(S, P) slices cutting a 5-D view into tiles of about `elems` elements: whole rows
     of S when one fits, else a slab of P within one row."""
+    elems = TILE_ELEMS if elems is None else elems
     s_n, p_n = view[0], view[1]
     per_s = math.prod(view[1:])
     per_p = math.prod(view[2:])
@@ -161,6 +165,34 @@ def _reduce(a: np.ndarray) -> np.ndarray:
     if q * t == 1:
         return a4[..., 0].sum(axis=1, dtype=np.float64)
     return a4.sum(axis=3, dtype=np.float64).sum(axis=1)
+
+
+def _chunks(shape: tuple[int, ...], elems: int | None = None) -> list[tuple[slice, ...]]:
+    """Index tuples cutting a 5-D tile into pieces of about `elems` elements, each a run of
+    contiguous memory (the first axis whose remainder fits is cut; the axes before it go one
+    index at a time), so that a piece and its scratch copies stay in a core's L2 cache."""
+    elems = CHUNK_ELEMS if elems is None else elems
+    extent = list(shape)
+    for axis in range(len(shape)):
+        if math.prod(shape[axis:]) <= elems:
+            break
+        rest = math.prod(shape[axis + 1 :])
+        if rest <= elems:
+            extent[axis] = max(1, elems // max(rest, 1))
+            break
+        extent[axis] = 1
+    ranges = [range(0, n, e) for n, e in zip(shape, extent, strict=True)]
+    return [
+        tuple(slice(c, min(c + e, n)) for c, e, n in zip(corner, extent, shape, strict=True))
+        for corner in itertools.product(*ranges)
+    ]
+
+
+def _take(a: np.ndarray | None, index: tuple[slice, ...]) -> np.ndarray | None:
+    """The part of a broadcastable parameter array that goes with `index` of the tile."""
+    if a is None:
+        return None
+    return a[tuple(sl if n > 1 else slice(None) for sl, n in zip(index, a.shape, strict=True))]
 
 
 def _stat(values: np.ndarray) -> np.ndarray:
@@ -200,6 +232,19 @@ def _tile_stats(x: np.ndarray, centered: bool, dtype: np.dtype) -> tuple[Moments
     return Moments(count, head.astype(np.float64), tail, m2), d
 
 
+def _chunked_stats(x: np.ndarray, centered: bool, dtype: np.dtype) -> Moments:
+    """Moments of a 5-D tile, chunk by chunk, merged (Chan) in chunk order."""
+    chunks = _chunks(x.shape)
+    if len(chunks) == 1:
+        return _tile_stats(x, centered, dtype)[0]
+    acc = Moments(*(np.zeros((x.shape[0], x.shape[2])) for _ in range(4)))
+    for index in chunks:
+        part = _tile_stats(x[index], centered, dtype)[0]
+        key = (index[0], index[2])
+        acc[key] = acc[key].merge(part)
+    return acc
+
+
 def tile_moments(
     view: tuple[int, int, int, int, int], block: np.ndarray, centered: bool, exact: bool = True
 ) -> Moments:
@@ -210,7 +255,7 @@ def tile_moments(
     v = np.ascontiguousarray(block).reshape(view)
     tiles = _tiles(view)
     dtype = np.dtype(np.float64) if exact or block.dtype == np.float64 else np.dtype(np.float32)
-    parts = _map(lambda tile: _tile_stats(v[tile], centered, dtype)[0], tiles)
+    parts = _map(lambda tile: _chunked_stats(v[tile], centered, dtype), tiles)
     if all(ps == slice(None) for _, ps in tiles):
         return Moments.concat(parts) if parts else _empty(view)
     acc = _empty(view)
@@ -283,7 +328,7 @@ def make_params(
     tview = (1, 1, 1, 1, view[4])
     shift = -tail5 * inv5 if centered and np.any(tail5) else None
     return Params(
-        _stat(head).astype(dtype),
+        _stat(head).astype(dtype) if centered else None,
         inv5.astype(dtype),
         None if shift is None else shift.astype(dtype),
         None if gamma is None else gamma.reshape(tview).astype(dtype),
@@ -291,48 +336,37 @@ def make_params(
     )
 
 
-def _finish(d: np.ndarray, params: Params, ss: slice, out: np.ndarray) -> None:
-    """out = (d * scale + shift) [* gamma_t + beta_t], d already centred; params row-sliced by ss."""
-
-    def rows(a: np.ndarray) -> np.ndarray:
-        return a if a.shape[0] == 1 else a[ss]
-
-    target = out if out.dtype == d.dtype else d
-    np.multiply(d, rows(params.scale), out=target)
-    if params.shift is not None:
-        np.add(target, rows(params.shift), out=target)
-    if params.gamma_t is not None:
-        np.multiply(target, params.gamma_t, out=target)
-    if params.beta_t is not None:
-        np.add(target, params.beta_t, out=target)
-    if target is not out:
-        np.copyto(out, target, casting="unsafe")
+def _apply(x: np.ndarray, params: Params, out: np.ndarray, dtype: np.dtype) -> None:
+    """out = ((x - head) * scale + shift) [* gamma_t + beta_t] over a 5-D tile, chunk by
+    chunk; `params` rows (axis 0) match the tile's."""
+    for index in _chunks(x.shape):
+        xc, oc = x[index], out[index]
+        target = oc if oc.dtype == dtype else _scratch(0, xc.shape, dtype)
+        head, scale = _take(params.head, index), _take(params.scale, index)
+        assert scale is not None
+        if head is None:
+            np.multiply(xc, scale, out=target, dtype=dtype, casting="unsafe")
+        else:
+            np.subtract(xc, head, out=target, dtype=dtype, casting="unsafe")
+            np.multiply(target, scale, out=target)
+        for op, value in (
+            (np.add, _take(params.shift, index)),
+            (np.multiply, _take(params.gamma_t, index)),
+            (np.add, _take(params.beta_t, index)),
+        ):
+            if value is not None:
+                op(target, value, out=target)
+        if target is not oc:
+            np.copyto(oc, target, casting="unsafe")
 
 
 def apply_params(view: tuple[int, int, int, int, int], block: np.ndarray, params: Params, out: np.ndarray) -> None:
-    """out = normalized block with fixed params (batch norm's second pass, or inference)."""
+    """out = normalized block with fixed params, one set for every row of S (batch norm's
+    second pass, or inference)."""
     dtype = params.scale.dtype
     v = np.ascontiguousarray(block).reshape(view)
     o = out.reshape(view)
-
-    def work(tile: tuple[slice, slice]) -> None:
-        ss, _ = tile
-        x = v[tile]
-        if params.head is None:  # y = x * scale + shift, straight into the output
-            if o.dtype == dtype:
-                np.multiply(x, params.scale, out=o[tile], dtype=dtype, casting="unsafe")
-                if params.shift is not None:
-                    np.add(o[tile], params.shift, out=o[tile])
-                return
-            d = _scratch(0, x.shape, dtype)
-            np.copyto(d, x, casting="unsafe")
-        else:
-            d = _scratch(0, x.shape, dtype)
-            head = params.head if params.head.shape[0] == 1 else params.head[ss]
-            np.subtract(x, head, out=d, dtype=dtype, casting="unsafe")
-        _finish(d, params, ss, o[tile])
-
-    _map(work, _tiles(view))
+    _map(lambda tile: _apply(v[tile], params, o[tile], dtype), _tiles(view))
 
 
 def normalize_block(
@@ -347,9 +381,9 @@ def normalize_block(
     out: np.ndarray,
     what: str,
 ) -> None:
-    """Normalize a block with its own statistics, one pass per tile (statistics, then the
-    output from the centred tile still in cache). For kinds whose statistics are complete
-    within a row of S: instance, group, layer and rms (and batch norm of one tile)."""
+    """Normalize a block with its own statistics, a tile of whole rows of S at a time (its
+    statistics chunk by chunk, then its output chunk by chunk, while the tile is in cache).
+    For kinds whose statistics are complete within a row of S: instance, group, layer, rms."""
     dtype = np.dtype(np.float64) if block.dtype == np.float64 else np.dtype(np.float32)
     v = np.ascontiguousarray(block).reshape(view)
     o = out.reshape(view)
@@ -364,10 +398,11 @@ def normalize_block(
         g64 = b64 = None
 
     def work(tile: tuple[slice, slice]) -> None:
-        moments, d = _tile_stats(v[tile], centered, dtype)
+        x = v[tile]
+        moments = _chunked_stats(x, centered, dtype)
         inv = inverse_std(moments.var, eps, what, not centered)
         params = make_params(view, per_channel, centered, moments.shift, moments.dmean, inv, g64, b64, dtype)
         params.gamma_t, params.beta_t = gamma_t, beta_t
-        _finish(d, params, slice(None), o[tile])
+        _apply(x, params, o[tile], dtype)
 
     _map(work, tiles)
