@@ -6,7 +6,9 @@ For float32 (32, 96, 55, 55) and (64, 256, 27, 27), in one process: batch_norm
 (training=True, its own statistics), layer_norm and rms_norm over (C, H, W),
 instance_norm, group_norm with 8 groups; all with affine weight and bias (rms: weight).
 normcli and torch run in turns (torch, normcli, torch, normcli, ...) after a warm-up, and
-the medians are compared, so a machine shared with other work slows both alike. torch
+the medians are compared, so a machine shared with other work slows both alike; the CPU
+time of each (all its threads) is printed too, as wall time on a busy machine is mostly
+waiting for a core. torch
 uses its default CPU threads (2 here), normcli `normcli.norm` (NumPy). Every normcli
 result is checked against torch to 1e-5 (relative to the output's scale). Without torch
 it times normcli alone. Always exits 0; a disagreement is printed as DISAGREE.
@@ -35,23 +37,34 @@ GROUPS = 8
 TOL = 1e-5
 
 
-def timed(run: Callable[[], object]) -> float:
-    start = time.perf_counter()
+def timed(run: Callable[[], object]) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads of this process) of one call."""
+    start, cpu = time.perf_counter(), time.process_time()
     run()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def interleaved(ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int) -> tuple[float, float]:
-    """Median seconds of each, run in turns after one warm-up of each."""
+Times = tuple[float, float]
+
+
+def interleaved(ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int) -> tuple[Times, Times]:
+    """Median (wall, CPU) seconds of each, run in turns after one warm-up of each."""
     ours()
     if theirs is not None:
         theirs()
-    t_ours, t_theirs = [], []
+    t_ours: list[Times] = []
+    t_theirs: list[Times] = []
     for _ in range(repeats):
         if theirs is not None:
             t_theirs.append(timed(theirs))
         t_ours.append(timed(ours))
-    return statistics.median(t_ours), statistics.median(t_theirs) if t_theirs else float("nan")
+
+    def medians(times: list[Times]) -> Times:
+        if not times:
+            return float("nan"), float("nan")
+        return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+
+    return medians(t_ours), medians(t_theirs)
 
 
 def cases(x: np.ndarray, w: np.ndarray, b: np.ndarray, lw: np.ndarray, lb: np.ndarray, torch_mod):
@@ -94,7 +107,10 @@ def main() -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     runs = f"median of {args.repeats} interleaved runs"
     print(f"float32; {runs}; load average at start {load:.1f} on {os.cpu_count()} CPUs\n")
-    header = f"{'kind':<9} {'shape':<18} {'normcli ms':>10} {'torch ms':>9} {'torch/normcli':>13}  check"
+    header = (
+        f"{'kind':<9} {'shape':<18} {'normcli ms':>10} {'torch ms':>9} {'torch/normcli':>13}"
+        f" {'CPU ms normcli':>14} {'CPU ms torch':>12}  check"
+    )
     print(header)
     print("-" * len(header))
     rng = np.random.default_rng(0)
@@ -105,7 +121,7 @@ def main() -> int:
         lw = rng.uniform(0.5, 2, shape[1:]).astype(np.float32)
         lb = rng.uniform(-1, 1, shape[1:]).astype(np.float32)
         for kind, ours, theirs in cases(x, w, b, lw, lb, torch):
-            t_ours, t_theirs = interleaved(ours, theirs, args.repeats)
+            (t_ours, cpu_ours), (t_theirs, cpu_theirs) = interleaved(ours, theirs, args.repeats)
             if theirs is None:
                 ratio, check, torch_ms = "-", "-", "-"
             else:
@@ -113,7 +129,10 @@ def main() -> int:
                 diff = float(np.max(np.abs(y - want))) / max(1.0, float(np.max(np.abs(want))))
                 check = f"{'ok' if diff <= TOL else 'DISAGREE'} (max diff {diff:.1e})"
                 ratio, torch_ms = f"{t_theirs / t_ours:.2f}x", f"{t_theirs * 1e3:.1f}"
-            print(f"{kind:<9} {str(shape):<18} {t_ours * 1e3:>10.1f} {torch_ms:>9} {ratio:>13}  {check}", flush=True)
+            cpu = f"{cpu_ours * 1e3:>14.1f} {cpu_theirs * 1e3:>12.1f}"
+            print(
+                f"{kind:<9} {str(shape):<18} {t_ours * 1e3:>10.1f} {torch_ms:>9} {ratio:>13} {cpu}  {check}", flush=True
+            )
     return 0
 
 
