@@ -15,12 +15,12 @@ over P, Q and T; gamma and beta are indexed by (G, Q) (a channel) or T (layer/rm
 A C-ordered array reshapes to its view without a copy, so the kernels work tile by tile on
 any block of samples (the streaming pipeline feeds them blocks of a memory map).
 
-Numerics: statistics are accumulated in float64 whatever the input dtype (two passes
-inside each cache-sized tile, tiles merged with Chan's formula), so a float32 channel at
-mean 1e4 with std 1 keeps its variance. The normalization itself runs in float64 for
-float64 input; in float32 it subtracts the mean as a float32 head and a small tail
-(y = (x - m_hi) * a + (beta - m_lo * a)), so the result is as accurate as float32 allows
-even when |mean| >> std. float16 and integer input are computed in float32.
+Numerics: statistics are taken on shifted data (centred on a value near the mean), tile by
+tile, tiles merged with Chan's formula, so a float32 channel at mean 1e4 with std 1 keeps
+its variance. The normalization itself runs in float64 for float64 input; in float32 it
+subtracts the mean as a float32 head and a small tail (y = (x - head) * a + (beta - tail *
+a)), so the result is as accurate as float32 allows even when |mean| >> std. float16 and
+integer input are computed in float32. See `normcli.tensor.norm_kernel` for the details.
 
 Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 """

@@ -6,13 +6,15 @@ tile at a time (whole rows of S, or for batch norm a slab of P), on a small pool
 threads (NumPy releases the GIL inside its loops); results are combined in tile order,
 so they do not depend on which thread finished first.
 
-Numerics. Sums are accumulated in float64 whatever the input dtype.
-- float32 (and float16/integer input, computed in float32): the mean comes from a float64
-  sum; the tile is centred on the mean rounded to float32 (`head`, so x - head is exact
-  or nearly), the squares of the centred values are summed in float64, and the rest of
-  the mean (`tail`, below float32's resolution of the mean) is folded into the shift:
-  y = (x - head) * a + (beta - tail * a). A float32 channel at 1e4 with std 1 keeps 1e-7
-  relative accuracy, where a one-pass float32 E[x^2] - E[x]^2 keeps none.
+Numerics. Every statistic is taken on shifted data, never as E[x^2] - E[x]^2 of raw values.
+- float32 (and float16/integer input, computed in float32): the tile is centred on its mean
+  rounded to float32 (`head`, so x - head is exact or nearly); along contiguous rows the
+  sums are NumPy's pairwise float32 sums (a few ulp) and the mean is taken twice, of x and
+  of x - head, so its rounding does not stay; elsewhere they accumulate in float64. The rest
+  of the mean (`tail`) is folded into the shift, y = (x - head) * a + (beta - tail * a),
+  unless it moves the output by under 1/4 ulp. A float32 channel at 1e4 with std 1 keeps
+  1e-7 relative accuracy, where a one-pass float32 E[x^2] - E[x]^2 keeps none. Moments that
+  are a result (bn-stats) are computed exactly in float64 from float32 data instead.
 - float64: each statistic is shifted by one of its values and summed twice (mean, then
   squared deviations), and moments are merged with Chan's formula in that shift, so
   statistics of data at 1e9 with std 1 merge exactly whatever the split.
