@@ -200,7 +200,8 @@ def test_small_blocks_give_the_same_output_as_one_block(tmp_path, kind, options)
     spec = resolve_norm_spec(ndim=4, shape=x.shape, kind=kind, **options)
     norm_file(src, str(tmp_path / "whole.npy"), spec, with_stats=True, block_bytes=1 << 30)
     small = norm_file(src, str(tmp_path / "small.npy"), spec, with_stats=True, block_bytes=4 * 60 * 7)
-    np.testing.assert_array_equal(np.load(tmp_path / "whole.npy"), np.load(tmp_path / "small.npy"))
+    # equal to float32 rounding (batch norm merges its per-block moments in another grouping)
+    np.testing.assert_allclose(np.load(tmp_path / "whole.npy"), np.load(tmp_path / "small.npy"), rtol=0, atol=1e-6)
     assert small.after is not None and small.after.overall.count == x.size
     dims = options.get("normalized_dims")
     assert_close(
