@@ -683,8 +683,8 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
 @click.option(
     "--momentum",
     type=float,
-    help="Also keep the framework's running averages with this momentum (torch 0.1, keras 0.99 are theirs) "
-    "[default: none, the population estimate, torch's momentum=None].",
+    help="Write the framework's running averages with this momentum (torch's default 0.1, keras' 0.99), "
+    "the population estimates beside them [default: none: the population estimates, torch's momentum=None].",
 )
 @click.option(
     "--convention",
