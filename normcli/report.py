@@ -21,6 +21,8 @@ from normcli.untrusted import visible
 __all__ = [
     "before_after_json",
     "before_after_table",
+    "bn_stats_table",
+    "channel_stats_json",
     "lrn_table",
     "console",
     "literal",
@@ -119,10 +121,11 @@ def before_after_table(
     return table
 
 
-def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]]) -> Table:
-    """Before/after rows of an LRN: (label, stats before, zeros before, stats after, zeros after)."""
+def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]], label: str = "channel") -> Table:
+    """Before/after rows of an LRN (or a norm): (label, stats before, zeros before, stats after,
+    zeros after). `label` names what a row is: a channel, or a feature for layer/rms."""
     table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("channel", style="bold")
+    table.add_column(label, style="bold")
     table.add_column("")
     for name in ("count", "mean", "std", "min", "max", "zeros"):
         table.add_column(name, justify="right")
@@ -204,3 +207,38 @@ def before_after_json(
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def channel_stats_json(before: Any, after: Any, label: str = "channel") -> dict[str, Any]:
+    """Overall and per-channel statistics before and after (two `ChannelStats`), as the
+    `overall` and `channels` entries of a --stats-json file."""
+    return {
+        "overall": {
+            "before": {**before.overall.summary(), "zeros": before.overall_zeros},
+            "after": {**after.overall.summary(), "zeros": after.overall_zeros},
+        },
+        "channels": [
+            {label: c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
+            for c, (b, zb, a, za) in enumerate(zip(before.stats, before.zeros, after.stats, after.zeros, strict=True))
+        ],
+    }
+
+
+BN_STATS_ROWS = 32  # channels shown by bn-stats; --stats-json has them all
+
+
+def bn_stats_table(title: str, arrays: Mapping[str, Any]) -> Table:
+    """One row per channel of what `bn-stats` wrote: the per-channel arrays side by side."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("channel", style="bold", justify="right")
+    names = [n for n, a in arrays.items() if getattr(a, "ndim", 0) == 1]
+    for name in names:
+        table.add_column(name, justify="right")
+    channels = len(arrays[names[0]]) if names else 0
+    for c in range(min(channels, BN_STATS_ROWS)):
+        table.add_row(str(c), *(fmt(float(arrays[n][c])) for n in names))
+    if channels > BN_STATS_ROWS:
+        table.add_row("...", *("" for _ in names))
+        table.caption = f"(the first {BN_STATS_ROWS} of {channels} channels; --stats-json writes every one)"
+        table.caption_justify = "left"
+    return table

@@ -1380,7 +1380,129 @@ CASES += REPORT_CASES
 
 
 # --- issue 13: batch, layer, instance, group and RMS normalization
-NORM_CASES: list[Case] = []
+NORM = "norm acts.npy -o out.npy "
+CONSTANT_CHANNEL = np.ones((3, 2, 4), dtype=np.float32)
+CONSTANT_CHANNEL[:, 1] = np.arange(12).reshape(3, 4)
+NORM_CASES: list[Case] = [
+    case("norm-groups-do-not-divide", NPY_4D, NORM + "--kind group --groups 4", 2, "--groups 4", "6 channels"),
+    case("norm-group-without-groups", NPY_4D, NORM + "--kind group", 2, "--groups G"),
+    case("norm-dims-beyond-rank", NPY_4D, NORM + "--kind layer --normalized-dims 5", 2, "--normalized-dims 5", "4-D"),
+    case("norm-negative-eps", NPY_4D, NORM + "--kind batch --eps -1e-5", 2, "--eps", ">= 0", clobber=True),
+    case(
+        "norm-eps-zero-constant-channel",
+        files({"acts.npy": npy_bytes(CONSTANT_CHANNEL)}),
+        NORM + "--kind batch --eps 0",
+        1,
+        "variance + eps <= 0",
+        "1 of 2 channels",
+        clobber=True,
+    ),
+    case(
+        "norm-affine-wrong-length",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(weight=np.ones(5), bias=np.zeros(5))}),
+        NORM + "--kind batch --affine bn.npz",
+        1,
+        "bn.npz",
+        "(5,)",
+        "(6,)",
+        clobber=True,
+    ),
+    case(
+        "norm-affine-text-dtype",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(weight=np.array(["1"] * 6), bias=np.zeros(6))}),
+        NORM + "--kind batch --affine bn.npz",
+        1,
+        "bn.npz",
+        "dtype",
+    ),
+    case(
+        "norm-affine-without-names",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(w=np.ones(6))}),
+        NORM + "--kind batch --affine bn.npz",
+        1,
+        "bn.npz",
+        "weight/bias",
+    ),
+    case(
+        "norm-gamma-wrong-shape-for-layer",
+        files({"acts.npy": npy_bytes(ACTS), "g.npy": npy_bytes(np.ones(6))}),
+        NORM + "--kind layer --normalized-dims 2 --gamma g.npy",
+        1,
+        "(6,)",
+        "(4, 4)",
+    ),
+    case(
+        "norm-stats-without-variance",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(running_mean=np.zeros(6))}),
+        NORM + "--kind batch --stats bn.npz",
+        1,
+        "bn.npz",
+        "no running_var",
+        clobber=True,
+    ),
+    case(
+        "norm-stats-wrong-length",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(running_mean=np.zeros(3), running_var=np.ones(3))}),
+        NORM + "--kind batch --stats bn.npz",
+        1,
+        "bn.npz",
+        "(3,)",
+    ),
+    case(
+        "norm-stats-negative-variance",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(running_mean=np.zeros(6), running_var=-np.ones(6))}),
+        NORM + "--kind batch --stats bn.npz",
+        1,
+        "bn.npz",
+        "negative",
+    ),
+    case(
+        "norm-stats-for-layer-norm",
+        files({"acts.npy": npy_bytes(ACTS), "bn.npz": npz_bytes(running_mean=np.zeros(6), running_var=np.ones(6))}),
+        NORM + "--kind layer --normalized-dims 1 --stats bn.npz",
+        2,
+        "--stats",
+        "--kind layer",
+    ),
+    case(
+        "norm-rms-with-beta",
+        files({"acts.npy": npy_bytes(ACTS), "b.npy": npy_bytes(np.ones(4))}),
+        NORM + "--kind rms --normalized-dims 1 --beta b.npy",
+        2,
+        "--kind rms",
+        "beta",
+    ),
+    case(
+        "norm-object-array",
+        files({"acts.npy": npy_bytes(np.array([[1, "a"]], dtype=object), allow_pickle=True)}),
+        NORM + "--kind batch",
+        1,
+        "acts.npy",
+        "pickle",
+    ),
+    case("norm-instance-on-2d", files({"acts.npy": npy_bytes(np.ones((4, 3)))}), NORM + "--kind instance", 1, "2-D"),
+    case("norm-output-not-npy", NPY_4D, "norm acts.npy -o out.csv --kind batch", 2, "out.csv", ".npy"),
+    case(
+        "bn-stats-batch-size-1",
+        files({"acts.npy": npy_bytes(np.random.default_rng(1).random((4, 3)))}),
+        "bn-stats acts.npy -o out.npz --batch-size 1",
+        1,
+        "acts.npy",
+        "1 value per channel",
+        "m/(m-1)",
+        clobber=True,
+    ),
+    case(
+        "bn-stats-files-disagree",
+        files({"a.npy": npy_bytes(ACTS), "b.npy": npy_bytes(np.ones((2, 5, 4, 4), dtype=np.float32))}),
+        "bn-stats a.npy b.npy -o out.npz",
+        1,
+        "b.npy",
+        "(2, 5, 4, 4)",
+    ),
+    case("bn-stats-momentum-out-of-range", NPY_4D, "bn-stats acts.npy -o out.npz --momentum 1.5", 2, "--momentum"),
+    case("bn-stats-output-not-npz", NPY_4D, "bn-stats acts.npy -o out.npy", 2, "out.npy", ".npz"),
+]
 CASES += NORM_CASES
 
 
