@@ -76,6 +76,16 @@ def _report_options(f):
     return f
 
 
+def _report_choice(f):
+    return click.option(
+        "--report",
+        "report_mode",
+        type=click.Choice(["full", "summary", "none"]),
+        help="The table on stderr: full (before/after per column), summary (one line per column: mean and std "
+        "before -> after, warnings), none [default: full; summary from 100 columns].",
+    )(f)
+
+
 def _split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -139,6 +149,7 @@ def cli() -> None:
 )
 @_input_options
 @_report_options
+@_report_choice
 def fit(
     input_path: str,
     methods: tuple[str, ...],
@@ -156,6 +167,7 @@ def fit(
     axis,
     quiet,
     stats_json,
+    report_mode,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
     from normcli.io import check_output_path, open_reader
@@ -190,6 +202,7 @@ def fit(
         methods_by_col,
         None,
         result.warnings,
+        report_mode,
     )
 
 
@@ -255,6 +268,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     )
     @_input_options
     @_report_options
+    @_report_choice
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
 
@@ -262,7 +276,19 @@ def _apply_command(name: str, inverse: bool, doc: str):
 
 
 def _run_apply(
-    *, input_path, scaler_path, output, output_format, dtype, precision, fmt, axis, quiet, stats_json, inverse
+    *,
+    input_path,
+    scaler_path,
+    output,
+    output_format,
+    dtype,
+    precision,
+    fmt,
+    axis,
+    quiet,
+    stats_json,
+    inverse,
+    report_mode=None,
 ) -> None:
     import numpy as np
 
@@ -318,6 +344,7 @@ def _run_apply(
         methods,
         result.counters,
         result.warnings + counter_notes(result.counters),
+        report_mode,
     )
 
 
@@ -481,9 +508,9 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
     for c in most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.console()
+    con = report.wide_console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
-    con.print(report.lrn_table(title, rows))
+    con.print(report.layout(report.lrn_grid(title, rows), con))
     if len(rows) > 1:
         n = len(rows) - 1
         con.print(f"(overall, then the {n} channel{'s' if n > 1 else ''} whose scale changed most)")
@@ -501,7 +528,9 @@ def _write_text(output: str, text: str) -> None:
         fh.write(text.encode())
 
 
-def _report(quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings) -> None:
+def _report(
+    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None
+) -> None:
     from normcli import report
 
     if stats_json_path:
@@ -509,8 +538,13 @@ def _report(quiet, stats_json_path, command, source, rows, before, after, method
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
-    con = report.console()
-    con.print(report.before_after_table(f"{command}: {source}", before, after, methods))
+    con = report.wide_console()
+    mode = mode or report.default_report(len(before))
+    title = f"{command}: {source}"
+    if mode == "full":
+        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+    elif mode == "summary":
+        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
     for w in warnings:
         report.warn(con, w)
 

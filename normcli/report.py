@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group
 from rich.table import Table
 
 from normcli.methods import Counters
 from normcli.stats import ColumnStats
+from normcli.tables import Grid, Record, render, report_width
 
 __all__ = [
     "before_after_json",
@@ -41,14 +42,22 @@ def warn(con: Console, message: str) -> None:
     con.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
 
 
+SIGNIFICANT = 5  # digits of every statistic in a table; the JSON keeps them all
+
+
 def fmt(value: float | int | None) -> str:
+    """A statistic for a table cell: counts in full with thousands separators, other numbers
+    to SIGNIFICANT digits with an exponent where needed (1.7319e+09), never cut."""
     if value is None:
         return "-"
     if isinstance(value, int):
         return f"{value:,}"
     if math.isnan(value):
         return "-"
-    return f"{value:.6g}"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = f"{value:.{SIGNIFICANT}g}"
+    return "0" if text == "-0" else text
 
 
 def _stat_cells(s: ColumnStats) -> list[str]:
@@ -59,45 +68,96 @@ def _stat_cells(s: ColumnStats) -> list[str]:
     return cells + [fmt(d[k]) for k in ("mean", "std", "min", "max")]
 
 
+def wide_console(stream: TextIO | None = None) -> Console:
+    """`console(stream)` laid out for $COLUMNS when it is set, even off a terminal."""
+    con = console(stream)
+    con.width = report_width(con)
+    return con
+
+
+def layout(grid: Grid, con: Console) -> Group:
+    """The grid as renderables that fit the console's width."""
+    return Group(*render(grid, con.width))
+
+
+REPORT_CHOICES = ("full", "summary", "none")
+SUMMARY_FROM = 100  # columns from which the default report is the summary
+
+
+def default_report(columns: int) -> str:
+    return "summary" if columns >= SUMMARY_FROM else "full"
+
+
+def before_after_grid(
+    title: str,
+    before: Mapping[str, ColumnStats],
+    after: Mapping[str, ColumnStats],
+    methods: Mapping[str, str],
+) -> Grid:
+    """One line for the column before and one after, so the two read against each other."""
+    records = [
+        Record(
+            name, [methods.get(name, "")], [("before", _stat_cells(before[name])), ("after", _stat_cells(after[name]))]
+        )
+        for name in before
+    ]
+    return Grid(title, "column", ["method"], "stage", list(STAT_COLUMNS), records)
+
+
 def before_after_table(
     title: str,
     before: Mapping[str, ColumnStats],
     after: Mapping[str, ColumnStats],
     methods: Mapping[str, str],
-) -> Table:
-    """One row for the column before and one after, so the two read against each other."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("column", style="bold")
-    table.add_column("method")
-    table.add_column("")
-    for name in STAT_COLUMNS:
-        table.add_column(name, justify="right")
-    for i, name in enumerate(before):
-        table.add_row(name, methods.get(name, ""), "before", *_stat_cells(before[name]), end_section=False)
-        table.add_row("", "", "after", *_stat_cells(after[name]), end_section=i < len(before) - 1)
-    return table
+    width: int = 120,
+) -> Group:
+    return Group(*render(before_after_grid(title, before, after, methods), width))
 
 
-def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]]) -> Table:
-    """Before/after rows of an LRN: (label, stats before, zeros before, stats after, zeros after)."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("channel", style="bold")
-    table.add_column("")
-    for name in ("count", "mean", "std", "min", "max", "zeros"):
-        table.add_column(name, justify="right")
-    for i, (name, before, zb, after, za) in enumerate(rows):
+def warnings_by_column(names: Iterable[str], warnings: Iterable[str]) -> dict[str, int]:
+    """How many of the warnings are about each column (they start "column 'name'")."""
+    counts = dict.fromkeys(names, 0)
+    for w in warnings:
+        for name in counts:
+            if w.startswith(f"column {name!r}"):
+                counts[name] += 1
+                break
+    return counts
+
+
+def summary_grid(
+    title: str,
+    before: Mapping[str, ColumnStats],
+    after: Mapping[str, ColumnStats],
+    methods: Mapping[str, str],
+    warnings: Iterable[str],
+) -> Grid:
+    """One line per column: mean and std before -> after, and its number of warnings."""
+    counts = warnings_by_column(before, warnings)
+    records = []
+    for name in before:
+        b, a = _stat_cells(before[name]), _stat_cells(after[name])
+        cells = [f"{b[2]} -> {a[2]}", f"{b[3]} -> {a[3]}", fmt(counts[name])]
+        records.append(Record(name, [methods.get(name, "")], [("", cells)]))
+    return Grid(title, "column", ["method"], None, ["mean before -> after", "std before -> after", "warnings"], records)
+
+
+def lrn_grid(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]]) -> Grid:
+    """Before/after lines of an LRN: (label, stats before, zeros before, stats after, zeros after)."""
+    records = []
+    for name, before, zb, after, za in rows:
+        lines = []
         for stage, s, zeros in (("before", before, zb), ("after", after, za)):
             cells = _stat_cells(s)
-            share = f"{zeros / (s.count + s.nulls + s.infs):.1%}" if s.count + s.nulls + s.infs else "-"
-            table.add_row(
-                name if stage == "before" else "",
-                stage,
-                cells[0],
-                *cells[2:],
-                share,
-                end_section=stage == "after" and i < len(rows) - 1,
-            )
-    return table
+            total = s.count + s.nulls + s.infs
+            share = f"{zeros / total:.1%}" if total else "-"
+            lines.append((stage, [cells[0], *cells[2:], share]))
+        records.append(Record(name, [], lines))
+    return Grid(title, "channel", [], "stage", ["count", "mean", "std", "min", "max", "zeros"], records)
+
+
+def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]], width: int = 120) -> Group:
+    return Group(*render(lrn_grid(title, rows), width))
 
 
 def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
