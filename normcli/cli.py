@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 import click
 
 from normcli._version import __version__
-from normcli.errors import NormcliError, UsageError
+from normcli.errors import DataError, NormcliError, UsageError
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
@@ -130,8 +130,14 @@ def cli() -> None:
     "sets one column's method.",
 )
 @click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
-@click.option("--columns", help="Comma-separated columns to scale (default: every numeric column).")
-@click.option("--exclude", help="Comma-separated columns to leave as they are.")
+@click.option(
+    "--columns",
+    multiple=True,
+    metavar="NAMES",
+    help="Columns to scale: comma-separated names or globs ('temp_*'), repeatable; \\, is a comma inside a name "
+    "[default: every numeric column].",
+)
+@click.option("--exclude", multiple=True, metavar="NAMES", help="Columns to leave as they are (names or globs).")
 @click.option(
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
@@ -154,8 +160,8 @@ def fit(
     input_path: str,
     methods: tuple[str, ...],
     output: str,
-    columns: str | None,
-    exclude: str | None,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
     range_,
     clip,
     ddof,
@@ -172,10 +178,12 @@ def fit(
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
 
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    _check_not_directory(input_path, "fit")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -184,8 +192,8 @@ def fit(
             reader,
             method=default,
             overrides=overrides,
-            columns=_split_names(columns),
-            exclude=_split_names(exclude) or (),
+            columns=expand_columns(columns, reader.names, "--columns", reader.label),
+            exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
             options=options,
             progress=progress.update,
         )
@@ -361,21 +369,79 @@ inverse = _apply_command(
 
 @cli.command()
 @click.argument("input_path", metavar="INPUT")
-@click.option("--columns", help="Comma-separated columns (default: every numeric column).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--columns",
+    multiple=True,
+    metavar="NAMES",
+    help="Columns to describe: comma-separated names or globs ('temp_*'), repeatable; \\, is a comma inside a "
+    "name [default: every column].",
+)
+@click.option("--exclude", multiple=True, metavar="NAMES", help="Columns to leave out (names or globs, as --columns).")
+@click.option(
+    "--ddof",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Delta degrees of freedom of the std: 1 is the sample std (pandas, R, csvstat), 0 the population one.",
+)
+@click.option(
+    "--output-format",
+    "out_format",
+    type=click.Choice(["table", "csv", "tsv", "json"]),
+    help="table (default), or the statistics themselves as csv, tsv or json, for pipes.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
 @_input_options
-def stats(input_path, columns, as_json, fmt, axis) -> None:
-    """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
+def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) -> None:
+    """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
+    (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
+    most common one of text, date and boolean columns."""
     from normcli.io import open_reader
-    from normcli.pipeline import stats_stream
-    from normcli.report import console, dumps, stats_json, stats_table
+    from normcli.pipeline import profile_stream
+    from normcli.selection import expand_columns
 
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
-        result = stats_stream(reader, _split_names(columns), progress=progress.update)
     if as_json:
-        sys.stdout.write(dumps(stats_json(result)))
+        if out_format not in (None, "json"):
+            raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
+        out_format = "json"
+    _check_not_directory(input_path, "stats")
+    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
+        names = expand_columns(columns, reader.names, "--columns", reader.label)
+        dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
+        result = profile_stream(reader, names, dropped, progress=progress.update)
+    summaries = {
+        name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
+        for name, p in result.items()
+    }
+    _print_stats(reader.label, summaries, out_format or "table")
+
+
+def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
+    from normcli import report
+
+    if out_format == "json":
+        sys.stdout.write(report.dumps(summaries))
+    elif out_format in ("csv", "tsv"):
+        import csv
+
+        writer = csv.writer(sys.stdout, delimiter="," if out_format == "csv" else "\t", lineterminator="\n")
+        writer.writerow(report.STATS_FIELDS)
+        for row in report.stats_rows(summaries):
+            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     else:
-        console(sys.stdout).print(stats_table(reader.label, result))
+        con = report.wide_console(sys.stdout)
+        for grid in report.stats_grids(f"stats: {source}", summaries):
+            con.print(report.layout(grid, con))
+        note = report.quantile_note(summaries)
+        if note:
+            from rich.text import Text
+
+            report.console().print(Text(note))
+
+
+def _check_not_directory(path: str, command: str) -> None:
+    if path != STDIO and os.path.isdir(path):
+        raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
 
 
 @cli.command()

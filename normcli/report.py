@@ -22,8 +22,8 @@ __all__ = [
     "lrn_table",
     "console",
     "methods_table",
-    "stats_json",
-    "stats_table",
+    "stats_grids",
+    "stats_rows",
     "warn",
 ]
 
@@ -62,10 +62,10 @@ def fmt(value: float | int | None) -> str:
 
 def _stat_cells(s: ColumnStats) -> list[str]:
     d = s.summary()
-    cells = [fmt(d["count"]), fmt(d["nulls"] + d["infs"]) if d["infs"] else fmt(d["nulls"])]
-    if d["mean"] is not None and abs(d["mean"]) < 1e-12 * max(abs(d["min"]), abs(d["max"])):
-        d["mean"] = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
-    return cells + [fmt(d[k]) for k in ("mean", "std", "min", "max")]
+    mean, lo, hi = d["mean"], d["min"], d["max"]
+    if mean is not None and lo is not None and hi is not None and abs(mean) < 1e-12 * max(abs(lo), abs(hi)):
+        mean = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
+    return [fmt(s.count), fmt(s.nulls + s.infs), fmt(mean), fmt(d["std"]), fmt(lo), fmt(hi)]
 
 
 def wide_console(stream: TextIO | None = None) -> Console:
@@ -173,19 +173,82 @@ def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
     return notes
 
 
-def stats_table(title: str, stats: Mapping[str, ColumnStats]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("column", style="bold")
-    for name in STAT_COLUMNS:
-        table.add_column(name, justify="right")
-    infs = any(s.infs for s in stats.values())
-    if infs:
-        table.add_column("inf", justify="right")
-    for name, s in stats.items():
-        cells = _stat_cells(s)
-        cells[1] = fmt(s.nulls)
-        table.add_row(name, *cells, *([fmt(s.infs)] if infs else []))
-    return table
+STATS_NUMERIC = ("count", "nulls", "mean", "std", "min", "p1", "p25", "median", "p75", "p99", "max")
+STATS_VALUES = ("type", "count", "nulls", "distinct", "most common", "its count", "min", "max")
+# the columns of `stats --output-format csv|tsv`: one row per input column
+STATS_FIELDS = (
+    "column",
+    "type",
+    "count",
+    "nulls",
+    "infs",
+    "mean",
+    "std",
+    "min",
+    "p1",
+    "p25",
+    "median",
+    "p75",
+    "p99",
+    "max",
+    "distinct",
+    "most_common",
+    "most_common_count",
+)
+TEXT_CELL = 24  # a most-common text value longer than this is abbreviated in the table (whole in JSON/CSV)
+
+
+def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]]) -> list[Grid]:
+    """The table of numeric columns, then the one of text, date and boolean columns."""
+    numeric = {n: d for n, d in summaries.items() if d["type"] == "number"}
+    others = {n: d for n, d in summaries.items() if d["type"] != "number"}
+    grids = []
+    if numeric:
+        ddof = next(iter(numeric.values()))["ddof"]
+        kind = "sample" if ddof == 1 else "population" if ddof == 0 else f"ddof {ddof}"
+        headers = list(STATS_NUMERIC)
+        infs = any(d["infs"] for d in numeric.values())
+        if infs:
+            headers.append("inf")
+        records = []
+        for name, d in numeric.items():
+            cells = [fmt(d[k]) for k in STATS_NUMERIC] + ([fmt(d["infs"])] if infs else [])
+            records.append(Record(name, [], [("", cells)]))
+        grids.append(Grid(f"{title} (std: {kind}, ddof {ddof})", "column", [], None, headers, records))
+    if others:
+        records = []
+        ordered = any("min" in d for d in others.values())
+        headers = list(STATS_VALUES if ordered else STATS_VALUES[:6])
+        for name, d in others.items():
+            distinct = fmt(d["distinct"]) + ("+" if d["distinct_is_lower_bound"] else "")
+            top = d["most_common"]
+            cells = [d["type"], fmt(d["count"]), fmt(d["nulls"]), distinct, _short(top), fmt(d["most_common_count"])]
+            if ordered:
+                cells += [_short(d.get("min")), _short(d.get("max"))]
+            records.append(Record(name, [], [("", cells)]))
+        text_title = title if not numeric else "text, date and boolean columns"
+        grids.append(Grid(text_title, "column", [], None, headers, records, {"type", "most common", "min", "max"}))
+    return grids
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    text = str(value)
+    return text if len(text) <= TEXT_CELL else text[: TEXT_CELL - 1] + "…"
+
+
+def quantile_note(summaries: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A sentence when some quantiles come from the sketch, with their worst rank error."""
+    errors = [d["quantile_rank_error"] for d in summaries.values() if d.get("quantile_rank_error")]
+    if not errors:
+        return None
+    return f"quantiles are approximate (a mergeable sketch): rank error at most {max(errors):.3%} of the count"
+
+
+def stats_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    """`stats` as rows of STATS_FIELDS, for CSV or TSV (None where a field does not apply)."""
+    return [[name, *(d.get(f) for f in STATS_FIELDS[1:])] for name, d in summaries.items()]
 
 
 def methods_table(methods: Mapping[str, Any]) -> Table:
@@ -195,10 +258,6 @@ def methods_table(methods: Mapping[str, Any]) -> Table:
     for m in methods.values():
         table.add_row(m.name, m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
     return table
-
-
-def stats_json(stats: Mapping[str, ColumnStats]) -> dict[str, Any]:
-    return {name: s.summary() for name, s in stats.items()}
 
 
 def before_after_json(

@@ -98,7 +98,10 @@ def render(grid: Grid, width: int) -> list[RenderableType]:
     stat_widths = _stat_widths(grid)
     name_w, fixed = _lead_widths(grid)
     lead_fixed = sum(fixed) + GAP * len(fixed)
-    name_room = min(name_w, max(NAME_MIN, width - lead_fixed - GAP - sum(stat_widths) - GAP * (len(stat_widths) - 1)))
+    all_stats = sum(stat_widths) + GAP * (len(stat_widths) - 1)
+    # when statistics will be split over tables, or names wrap, names get a fair share first
+    fits = name_w + lead_fixed + GAP + all_stats <= width
+    name_room = name_w if fits else min(name_w, max(NAME_MIN, width // 4))
     room = width - name_room - lead_fixed - GAP
     groups = _pack(stat_widths, room) if stat_widths else [[]]
     if groups is None or (len(groups) > 1 and min(name_w, NAME_MIN) + lead_fixed > width // 2):
@@ -131,8 +134,8 @@ def _wide_table(grid: Grid, group: list[int], stat_widths: list[int], name_max: 
         table.add_column(Text(grid.stage_header), no_wrap=True)
     for j in group:
         h = grid.stat_headers[j]
-        justify = "left" if h in grid.text_headers else "right"
-        table.add_column(Text(h), justify=justify, no_wrap=True, min_width=stat_widths[j])
+        left = h in grid.text_headers
+        table.add_column(Text(h), justify="left" if left else "right", no_wrap=True, min_width=stat_widths[j])
     last = len(grid.records) - 1
     for i, rec in enumerate(grid.records):
         for n, (stage, cells) in enumerate(rec.lines):
