@@ -153,6 +153,13 @@ def cli() -> None:
     show_default=True,
     help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
 )
+@click.option("--apply", is_flag=True, help="Also transform INPUT with the fitted scaler: the data goes to -o.")
+@click.option("-s", "--scaler", "scaler_path", help="With --apply: save the scaler to this JSON file.")
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+    help="With --apply: the data's format [default: from -o's extension, else the input's].",
+)
 @_input_options
 @_report_options
 @_report_choice
@@ -174,8 +181,12 @@ def fit(
     quiet,
     stats_json,
     report_mode,
+    apply,
+    scaler_path,
+    output_format,
 ) -> None:
-    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
+    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
+    also transform INPUT in the same command (-o: the data, -s: the scaler)."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
     from normcli.selection import expand_columns
@@ -184,6 +195,27 @@ def fit(
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
     _check_not_directory(input_path, "fit")
+    if apply:
+        _fit_apply(
+            input_path=input_path,
+            fmt=fmt,
+            axis=axis,
+            method=default,
+            overrides=overrides,
+            columns=columns,
+            exclude=exclude,
+            options=options,
+            output=output,
+            scaler_path=scaler_path,
+            output_format=output_format,
+            quiet=quiet,
+            stats_json=stats_json,
+            report_mode=report_mode,
+        )
+        return
+    if scaler_path is not None or output_format is not None:
+        flag = "-s" if scaler_path is not None else "--output-format"
+        raise UsageError(f"{flag} is for fit --apply (which writes the data to -o); without --apply, -o is the scaler")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -212,6 +244,73 @@ def fit(
         result.warnings,
         report_mode,
     )
+
+
+def _fit_apply(
+    *,
+    input_path,
+    fmt,
+    axis,
+    method,
+    overrides,
+    columns,
+    exclude,
+    options,
+    output,
+    scaler_path,
+    output_format,
+    quiet,
+    stats_json,
+    report_mode,
+) -> None:
+    """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
+    from normcli import report
+    from normcli.io import check_output_path, detect_format, label, open_reader
+    from normcli.io.spool import spooled
+    from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
+
+    check_output_path(output, (input_path,))
+    if scaler_path is not None:
+        check_output_path(scaler_path, (input_path,), "-s", (("-o", output),))
+    if stats_json:
+        others = (("-o", output),) + ((("-s", scaler_path),) if scaler_path else ())
+        check_output_path(stats_json, (input_path,), "--stats-json", others)
+    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    with spooled(input_path) as path:
+        with open_reader(path, in_fmt, axis=axis) as reader, _Progress(quiet) as progress:
+            reader.label = label(input_path)
+            result = fit_stream(
+                reader,
+                method=method,
+                overrides=overrides,
+                columns=expand_columns(columns, reader.names, "--columns", reader.label),
+                exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
+                options=options,
+                progress=progress.update,
+            )
+        if not quiet:
+            con = report.console()
+            for w in result.warnings:
+                report.warn(con, w)
+        _run_apply(
+            input_path=path,
+            scaler_path="",
+            output=output,
+            output_format=output_format,
+            dtype="float64",
+            precision=None,
+            fmt=in_fmt,
+            axis=axis,
+            quiet=quiet,
+            stats_json=stats_json,
+            inverse=False,
+            report_mode=report_mode,
+            fitted=result.scaler,
+            source_label=label(input_path),
+        )
+    if scaler_path is not None:
+        _write_text(scaler_path, result.scaler.to_json())
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
@@ -297,6 +396,8 @@ def _run_apply(
     stats_json,
     inverse,
     report_mode=None,
+    fitted=None,
+    source_label=None,
 ) -> None:
     import numpy as np
 
@@ -309,7 +410,7 @@ def _run_apply(
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
-    scaler = load(scaler_path)
+    scaler = load(scaler_path) if fitted is None else fitted
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
@@ -322,6 +423,8 @@ def _run_apply(
     reader = open_reader(
         input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
     )
+    if source_label is not None:
+        reader.label = source_label
     shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
     with (
         reader,
@@ -442,6 +545,39 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
 def _check_not_directory(path: str, command: str) -> None:
     if path != STDIO and os.path.isdir(path):
         raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
+
+
+@cli.command()
+@click.argument("scaler_path", metavar="SCALER.json")
+@click.option(
+    "--output-format",
+    "out_format",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="A table, or the scaler as checked JSON.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
+def show(scaler_path, out_format, as_json) -> None:
+    """Print what a scaler file holds: its columns, methods, options, fitted values and the
+    statistics of the data it was fitted on."""
+    from normcli import report
+    from normcli.api import load
+
+    scaler = load(scaler_path)
+    if as_json or out_format == "json":
+        sys.stdout.write(scaler.to_json())
+        return
+    from normcli.scaler import VERSION
+
+    layout = scaler.layout
+    shape = f"{layout['ndim']}-D arrays, features on axis {layout['axis']}" if layout["kind"] == "array" else "a table"
+    title = (
+        f"scaler: {scaler_path} (format version {VERSION}, fitted on {shape} of "
+        f"{len(scaler.input_columns)} column(s), {len(scaler.columns)} scaled)"
+    )
+    con = report.wide_console(sys.stdout)
+    con.print(report.layout(report.scaler_grid(title, scaler), con))
 
 
 @cli.command()

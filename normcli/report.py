@@ -251,6 +251,26 @@ def stats_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
     return [[name, *(d.get(f) for f in STATS_FIELDS[1:])] for name, d in summaries.items()]
 
 
+def scaler_grid(title: str, scaler: Any) -> Grid:
+    """What a scaler holds: per column its method, options, fitted values and fit statistics."""
+    records = []
+    for col in scaler.columns:
+        options = ", ".join(f"{k}={_option_text(v)}" for k, v in col.options.items()) or "-"
+        fitted = ", ".join(f"{k}={fmt(v)}" for k, v in col.fitted.items()) or "-"
+        s = _stat_cells(col.stats)
+        records.append(Record(col.name, [col.method], [("", [options, fitted, *s])]))
+    headers = ["options", "fitted", *STAT_COLUMNS]
+    return Grid(title, "column", ["method"], None, headers, records, {"options", "fitted"})
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, list):
+        return "[" + " ".join(_option_text(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def methods_table(methods: Mapping[str, Any]) -> Table:
     table = Table(show_edge=False, pad_edge=False)
     for col in ("method", "forward y =", "inverse x =", "fitted", "domain"):
