@@ -76,6 +76,24 @@ def _report_options(f):
     return f
 
 
+class _LogBase(click.ParamType):
+    """A number, or `e` for the natural logarithm."""
+
+    name = "base"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "e":
+            import math
+
+            return math.e
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number; give a base such as 10, 2 or e", param, ctx)
+
+
 def _report_choice(f):
     return click.option(
         "--report",
@@ -143,7 +161,9 @@ def cli() -> None:
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
 @click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
-@click.option("--base", type=float, help="log: the logarithm's base [default: 10].")
+@click.option(
+    "--base", type=_LogBase(), metavar="B|e", help="log: the logarithm's base, a number > 1 or e [default: 10]."
+)
 @click.option("--log-offset", "offset", type=float, help="log: add this to x first, log(x + offset) [default: 0].")
 @click.option("--log-normalize", "normalize", is_flag=True, help="log: divide by log(max), so [1, max] maps to [0, 1].")
 @click.option(
