@@ -117,9 +117,14 @@ def before_after_table(
 def warnings_by_column(names: Iterable[str], warnings: Iterable[str]) -> dict[str, int]:
     """How many of the warnings are about each column (they start "column 'name'")."""
     counts = dict.fromkeys(names, 0)
+    prefixes = {f"column {name!r}": name for name in counts}
     for w in warnings:
-        for name in counts:
-            if w.startswith(f"column {name!r}"):
+        if not w.startswith("column "):
+            continue
+        # the quoted name ends at one of the quotes after "column ": try each (names may hold quotes)
+        for end in (i for i, ch in enumerate(w) if i > 7 and ch in "'\""):
+            name = prefixes.get(w[: end + 1])
+            if name is not None:
                 counts[name] += 1
                 break
     return counts
