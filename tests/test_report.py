@@ -6,10 +6,13 @@ import json
 import os
 import re
 import subprocess
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import NORMCLI, Run
 
@@ -173,3 +176,47 @@ def test_a_column_name_with_markup_is_printed_as_written(tmp_path):
     (tmp_path / "m.csv").write_text("[red]x[/red],y\n1,2\n3,5\n")
     r = run_cols(120, "fit", tmp_path / "m.csv", "-m", "minmax", "-o", tmp_path / "s.json")
     assert r.code == 0 and "[red]x[/red]" in r.err, r.err
+
+
+# --- properties of the layout itself, in process ---------------------------------------------------------------
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=finite)
+def test_fmt_reads_back_to_five_significant_digits(value):
+    from normcli.report import fmt
+
+    text = fmt(value)
+    assert NUMBER.match(text) and len(text) <= 12, text
+    # as decimals: 1.7977e+308, the largest float to 5 digits, is beyond float64 itself
+    assert abs(Decimal(text) - Decimal(value)) <= abs(Decimal(value)) * Decimal("5e-5")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    names=st.lists(st.text(alphabet="abcdefghij_[]/ ", min_size=1, max_size=60), min_size=1, max_size=5, unique=True),
+    values=st.lists(finite, min_size=12, max_size=12),
+    width=st.integers(40, 220),
+)
+def test_every_number_is_printed_whole_at_any_width(names, values, width):
+    import io
+
+    from rich.console import Console
+
+    from normcli.report import fmt
+    from normcli.tables import Grid, Record, render
+
+    cells = [fmt(v) for v in values]
+    records = [Record(n, ["zscore"], [("before", cells[:6]), ("after", cells[6:])]) for n in names]
+    grid = Grid("fit: x.csv", "column", ["method"], "stage", ["count", "nulls", "mean", "std", "min", "max"], records)
+    out = io.StringIO()
+    con = Console(file=out, width=width, no_color=True, highlight=False, soft_wrap=False)
+    for renderable in render(grid, width):
+        con.print(renderable)
+    text = out.getvalue()
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= width
+    printed = [c.strip() for line in text.splitlines() if "│" in line for c in line.split("│")]
+    for cell in set(cells):
+        assert cell in printed, (cell, text)
