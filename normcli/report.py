@@ -17,14 +17,23 @@ from normcli.stats import ColumnStats
 from normcli.tables import Grid, Record, render, report_width
 
 __all__ = [
+    "before_after_grid",
     "before_after_json",
     "before_after_table",
-    "lrn_table",
     "console",
+    "default_report",
+    "fmt",
+    "layout",
+    "lrn_grid",
+    "lrn_table",
     "methods_table",
+    "quantile_note",
+    "scaler_grid",
     "stats_grids",
     "stats_rows",
+    "summary_grid",
     "warn",
+    "wide_console",
 ]
 
 STAT_COLUMNS = ("count", "nulls", "mean", "std", "min", "max")
@@ -80,7 +89,6 @@ def layout(grid: Grid, con: Console) -> Group:
     return Group(*render(grid, con.width))
 
 
-REPORT_CHOICES = ("full", "summary", "none")
 SUMMARY_FROM = 100  # columns from which the default report is the summary
 
 
@@ -111,6 +119,7 @@ def before_after_table(
     methods: Mapping[str, str],
     width: int = 120,
 ) -> Group:
+    """The full before/after report laid out for `width`, for callers that print it themselves."""
     return Group(*render(before_after_grid(title, before, after, methods), width))
 
 
@@ -162,6 +171,7 @@ def lrn_grid(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, in
 
 
 def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]], width: int = 120) -> Group:
+    """`lrn_grid` laid out for `width`, for callers that print it themselves."""
     return Group(*render(lrn_grid(title, rows), width))
 
 
