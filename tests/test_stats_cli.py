@@ -143,3 +143,23 @@ def test_an_npy_array_is_described_per_feature(tmp_path: Path):
     assert list(data) == ["0", "1", "2"]
     assert data["1"]["median"] == np.median(x[:, 1])
     assert data["2"]["std"] == pytest.approx(np.std(x[:, 2], ddof=1), rel=1e-12)
+
+
+def test_past_the_memory_budget_quantiles_come_from_the_sketch_with_a_stated_error(tmp_path, monkeypatch):
+    from normcli import pipeline
+    from normcli.io import open_reader
+    from normcli.report import quantile_note
+
+    values = np.random.default_rng(5).lognormal(0, 1.5, 200_000)
+    (tmp_path / "big.csv").write_text("x,y\n" + "".join(f"{v!r},{i % 7}\n" for i, v in enumerate(values.tolist())))
+    monkeypatch.setattr(pipeline, "EXACT_QUANTILE_BUDGET", 2 * 8 * 20_000)  # 20,000 values a column
+    with open_reader(str(tmp_path / "big.csv")) as reader:
+        profiles = pipeline.profile_stream(reader)
+    d = profiles["x"].summary(1)
+    assert 0 < d["quantile_rank_error"] < 0.01
+    ordered = np.sort(values)
+    for label, q in QUANTILES.items():
+        lo, hi = np.searchsorted(ordered, d[label], "left"), np.searchsorted(ordered, d[label], "right")
+        slack = d["quantile_rank_error"] * values.size + 1
+        assert lo - slack <= q * values.size <= hi + slack, label
+    assert "rank error at most" in (quantile_note({"x": d}) or "")
