@@ -147,7 +147,9 @@ def cli() -> None:
     help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
     "sets one column's method.",
 )
-@click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
+@click.option(
+    "-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout); with --apply, the data."
+)
 @click.option(
     "--columns",
     multiple=True,
