@@ -249,7 +249,8 @@ def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]]) -> list[
 def _short(value: Any) -> str:
     if value is None:
         return "-"
-    text = str(value)
+    # a value's newlines or control characters would break the table's lines: show them escaped
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(value))
     return text if len(text) <= TEXT_CELL else text[: TEXT_CELL - 1] + "…"
 
 

@@ -163,3 +163,12 @@ def test_past_the_memory_budget_quantiles_come_from_the_sketch_with_a_stated_err
         slack = d["quantile_rank_error"] * values.size + 1
         assert lo - slack <= q * values.size <= hi + slack, label
     assert "rank error at most" in (quantile_note({"x": d}) or "")
+
+
+def test_a_most_common_value_with_a_line_break_keeps_the_table_whole(tmp_path):
+    (tmp_path / "n.csv").write_text('note,x\n"two\nlines",1\n"two\nlines",2\nother,3\n')
+    r = run("stats", tmp_path / "n.csv")
+    assert r.code == 0, r.err
+    row = next(line for line in r.text.splitlines() if line.startswith("note"))
+    assert "two\\nlines" in row
+    assert json.loads(run("stats", tmp_path / "n.csv", "--json").out)["note"]["most_common"] == "two\nlines"
