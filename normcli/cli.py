@@ -104,6 +104,34 @@ def _report_options(f):
     return f
 
 
+class _LogBase(click.ParamType):
+    """A number, or `e` for the natural logarithm."""
+
+    name = "base"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "e":
+            import math
+
+            return math.e
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number; give a base such as 10, 2 or e", param, ctx)
+
+
+def _report_choice(f):
+    return click.option(
+        "--report",
+        "report_mode",
+        type=click.Choice(["full", "summary", "none"]),
+        help="The table on stderr: full (before/after per column), summary (one line per column: mean and std "
+        "before -> after, warnings), none [default: full; summary from 100 columns].",
+    )(f)
+
+
 def _split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -147,15 +175,25 @@ def cli() -> None:
     help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
     "sets one column's method.",
 )
-@click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
-@click.option("--columns", help="Comma-separated columns to scale (default: every numeric column).")
-@click.option("--exclude", help="Comma-separated columns to leave as they are.")
+@click.option(
+    "-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout); with --apply, the data."
+)
+@click.option(
+    "--columns",
+    multiple=True,
+    metavar="NAMES",
+    help="Columns to scale: comma-separated names or globs ('temp_*'), repeatable; \\, is a comma inside a name "
+    "[default: every numeric column].",
+)
+@click.option("--exclude", multiple=True, metavar="NAMES", help="Columns to leave as they are (names or globs).")
 @click.option(
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
 @click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
-@click.option("--base", type=float, help="log: the logarithm's base [default: 10].")
+@click.option(
+    "--base", type=_LogBase(), metavar="B|e", help="log: the logarithm's base, a number > 1 or e [default: 10]."
+)
 @click.option("--log-offset", "offset", type=float, help="log: add this to x first, log(x + offset) [default: 0].")
 @click.option("--log-normalize", "normalize", is_flag=True, help="log: divide by log(max), so [1, max] maps to [0, 1].")
 @click.option(
@@ -165,15 +203,23 @@ def cli() -> None:
     show_default=True,
     help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
 )
+@click.option("--apply", is_flag=True, help="Also transform INPUT with the fitted scaler: the data goes to -o.")
+@click.option("-s", "--scaler", "scaler_path", help="With --apply: save the scaler to this JSON file.")
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+    help="With --apply: the data's format [default: from -o's extension, else the input's].",
+)
 @_input_options
 @_report_options
+@_report_choice
 @_all_outputs_or_none
 def fit(
     input_path: str,
     methods: tuple[str, ...],
     output: str,
-    columns: str | None,
-    exclude: str | None,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
     range_,
     clip,
     ddof,
@@ -185,15 +231,43 @@ def fit(
     axis,
     quiet,
     stats_json,
+    report_mode,
+    apply,
+    scaler_path,
+    output_format,
 ) -> None:
-    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
+    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
+    also transform INPUT in the same command (-o: the data, -s: the scaler)."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
 
     output, stats_json = _stdout_aliases(output, stats_json)
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    _check_not_directory(input_path, "fit")
+    if apply:
+        _fit_apply(
+            input_path=input_path,
+            fmt=fmt,
+            axis=axis,
+            method=default,
+            overrides=overrides,
+            columns=columns,
+            exclude=exclude,
+            options=options,
+            output=output,
+            scaler_path=scaler_path,
+            output_format=output_format,
+            quiet=quiet,
+            stats_json=stats_json,
+            report_mode=report_mode,
+        )
+        return
+    if scaler_path is not None or output_format is not None:
+        flag = "-s" if scaler_path is not None else "--output-format"
+        raise UsageError(f"{flag} is for fit --apply (which writes the data to -o); without --apply, -o is the scaler")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -202,8 +276,8 @@ def fit(
             reader,
             method=default,
             overrides=overrides,
-            columns=_split_names(columns),
-            exclude=_split_names(exclude) or (),
+            columns=expand_columns(columns, reader.names, "--columns", reader.label),
+            exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
             options=options,
             progress=progress.update,
         )
@@ -220,7 +294,75 @@ def fit(
         methods_by_col,
         None,
         result.warnings,
+        report_mode,
     )
+
+
+def _fit_apply(
+    *,
+    input_path,
+    fmt,
+    axis,
+    method,
+    overrides,
+    columns,
+    exclude,
+    options,
+    output,
+    scaler_path,
+    output_format,
+    quiet,
+    stats_json,
+    report_mode,
+) -> None:
+    """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
+    from normcli import report
+    from normcli.io import check_output_path, detect_format, label, open_reader
+    from normcli.io.spool import spooled
+    from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
+
+    check_output_path(output, (input_path,))
+    if scaler_path is not None:
+        check_output_path(scaler_path, (input_path,), "-s", (("-o", output),))
+    if stats_json:
+        others = (("-o", output),) + ((("-s", scaler_path),) if scaler_path else ())
+        check_output_path(stats_json, (input_path,), "--stats-json", others)
+    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    with spooled(input_path) as path:
+        with open_reader(path, in_fmt, axis=axis) as reader, _Progress(quiet) as progress:
+            reader.label = label(input_path)
+            result = fit_stream(
+                reader,
+                method=method,
+                overrides=overrides,
+                columns=expand_columns(columns, reader.names, "--columns", reader.label),
+                exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
+                options=options,
+                progress=progress.update,
+            )
+        if not quiet:
+            con = report.console()
+            for w in result.warnings:
+                report.warn(con, w)
+        _run_apply(
+            input_path=path,
+            scaler_path="",
+            output=output,
+            output_format=output_format,
+            dtype="float64",
+            precision=None,
+            fmt=in_fmt,
+            axis=axis,
+            quiet=quiet,
+            stats_json=stats_json,
+            inverse=False,
+            report_mode=report_mode,
+            fitted=result.scaler,
+            source_label=label(input_path),
+        )
+    if scaler_path is not None:
+        _write_text(scaler_path, result.scaler.to_json())
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
@@ -285,6 +427,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     )
     @_input_options
     @_report_options
+    @_report_choice
     @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
@@ -293,7 +436,21 @@ def _apply_command(name: str, inverse: bool, doc: str):
 
 
 def _run_apply(
-    *, input_path, scaler_path, output, output_format, dtype, precision, fmt, axis, quiet, stats_json, inverse
+    *,
+    input_path,
+    scaler_path,
+    output,
+    output_format,
+    dtype,
+    precision,
+    fmt,
+    axis,
+    quiet,
+    stats_json,
+    inverse,
+    report_mode=None,
+    fitted=None,
+    source_label=None,
 ) -> None:
     import numpy as np
 
@@ -308,7 +465,7 @@ def _run_apply(
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
-    scaler = load(scaler_path)
+    scaler = load(scaler_path) if fitted is None else fitted
     in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
@@ -321,6 +478,8 @@ def _run_apply(
     reader = open_reader(
         input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
     )
+    if source_label is not None:
+        reader.label = source_label
     shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
     with (
         reader,
@@ -351,6 +510,7 @@ def _run_apply(
         methods,
         result.counters,
         result.warnings + counter_notes(result.counters),
+        report_mode,
     )
 
 
@@ -362,26 +522,12 @@ inverse = _apply_command(
 )
 
 
-# --- stats and methods ------------------------------------------------------------------------
+# --- methods (stats and show: cli_describe.py) ------------------------------------------------------------------------
 
 
-@cli.command()
-@click.argument("input_path", metavar="INPUT")
-@click.option("--columns", help="Comma-separated columns (default: every numeric column).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_input_options
-def stats(input_path, columns, as_json, fmt, axis) -> None:
-    """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
-    from normcli.io import open_reader
-    from normcli.pipeline import stats_stream
-    from normcli.report import console, dumps, stats_json, stats_table
-
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
-        result = stats_stream(reader, _split_names(columns), progress=progress.update)
-    if as_json:
-        sys.stdout.write(dumps(stats_json(result)))
-    else:
-        console(sys.stdout).print(stats_table(reader.label, result))
+def _check_not_directory(path: str, command: str) -> None:
+    if path != STDIO and os.path.isdir(path):
+        raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
 
 
 @cli.command()
@@ -516,9 +662,9 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
     for c in most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.console()
+    con = report.wide_console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
-    con.print(report.lrn_table(title, rows))
+    con.print(report.layout(report.lrn_grid(title, rows), con))
     if len(rows) > 1:
         n = len(rows) - 1
         con.print(f"(overall, then the {n} channel{'s' if n > 1 else ''} whose scale changed most)")
@@ -698,11 +844,11 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
     for c in most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.console()
+    con = report.wide_console()
     where = f"last {spec.normalized_dims} axes" if spec.channel_axis is None else f"channel axis {spec.channel_axis}"
     mode = ", fixed statistics" if stats_text else ""
     title = f"norm ({spec.kind}, {spec.convention}, {where}, eps {result.eps:.3g}{mode}): {input_path}"
-    con.print(report.lrn_table(title, rows, label=label))
+    con.print(report.layout(report.lrn_grid(title, rows, label), con))
     if len(rows) > 1:
         n = len(rows) - 1
         con.print(f"(overall, then the {n} {label}{'s' if n > 1 else ''} whose scale changed most)")
@@ -834,7 +980,9 @@ def _write_text(output: str, text: str) -> None:
         fh.write(text.encode())
 
 
-def _report(quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings) -> None:
+def _report(
+    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None
+) -> None:
     from normcli import report
 
     if stats_json_path:
@@ -842,8 +990,13 @@ def _report(quiet, stats_json_path, command, source, rows, before, after, method
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
-    con = report.console()
-    con.print(report.before_after_table(f"{command}: {source}", before, after, methods))
+    con = report.wide_console()
+    mode = mode or report.default_report(len(before))
+    title = f"{command}: {source}"
+    if mode == "full":
+        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+    elif mode == "summary":
+        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
     for w in warnings:
         report.warn(con, w)
 
@@ -900,6 +1053,9 @@ class _Progress:
         if self._bar is not None:
             self._bar.stop()
 
+
+# stats and show live in their own module, which registers them on `cli`
+from normcli import cli_describe  # noqa: E402, F401
 
 # --- entry point -------------------------------------------------------------------------------
 

@@ -19,8 +19,10 @@ from normcli.io.readers import Reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
+from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
+from normcli.sketch import QuantileSketch
 from normcli.stats import ColumnStats
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "apply_stream",
     "fit_stream",
     "lrn_file",
+    "profile_stream",
     "stats_stream",
 ]
 
@@ -168,6 +171,59 @@ def stats_stream(
             progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
     return stats
+
+
+# memory for the exact quantiles of all columns together; past it, each column is sketched
+EXACT_QUANTILE_BUDGET = 256 << 20
+
+
+def profile_stream(
+    reader: Reader,
+    columns: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> dict[str, NumericProfile | ValueProfile]:
+    """`stats` in one pass: moments and quantiles of numeric columns, counts of distinct
+    values of text, date and boolean ones. By default every column but those empty in the
+    sniffed head; `columns` names them (in that order), `exclude` leaves some out."""
+    from normcli.io.values import value_counts
+
+    numeric = set(reader.numeric_names)
+    empty = set(getattr(reader, "empty_names", ()))
+    if columns is None:
+        names = [n for n in reader.names if n not in empty or n in numeric]
+    else:
+        names = list(dict.fromkeys(columns))
+    for name in names:
+        if name not in reader.names:
+            raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
+    drop = set(exclude)
+    names = [n for n in names if n not in drop]
+    if not names:
+        raise DataError(f"--exclude leaves no column of {reader.label}")
+    n_numeric = sum(1 for n in names if n in numeric or n in empty)
+    limit = EXACT_QUANTILE_BUDGET // 8 // max(n_numeric, 1)
+    numbers: dict[str, NumericProfile] = {}
+    values: dict[str, ValueProfile] = {}
+    for name in names:
+        if name in numeric or name in empty:
+            numbers[name] = NumericProfile(sketch=QuantileSketch(exact_limit=limit))
+    rows = 0
+    for batch in prefetch(reader.batches(columns=names)):
+        for n in names:
+            if n in numbers:
+                numbers[n].update(batch.numeric(n))
+                continue
+            kind, distinct, counts, nulls = value_counts(batch, n)
+            if n not in values:
+                values[n] = ValueProfile(kind, ordered=kind == "date")
+            values[n].update(distinct, counts, nulls)
+        rows += batch.num_rows
+        if progress:
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
+    _require_rows(reader, rows)
+    profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
+    return {n: profiles[n] for n in names}
 
 
 def check_layout(scaler: Scaler, reader: Reader) -> None:

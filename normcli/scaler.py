@@ -132,11 +132,18 @@ class Scaler:
     ) -> dict[str, np.ndarray]:
         self.check_columns(batch.keys())
         out = {}
+        errors = []  # every column with values outside its method's domain, not only the first
         for col in self.columns:
-            y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            try:
+                y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            except DataError as exc:
+                errors.append(str(exc))
+                continue
             out[col.name] = y
             if counters is not None:
                 counters.setdefault(col.name, Counters()).add(c)
+        if errors:
+            raise DataError("; ".join(errors))
         return out
 
     # --- the file format ----------------------------------------------------------------
@@ -477,12 +484,13 @@ class ScalerFitter:
 
     def finish(self) -> FitResult:
         columns, before, after, warnings = [], {}, {}, []
+        outside = [
+            (name, acc) for name, acc in self._acc.items() if acc.invalid and acc.plan.options["invalid"] == "error"
+        ]
+        if outside:
+            raise DataError(_domain_error(outside))
         for name, acc in self._acc.items():
             method, options = acc.plan.method, acc.plan.options
-            if acc.invalid and options["invalid"] == "error":
-                raise DataError(
-                    f"{method.invalid_message(name, options)}: {acc.invalid} such value(s), e.g. {acc.first_invalid!r}"
-                )
             if acc.x.infs and method.name in ("minmax", "zscore"):
                 raise DataError(
                     f"column {name!r} has {acc.x.infs} infinite value(s); {method.name} fits finite values only "
@@ -502,3 +510,25 @@ class ScalerFitter:
                     f"column {name!r}: {acc.invalid} value(s) outside the domain of {method.name} became NaN"
                 )
         return FitResult(Scaler(columns, self._input_columns, self._layout), before, after, warnings)
+
+
+_MARK = "\x00"  # stands for the column name in a method's message
+
+
+def _domain_error(outside: list[tuple[str, _Accumulator]]) -> str:
+    """One line naming every column with values outside its method's domain: columns that
+    share a message are listed together, each with its count and an example."""
+    groups: dict[str, list[tuple[str, _Accumulator]]] = {}
+    for name, acc in outside:
+        groups.setdefault(acc.plan.method.invalid_message(_MARK, acc.plan.options), []).append((name, acc))
+    parts = []
+    for template, items in groups.items():
+        if len(items) == 1:
+            name, acc = items[0]
+            message = template.replace(repr(_MARK), repr(name))
+            parts.append(f"{message}: {acc.invalid} such value(s), e.g. {acc.first_invalid!r}")
+            continue
+        listed = ", ".join(f"{n!r} ({a.invalid} value(s), e.g. {a.first_invalid!r})" for n, a in items)
+        plural = template.replace(f"column {_MARK!r} has", f"columns {listed} have")
+        parts.append(plural if plural != template else f"{template.replace(repr(_MARK), listed)}")
+    return "; ".join(parts)
