@@ -27,7 +27,14 @@ __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 # Bytes pyarrow parses at a time. Its streaming reader keeps a few dozen blocks in flight,
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
 CSV_BLOCK_BYTES = 2 << 20
+# Parquet is decoded a page at a time into batches of about PARQUET_BATCH_BYTES (of the columns
+# read), at most PARQUET_BATCH_ROWS rows: memory follows the batch, not the row group, so a file
+# written as one row group of a million rows (pandas' default) is read in bounded memory too.
+PARQUET_BATCH_BYTES = 8 << 20
 PARQUET_BATCH_ROWS = 128 * 1024
+# Each column chunk is read through a buffer of this size (pyarrow's default reads a whole
+# column chunk, or with pre_buffer every chunk of every row group asked for, before decoding).
+PARQUET_BUFFER_BYTES = 1 << 20
 NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
@@ -338,8 +345,10 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
 
 
 class ParquetReader(TableReader):
-    """Parquet, a record batch at a time. A Parquet stream on stdin is read into memory
-    first, because the format keeps its index at the end of the file."""
+    """Parquet, a batch of rows at a time, decoded page by page: each column chunk is read
+    through a small buffer, never whole, and nothing is read ahead (pyarrow's `pre_buffer`
+    would fetch every row group asked for up front: memory growing with the file). A Parquet
+    stream on stdin is read into memory first, because the format keeps its index at the end."""
 
     format = "parquet"
 
@@ -351,12 +360,13 @@ class ParquetReader(TableReader):
                 if not data:
                     raise DataError("<stdin> is empty")
                 self.total_bytes = len(data)
-                self._file = pq.ParquetFile(pa.BufferReader(data))
+                source: str | pa.BufferReader = pa.BufferReader(data)
             else:
                 self.total_bytes = os.path.getsize(path)
                 if self.total_bytes == 0:
                     raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(path)
+                source = path
+            self._file = pq.ParquetFile(source, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
             raise parquet_error(self.label, exc) from None
@@ -364,12 +374,32 @@ class ParquetReader(TableReader):
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
 
+    def batch_rows(self, columns: list[str] | None) -> int:
+        """Rows per batch: about PARQUET_BATCH_BYTES of the `columns` decoded, judged by
+        the widest row group's uncompressed sizes, at most PARQUET_BATCH_ROWS."""
+        meta = self._file.metadata
+        leaves: list[int] = []  # the Parquet (leaf) columns that store the columns read
+        start = 0
+        for field in self._file.schema_arrow:
+            count = _leaf_count(field.type)
+            if columns is None or field.name in columns:
+                leaves.extend(range(start, start + count))
+            start += count
+        widest = 0.0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            if group.num_rows:
+                size = sum(group.column(c).total_uncompressed_size for c in leaves if c < group.num_columns)
+                widest = max(widest, size / group.num_rows)
+        rows = int(PARQUET_BATCH_BYTES // widest) if widest else PARQUET_BATCH_ROWS
+        return max(1, min(PARQUET_BATCH_ROWS, rows))
+
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
         done = 0
         try:
             cols = list(columns) if columns is not None else None
-            for rb in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=cols):
+            for rb in self._file.iter_batches(batch_size=self.batch_rows(cols), columns=cols):
                 done += rb.num_rows
                 self.bytes_read = int(self.total_bytes * done / total_rows) if self.total_bytes else 0
                 yield TableBatch(rb, self.label)
@@ -380,6 +410,17 @@ class ParquetReader(TableReader):
 
     def close(self) -> None:
         self._file.close()
+
+
+def _leaf_count(t: pa.DataType) -> int:
+    """How many Parquet columns store an Arrow column of type `t`."""
+    if pa.types.is_struct(t):
+        return sum(_leaf_count(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_map(t):
+        return _leaf_count(t.key_type) + _leaf_count(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _leaf_count(t.value_type)
+    return 1
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:
