@@ -30,11 +30,11 @@ CSV_BLOCK_BYTES = 2 << 20
 # Parquet is decoded a page at a time into batches of about PARQUET_BATCH_BYTES (of the columns
 # read), at most PARQUET_BATCH_ROWS rows: memory follows the batch, not the row group, so a file
 # written as one row group of a million rows (pandas' default) is read in bounded memory too.
-PARQUET_BATCH_BYTES = 8 << 20
+PARQUET_BATCH_BYTES = 4 << 20
 PARQUET_BATCH_ROWS = 128 * 1024
 # Each column chunk is read through a buffer of this size (pyarrow's default reads a whole
 # column chunk, or with pre_buffer every chunk of every row group asked for, before decoding).
-PARQUET_BUFFER_BYTES = 1 << 20
+PARQUET_BUFFER_BYTES = 256 << 10
 NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
@@ -366,6 +366,7 @@ class ParquetReader(TableReader):
                 if self.total_bytes == 0:
                     raise DataError(f"{path} is empty")
                 source = path
+            _use_returning_memory_pool()
             self._file = pq.ParquetFile(source, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
@@ -410,6 +411,21 @@ class ParquetReader(TableReader):
 
     def close(self) -> None:
         self._file.close()
+
+
+def _use_returning_memory_pool() -> None:
+    """Arrow allocations from jemalloc with pages returned to the system at once (decay 0):
+    decoding Parquet allocates and frees a page's worth per column per batch, and the default
+    allocator (mimalloc) keeps freed pages, so peak RSS (benchmarks/bench_parquet_memory.py)
+    grew by about a third. A pool chosen with ARROW_DEFAULT_MEMORY_POOL is left alone, and a
+    pyarrow built without jemalloc keeps its default."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pass
 
 
 def _leaf_count(t: pa.DataType) -> int:

@@ -150,9 +150,19 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 
 
 class ParquetWriter(Writer):
+    """Parquet in row groups of a bounded size: batches are gathered (not copied) until they
+    hold GROUP_BYTES or GROUP_ROWS rows, then written as one row group, so the row groups do
+    not shrink with the reader's batches, nor grow with the input's row groups."""
+
+    GROUP_BYTES = 16 << 20
+    GROUP_ROWS = 128 * 1024
+
     def __init__(self, sink: BinaryIO | str) -> None:
         self._sink = sink
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_bytes = 0
+        self._pending_rows = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
@@ -161,10 +171,22 @@ class ParquetWriter(Writer):
             # on measured data; keep it for the other columns (text, mostly).
             dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
             self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
-        self._writer.write_batch(rb)
+        self._pending.append(rb)
+        self._pending_bytes += rb.nbytes
+        self._pending_rows += rb.num_rows
+        if self._pending_bytes >= self.GROUP_BYTES or self._pending_rows >= self.GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None or not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_bytes, self._pending_rows = [], 0, 0
+        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
     def close(self) -> None:
         if self._writer is not None:
+            self._flush()
             self._writer.close()
 
 
