@@ -19,11 +19,14 @@ __all__ = [
     "ArrayReader",
     "append_block",
     "batch_length",
+    "block_axis",
     "iter_blocks",
+    "iter_slabs",
     "load_array",
     "load_npy",
     "npy_header",
     "write_npy_header",
+    "write_slab",
 ]
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -140,9 +143,101 @@ def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_b
     return max(1, block_bytes // max(per_index, 1))
 
 
+def block_axis(shape: tuple[int, ...], itemsize: int, whole: Iterable[int], block_bytes: int) -> int | None:
+    """The axis to cut an array of `shape` along into blocks of about `block_bytes`, keeping
+    the `whole` axes (features, channels, windows) whole in every block: axis 0 when one
+    index along it fits (blocks then follow the file, and stream to a pipe), else the
+    outermost axis along which one index fits, else the axis with the smallest slab. None
+    when every axis must stay whole (or the array is empty): one block."""
+    keep = {a % len(shape) for a in whole}
+    candidates = [a for a in range(len(shape)) if a not in keep and shape[a] > 1]
+    if not candidates:
+        return None
+    total = int(np.prod(shape, dtype=np.int64)) * itemsize
+    per_index = {a: total // shape[a] for a in candidates}
+    fitting = [a for a in candidates if per_index[a] <= block_bytes]
+    if fitting:
+        return fitting[0]
+    return min(candidates, key=lambda a: (per_index[a], a))
+
+
+def iter_slabs(x: np.ndarray, axis: int, block_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block) along `axis` of `x`, each block a fresh in-memory array of about
+    `block_bytes` (at least one index). A memory-mapped file is read with pread, one read per
+    contiguous run, never through the mapping: the pages read are not charged to this
+    process, so peak memory stays at a block or two along any axis, whatever the file size."""
+    n = x.shape[axis]
+    step = batch_length(x.shape, x.itemsize, axis, block_bytes)
+    source = _mapped_file(x)
+    if source is None:
+        for start in range(0, n, step):
+            index = (slice(None),) * axis + (slice(start, start + step),)
+            yield start, np.array(x[index])
+        return
+    filename, offset, c_shape, transposed = source
+    c_axis = x.ndim - 1 - axis if transposed else axis
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            block = _pread_slab(fd, filename, offset, c_shape, x.dtype, c_axis, start, stop)
+            yield start, block.T if transposed else block
+    finally:
+        os.close(fd)
+
+
+def _mapped_file(x: np.ndarray) -> tuple[str, int, tuple[int, ...], bool] | None:
+    """(file, data offset, C-order shape, transposed) when `x` is a whole memory-mapped
+    .npy (C order, or Fortran order read as its C-ordered transpose); None otherwise."""
+    if not isinstance(x, np.memmap) or x.filename is None or x.size == 0:
+        return None
+    if x.flags.c_contiguous:
+        return x.filename, x.offset, x.shape, False
+    if x.flags.f_contiguous:
+        return x.filename, x.offset, x.T.shape, True
+    return None
+
+
+def _pread_slab(
+    fd: int, filename: str, offset: int, shape: tuple[int, ...], dtype: np.dtype, axis: int, start: int, stop: int
+) -> np.ndarray:
+    """Indices start..stop along `axis` of the C-ordered array of `shape` at `offset` in the
+    file: one contiguous run per index of the axes before `axis`."""
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * dtype.itemsize
+    run, stride = (stop - start) * inner, shape[axis] * inner
+    buf = bytearray(outer * run)
+    view = memoryview(buf)
+    for r in range(outer):
+        at, got = offset + r * stride + start * inner, 0
+        while got < run:
+            chunk = os.preadv(fd, [view[r * run + got : (r + 1) * run]], at + got)
+            if chunk == 0:
+                raise DataError(f"{filename} was truncated while being read")
+            got += chunk
+    return np.frombuffer(buf, dtype=dtype).reshape((*shape[:axis], stop - start, *shape[axis + 1 :]))
+
+
+def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, start: int, block: np.ndarray) -> None:
+    """Write `block` (indices start.. along `axis`) into the C-ordered .npy data of `shape`
+    at `data_offset` in the file: one pwrite per contiguous run, so the file is written in
+    place without a memory map (whose dirty pages would count against this process)."""
+    block = np.ascontiguousarray(block)
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * block.itemsize
+    run, stride = block.shape[axis] * inner, shape[axis] * inner
+    data = memoryview(block).cast("B")
+    for r in range(outer):
+        piece, at = data[r * run : (r + 1) * run], data_offset + r * stride + start * inner
+        while piece.nbytes:
+            done = os.pwrite(fd, piece, at)
+            piece, at = piece[done:], at + done
+
+
 class ArrayReader(Reader):
     """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
-    array one feature; other ranks need --axis. Batches are slices of the memory map."""
+    array one feature; other ranks need --axis. Batches are blocks along another axis
+    (`block_axis`), each holding every feature, read with pread."""
 
     format = "npy"
 
@@ -169,53 +264,20 @@ class ArrayReader(Reader):
             raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
         self.axis = axis % data.ndim
         self.data = data
-        self.batch_axis = 0 if self.axis != 0 else 1
+        chosen = block_axis(data.shape, data.dtype.itemsize, (self.axis,), NPY_BATCH_BYTES)
+        self.batch_axis = (0 if self.axis != 0 else 1) if chosen is None else chosen
         self.names = [str(j) for j in range(data.shape[self.axis])]
         self.numeric_names = list(self.names)
         self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
-        if self.batch_axis == 0:  # read with pread: the pages read are not charged to us
-            start = 0
-            for block in iter_blocks(self.data, NPY_BATCH_BYTES):
-                self.bytes_read += block.nbytes
-                yield ArrayBatch(block, self.axis, self.label, start, 0)
-                start += block.shape[0]
-            return
-        n = self.data.shape[self.batch_axis]
-        step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
-        for start in range(0, n, step):
-            index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
-            block = np.array(self.data[index])  # copy out of the memory map
+        for start, block in iter_slabs(self.data, self.batch_axis, NPY_BATCH_BYTES):
             self.bytes_read += block.nbytes
             yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
 
 
 def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
     """Consecutive blocks of `x` along axis 0, each a fresh in-memory array of about
-    `block_bytes`. A C-ordered memory map is read with pread, not through the mapping, so
-    the pages read are not charged to this process: peak memory stays at a block or two
-    however large the file is."""
-    n = x.shape[0]
-    row_bytes = x.nbytes // n if n else 0
-    step = batch_length(x.shape, x.itemsize, 0, block_bytes)
-    direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
-    if not direct:
-        for start in range(0, n, step):
-            yield np.array(x[start : start + step])
-        return
-    fd = os.open(x.filename, os.O_RDONLY)
-    try:
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            want = (stop - start) * row_bytes
-            buf = bytearray(want)
-            view, got = memoryview(buf), 0
-            while got < want:
-                chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
-                if chunk == 0:
-                    raise DataError(f"{x.filename} was truncated while being read")
-                got += chunk
-            yield np.frombuffer(buf, dtype=x.dtype).reshape((stop - start, *x.shape[1:]))
-    finally:
-        os.close(fd)
+    `block_bytes`, read with pread from a memory-mapped file (see `iter_slabs`)."""
+    for _, block in iter_slabs(x, 0, block_bytes):
+        yield block

@@ -404,10 +404,27 @@ class ParquetReader(TableReader):
                 done += rb.num_rows
                 self.bytes_read = int(self.total_bytes * done / total_rows) if self.total_bytes else 0
                 yield TableBatch(rb, self.label)
+        except MemoryError as exc:  # pa.ArrowMemoryError too: a failed malloc is not a damaged file
+            raise self._too_big(done, exc) from None
         except (pa.ArrowException, OSError) as exc:
             raise parquet_error(self.label, exc) from None
         finally:
             self.close()
+
+    def _too_big(self, rows_done: int, exc: BaseException) -> DataError:
+        """The row group being read when memory ran out, with its size and the fix."""
+        meta = self._file.metadata
+        group, start = 0, 0
+        while group < meta.num_row_groups - 1 and start + meta.row_group(group).num_rows <= rows_done:
+            start += meta.row_group(group).num_rows
+            group += 1
+        size = meta.row_group(group).total_byte_size if meta.num_row_groups else 0
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        return DataError(
+            f"{self.label}: row group {group + 1} of {meta.num_row_groups} ({meta.row_group(group).num_rows:,} rows, "
+            f"{size / 2**20:,.1f} MB stored uncompressed) did not fit in memory ({reason}); free memory, or rewrite "
+            "the file with smaller row groups (pyarrow: write_table(table, path, row_group_size=100_000))"
+        )
 
     def close(self) -> None:
         self._file.close()
@@ -418,14 +435,24 @@ def _use_returning_memory_pool() -> None:
     decoding Parquet allocates and frees a page's worth per column per batch, and the default
     allocator (mimalloc) keeps freed pages, so peak RSS (benchmarks/bench_parquet_memory.py)
     grew by about a third. A pool chosen with ARROW_DEFAULT_MEMORY_POOL is left alone, and a
-    pyarrow built without jemalloc keeps its default."""
-    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+    pyarrow built without jemalloc keeps its default; so does a process with a limit on its
+    address space (ulimit -v), where jemalloc's reservations abort the process (at 600 MB)
+    while mimalloc works."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or _address_space_limited():
         return
     try:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
     except (NotImplementedError, pa.ArrowNotImplementedError):
         pass
+
+
+def _address_space_limited() -> bool:
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return False
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
 
 
 def _leaf_count(t: pa.DataType) -> int:
