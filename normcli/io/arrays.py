@@ -206,7 +206,7 @@ def _pread_slab(
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * dtype.itemsize
     run, stride = (stop - start) * inner, shape[axis] * inner
-    buf = bytearray(outer * run)
+    buf = np.empty(outer * run, dtype=np.uint8)  # not zero-filled, unlike a bytearray
     view = memoryview(buf)
     for r in range(outer):
         at, got = offset + r * stride + start * inner, 0
@@ -215,7 +215,7 @@ def _pread_slab(
             if chunk == 0:
                 raise DataError(f"{filename} was truncated while being read")
             got += chunk
-    return np.frombuffer(buf, dtype=dtype).reshape((*shape[:axis], stop - start, *shape[axis + 1 :]))
+    return buf.view(dtype).reshape((*shape[:axis], stop - start, *shape[axis + 1 :]))
 
 
 def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, start: int, block: np.ndarray) -> None:
