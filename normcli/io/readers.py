@@ -398,32 +398,43 @@ class ParquetReader(TableReader):
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
         done = 0
+        cols = list(columns) if columns is not None else None
+        rows = self.batch_rows(cols)
         try:
-            cols = list(columns) if columns is not None else None
-            for rb in self._file.iter_batches(batch_size=self.batch_rows(cols), columns=cols):
+            for rb in self._file.iter_batches(batch_size=rows, columns=cols):
                 done += rb.num_rows
                 self.bytes_read = int(self.total_bytes * done / total_rows) if self.total_bytes else 0
                 yield TableBatch(rb, self.label)
         except MemoryError as exc:  # pa.ArrowMemoryError too: a failed malloc is not a damaged file
-            raise self._too_big(done, exc) from None
+            raise self._too_big(done, done + rows, exc) from None
         except (pa.ArrowException, OSError) as exc:
-            raise parquet_error(self.label, exc) from None
+            error = parquet_error(self.label, exc)
+            if done:  # the footer was fine: say where the damage is
+                error = DataError(f"{error} after row {done:,} of {total_rows:,}")
+            raise error from None
         finally:
             self.close()
 
-    def _too_big(self, rows_done: int, exc: BaseException) -> DataError:
-        """The row group being read when memory ran out, with its size and the fix."""
+    def _too_big(self, start: int, stop: int, exc: BaseException) -> DataError:
+        """The row group(s) holding rows start..stop, being read when memory ran out, with
+        their size and the fix. (A batch may span the end of one row group.)"""
         meta = self._file.metadata
-        group, start = 0, 0
-        while group < meta.num_row_groups - 1 and start + meta.row_group(group).num_rows <= rows_done:
-            start += meta.row_group(group).num_rows
-            group += 1
-        size = meta.row_group(group).total_byte_size if meta.num_row_groups else 0
+        groups, first_row = [], 0
+        for g in range(meta.num_row_groups):
+            rows = meta.row_group(g).num_rows
+            if first_row < stop and start < first_row + rows:
+                groups.append(g)
+            first_row += rows
+        groups = groups or [max(meta.num_row_groups - 1, 0)]
+        which = f"{groups[0] + 1}" if len(groups) == 1 else f"s {groups[0] + 1}-{groups[-1] + 1}"
+        biggest = max(groups, key=lambda g: meta.row_group(g).total_byte_size) if meta.num_row_groups else 0
+        size = meta.row_group(biggest).total_byte_size / 2**20 if meta.num_row_groups else 0.0
+        count = meta.row_group(biggest).num_rows if meta.num_row_groups else 0
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
         return DataError(
-            f"{self.label}: row group {group + 1} of {meta.num_row_groups} ({meta.row_group(group).num_rows:,} rows, "
-            f"{size / 2**20:,.1f} MB stored uncompressed) did not fit in memory ({reason}); free memory, or rewrite "
-            "the file with smaller row groups (pyarrow: write_table(table, path, row_group_size=100_000))"
+            f"{self.label}: row group{which} of {meta.num_row_groups} ({count:,} rows, {size:,.1f} MB stored "
+            f"uncompressed) did not fit in memory ({reason}); free memory, or rewrite the file with smaller row "
+            "groups (pyarrow: write_table(table, path, row_group_size=100_000))"
         )
 
     def close(self) -> None:
