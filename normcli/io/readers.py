@@ -426,7 +426,7 @@ class ParquetReader(TableReader):
                 groups.append(g)
             first_row += rows
         groups = groups or [max(meta.num_row_groups - 1, 0)]
-        which = f"{groups[0] + 1}" if len(groups) == 1 else f"s {groups[0] + 1}-{groups[-1] + 1}"
+        which = f" {groups[0] + 1}" if len(groups) == 1 else f"s {groups[0] + 1}-{groups[-1] + 1}"
         biggest = max(groups, key=lambda g: meta.row_group(g).total_byte_size) if meta.num_row_groups else 0
         size = meta.row_group(biggest).total_byte_size / 2**20 if meta.num_row_groups else 0.0
         count = meta.row_group(biggest).num_rows if meta.num_row_groups else 0
