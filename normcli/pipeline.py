@@ -272,8 +272,9 @@ def lrn_file(
 
     result = LrnResult(output_dtype(x.dtype))
     channels = x.shape[spec.channel_axis]
+    before, after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     if with_stats:
-        result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
+        result.before, result.after = before, after
     axis = None if x.size == 0 else block_axis(x.shape, x.itemsize, (spec.channel_axis, *spec.window_axes), block_bytes)
 
     def normalise(block: np.ndarray) -> np.ndarray:
@@ -281,8 +282,8 @@ def lrn_file(
         if result.out_dtype == np.float16:
             result.overflow += count_overflow(block, y)
         if with_stats:
-            result.before.add(block, spec.channel_axis)
-            result.after.add(y, spec.channel_axis)
+            before.add(block, spec.channel_axis)
+            after.add(y, spec.channel_axis)
         return y
 
     done = 0

@@ -207,7 +207,7 @@ def _pread_slab(
     inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * dtype.itemsize
     run, stride = (stop - start) * inner, shape[axis] * inner
     buf = np.empty(outer * run, dtype=np.uint8)  # not zero-filled, unlike a bytearray
-    view = memoryview(buf)
+    view = buf.data
     for r in range(outer):
         at, got = offset + r * stride + start * inner, 0
         while got < run:
@@ -226,7 +226,7 @@ def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, sta
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * block.itemsize
     run, stride = block.shape[axis] * inner, shape[axis] * inner
-    data = memoryview(block).cast("B")
+    data = block.data.cast("B")
     for r in range(outer):
         piece, at = data[r * run : (r + 1) * run], data_offset + r * stride + start * inner
         while piece.nbytes:
