@@ -148,12 +148,12 @@ def block_axis(shape: tuple[int, ...], itemsize: int, whole: Iterable[int], bloc
     the `whole` axes (features, channels, windows) whole in every block: axis 0 when one
     index along it fits (blocks then follow the file, and stream to a pipe), else the
     outermost axis along which one index fits, else the axis with the smallest slab. None
-    when every axis must stay whole (or the array is empty): one block."""
+    when every axis must stay whole, or the array is empty: the caller decides (one block)."""
     keep = {a % len(shape) for a in whole}
     candidates = [a for a in range(len(shape)) if a not in keep and shape[a] > 1]
-    if not candidates:
-        return None
     total = int(np.prod(shape, dtype=np.int64)) * itemsize
+    if not candidates or total == 0:
+        return None
     per_index = {a: total // shape[a] for a in candidates}
     fitting = [a for a in candidates if per_index[a] <= block_bytes]
     if fitting:
@@ -223,6 +223,8 @@ def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, sta
     at `data_offset` in the file: one pwrite per contiguous run, so the file is written in
     place without a memory map (whose dirty pages would count against this process)."""
     block = np.ascontiguousarray(block)
+    if block.size == 0:
+        return
     outer = int(np.prod(shape[:axis], dtype=np.int64))
     inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * block.itemsize
     run, stride = block.shape[axis] * inner, shape[axis] * inner
