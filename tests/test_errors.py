@@ -1366,7 +1366,37 @@ CASES += HOSTILE_CASES
 
 
 # --- issue 9: bounded memory (Parquet row groups, arrays with the feature axis first)
-MEMORY_CASES: list[Case] = []
+def damaged_late_parquet(path: Path) -> None:
+    """Three row groups of 100,000 rows, the third's first page header overwritten: the footer
+    reads fine, and the damage is met after the first batch has gone to the writer."""
+    table = pa.table({"price": np.arange(300_000.0), "rooms": np.arange(300_000.0) % 7})
+    pq.write_table(table, path, row_group_size=100_000)
+    offset = pq.ParquetFile(path).metadata.row_group(2).column(0).data_page_offset
+    data = bytearray(path.read_bytes())
+    data[offset : offset + 16] = b"\xff" * 16
+    path.write_bytes(bytes(data))
+
+
+MEMORY_CASES: list[Case] = [
+    case(
+        "parquet-damaged-after-the-first-batch",
+        with_data(late__parquet=damaged_late_parquet, n__json=json.dumps(NUMERIC_ZSCORE)),
+        "transform late.parquet -s n.json -o out.parquet",
+        1,
+        "late.parquet",
+        "after row 131,072 of 300,000",
+        clobber=True,
+    ),
+    case(
+        "parquet-damaged-after-the-first-batch-fit",
+        files({"late.parquet": damaged_late_parquet}),
+        "fit late.parquet -m zscore -o out.json",
+        1,
+        "late.parquet",
+        "not a readable Parquet file",
+        clobber=True,
+    ),
+]
 CASES += MEMORY_CASES
 
 

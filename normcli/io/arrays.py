@@ -21,12 +21,15 @@ __all__ = [
     "ArrayReader",
     "append_block",
     "batch_length",
+    "block_axis",
     "iter_blocks",
+    "iter_slabs",
     "load_array",
     "load_npy",
     "npy_header",
     "read_slab",
     "write_npy_header",
+    "write_slab",
 ]
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -171,9 +174,106 @@ def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_b
     return max(1, block_bytes // max(per_index, 1))
 
 
+def block_axis(shape: tuple[int, ...], itemsize: int, whole: Iterable[int], block_bytes: int) -> int | None:
+    """The axis to cut an array of `shape` along into blocks of about `block_bytes`, keeping
+    the `whole` axes (features, channels, windows) whole in every block: axis 0 when one
+    index along it fits (blocks then follow the file, and stream to a pipe), else the
+    outermost axis along which one index fits, else the axis with the smallest slab. None
+    when every axis must stay whole, or the array is empty: the caller decides (one block)."""
+    keep = {a % len(shape) for a in whole}
+    candidates = [a for a in range(len(shape)) if a not in keep and shape[a] > 1]
+    total = int(np.prod(shape, dtype=np.int64)) * itemsize
+    if not candidates or total == 0:
+        return None
+    per_index = {a: total // shape[a] for a in candidates}
+    fitting = [a for a in candidates if per_index[a] <= block_bytes]
+    if fitting:
+        return fitting[0]
+    return min(candidates, key=lambda a: (per_index[a], a))
+
+
+def iter_slabs(x: np.ndarray, axis: int, block_bytes: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(start, block) along `axis` of `x`, each block a fresh in-memory array of about
+    `block_bytes` (at least one index). A memory-mapped file is read with pread, one read per
+    contiguous run, never through the mapping: the pages read are not charged to this
+    process, so peak memory stays at a block or two along any axis, whatever the file size."""
+    n = x.shape[axis]
+    step = batch_length(x.shape, x.itemsize, axis, block_bytes)
+    source = _mapped_file(x)
+    if source is None:
+        for start in range(0, n, step):
+            index = (slice(None),) * axis + (slice(start, start + step),)
+            yield start, np.array(x[index])
+        return
+    filename, offset, c_shape, transposed = source
+    c_axis = x.ndim - 1 - axis if transposed else axis
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            block = _pread_slab(fd, filename, offset, c_shape, x.dtype, c_axis, start, stop)
+            yield start, block.T if transposed else block
+    finally:
+        os.close(fd)
+
+
+def _mapped_file(x: np.ndarray) -> tuple[str, int, tuple[int, ...], bool] | None:
+    """(file, data offset, C-order shape, transposed) when `x` is a whole memory-mapped
+    .npy (C order, or Fortran order read as its C-ordered transpose); None otherwise."""
+    if not isinstance(x, np.memmap) or x.filename is None or x.size == 0:
+        return None
+    if x.flags.c_contiguous:
+        return x.filename, x.offset, x.shape, False
+    if x.flags.f_contiguous:
+        return x.filename, x.offset, x.T.shape, True
+    return None
+
+
+def _pread_slab(
+    fd: int, filename: str, offset: int, shape: tuple[int, ...], dtype: np.dtype, axis: int, start: int, stop: int
+) -> np.ndarray:
+    """Indices start..stop along `axis` of the C-ordered array of `shape` at `offset` in the
+    file: one contiguous run per index of the axes before `axis`."""
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * dtype.itemsize
+    run, stride = (stop - start) * inner, shape[axis] * inner
+    buf = np.empty(outer * run, dtype=np.uint8)  # not zero-filled, unlike a bytearray
+    view = buf.data
+    for r in range(outer):
+        at, got = offset + r * stride + start * inner, 0
+        while got < run:
+            try:
+                chunk = os.preadv(fd, [view[r * run + got : (r + 1) * run]], at + got)
+            except OSError as exc:  # an input that fails (EIO), named as the input
+                raise read_error(filename, exc) from None
+            if chunk == 0:
+                raise DataError(f"{filename} was truncated while being read")
+            got += chunk
+    return buf.view(dtype).reshape((*shape[:axis], stop - start, *shape[axis + 1 :]))
+
+
+def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, start: int, block: np.ndarray) -> None:
+    """Write `block` (indices start.. along `axis`) into the C-ordered .npy data of `shape`
+    at `data_offset` in the file: one pwrite per contiguous run, so the file is written in
+    place without a memory map (whose dirty pages would count against this process)."""
+    block = np.ascontiguousarray(block)
+    if block.size == 0:
+        return
+    outer = int(np.prod(shape[:axis], dtype=np.int64))
+    inner = int(np.prod(shape[axis + 1 :], dtype=np.int64)) * block.itemsize
+    run, stride = block.shape[axis] * inner, shape[axis] * inner
+    data = block.data.cast("B")
+    for r in range(outer):
+        piece, at = data[r * run : (r + 1) * run], data_offset + r * stride + start * inner
+        while piece.nbytes:
+            done = os.pwrite(fd, piece, at)
+            piece, at = piece[done:], at + done
+
+
 class ArrayReader(Reader):
     """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
-    array one feature; other ranks need --axis. Batches are slices of the memory map."""
+    array one feature; other ranks need --axis. Batches are blocks along another axis
+    (`block_axis`), each holding every feature, read with pread."""
 
     format = "npy"
 
@@ -200,105 +300,39 @@ class ArrayReader(Reader):
             raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
         self.axis = axis % data.ndim
         self.data = data
-        self.batch_axis = 0 if self.axis != 0 else 1
+        chosen = block_axis(data.shape, data.dtype.itemsize, (self.axis,), NPY_BATCH_BYTES)
+        self.batch_axis = (0 if self.axis != 0 else 1) if chosen is None else chosen
         self.names = [str(j) for j in range(data.shape[self.axis])]
         self.numeric_names = list(self.names)
         self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
-        if self.batch_axis == 0:  # read with pread: the pages read are not charged to us
-            start = 0
-            for block in iter_blocks(self.data, NPY_BATCH_BYTES):
-                self.bytes_read += block.nbytes
-                yield ArrayBatch(block, self.axis, self.label, start, 0)
-                start += block.shape[0]
-            return
-        n = self.data.shape[self.batch_axis]
-        step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
-        for start in range(0, n, step):
-            block = read_slab(self.data, self.batch_axis, start, min(n, start + step))
+        for start, block in iter_slabs(self.data, self.batch_axis, NPY_BATCH_BYTES):
             self.bytes_read += block.nbytes
             yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
 
 
 def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:
     """Consecutive blocks of `x` along axis 0, each a fresh in-memory array of about
-    `block_bytes`. A C-ordered memory map is read with pread, not through the mapping, so
-    the pages read are not charged to this process: peak memory stays at a block or two
-    however large the file is."""
-    n = x.shape[0]
-    row_bytes = x.nbytes // n if n else 0
-    step = batch_length(x.shape, x.itemsize, 0, block_bytes)
-    direct = isinstance(x, np.memmap) and x.flags.c_contiguous and x.filename is not None
-    if not direct:
-        for start in range(0, n, step):
-            yield read_slab(x, 0, start, min(n, start + step))
-        return
-    assert isinstance(x, np.memmap) and x.filename is not None  # what `direct` checked, for mypy
-    fd = os.open(x.filename, os.O_RDONLY)
-    try:
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            want = (stop - start) * row_bytes
-            buf = bytearray(want)
-            view, got = memoryview(buf), 0
-            while got < want:
-                try:
-                    chunk = os.preadv(fd, [view[got:]], x.offset + start * row_bytes + got)
-                except OSError as exc:
-                    raise read_error(x.filename, exc) from None
-                if chunk == 0:
-                    raise DataError(f"{x.filename} was truncated while being read")
-                got += chunk
-            yield np.frombuffer(buf, dtype=x.dtype).reshape((stop - start, *x.shape[1:]))
-    finally:
-        os.close(fd)
+    `block_bytes`, read with pread from a memory-mapped file (see `iter_slabs`)."""
+    for _, block in iter_slabs(x, 0, block_bytes):
+        yield block
 
 
 def read_slab(x: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     """`x[..., start:stop, ...]` (the slice along `axis`) as a fresh in-memory array.
 
-    A memory map (a whole one, as load_npy returns, or a reshape of it) is read with pread,
-    never through the mapping: touching a mapped page of a file that another process has
-    truncated ends the process with SIGBUS, which nothing can catch or clean up after; a
-    short read is a clear error instead. Any C- or Fortran-ordered slab is a run of
-    contiguous byte ranges, one per index of the axes before `axis` (in storage order)."""
-    index = (slice(None),) * axis + (slice(start, stop),)
-    if not isinstance(x, np.memmap) or x.filename is None or x.ndim == 0:
-        return np.array(x[index])
-    if not (x.flags.c_contiguous or x.flags.f_contiguous):
-        return np.array(x[index])
-    filename: str = x.filename
-    fortran = not x.flags.c_contiguous
-    shape = x.shape[::-1] if fortran else x.shape  # storage order: the last axis varies fastest
-    ax = x.ndim - 1 - axis if fortran else axis
-    outer = int(np.prod(shape[:ax], dtype=np.int64))
-    inner = int(np.prod(shape[ax + 1 :], dtype=np.int64)) * x.itemsize  # bytes per index along ax
-    run = (stop - start) * inner
-    buf = bytearray(outer * run)
-    if run and outer:
-        fd = os.open(filename, os.O_RDONLY)
-        try:
-            if stop - start == shape[ax]:  # whole extent: the runs follow each other
-                _pread_exact(fd, memoryview(buf), x.offset, filename)
-            else:
-                view = memoryview(buf)
-                for i in range(outer):
-                    offset = x.offset + (i * shape[ax] + start) * inner
-                    _pread_exact(fd, view[i * run : (i + 1) * run], offset, filename)
-        finally:
-            os.close(fd)
-    slab = np.frombuffer(buf, dtype=x.dtype).reshape((*shape[:ax], stop - start, *shape[ax + 1 :]))
-    return slab.T if fortran else slab
-
-
-def _pread_exact(fd: int, view: memoryview, offset: int, filename: str) -> None:
-    got = 0
-    while got < len(view):
-        try:
-            chunk = os.preadv(fd, [view[got:]], offset + got)
-        except OSError as exc:
-            raise read_error(filename, exc) from None
-        if chunk == 0:
-            raise DataError(f"{filename} was truncated while being read")
-        got += chunk
+    A memory map is read with pread, never through the mapping: touching a mapped page of a
+    file that another process has truncated ends the process with SIGBUS, which nothing can
+    catch or clean up after; a short read is a clear error instead."""
+    source = _mapped_file(x)
+    if source is None:
+        return np.array(x[(slice(None),) * axis + (slice(start, stop),)])
+    filename, offset, c_shape, transposed = source
+    c_axis = x.ndim - 1 - axis if transposed else axis
+    fd = os.open(filename, os.O_RDONLY)
+    try:
+        block = _pread_slab(fd, filename, offset, c_shape, x.dtype, c_axis, start, stop)
+    finally:
+        os.close(fd)
+    return block.T if transposed else block

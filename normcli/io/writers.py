@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError
-from normcli.io.arrays import append_block, write_npy_header
+from normcli.io.arrays import append_block, write_npy_header, write_slab
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import STDIO
@@ -171,12 +171,22 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 
 
 class ParquetWriter(Writer):
+    """Parquet in row groups of a bounded size: batches are gathered (not copied) until they
+    hold GROUP_BYTES or GROUP_ROWS rows, then written as one row group, so the row groups do
+    not shrink with the reader's batches, nor grow with the input's row groups."""
+
+    GROUP_BYTES = 16 << 20
+    GROUP_ROWS = 128 * 1024
+
     def __init__(self, sink: BinaryIO | str) -> None:
         self._sink: BinaryIO | str | pa.NativeFile = sink
         self._own: pa.NativeFile | None = None
         if isinstance(sink, str) and not _utf8_name(sink):  # pyarrow encodes names as UTF-8
             self._sink = self._own = pa.OSFile(os.fsencode(sink), "w")
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_bytes = 0
+        self._pending_rows = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
@@ -185,11 +195,23 @@ class ParquetWriter(Writer):
             # on measured data; keep it for the other columns (text, mostly).
             dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
             self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
-        self._writer.write_batch(rb)
+        self._pending.append(rb)
+        self._pending_bytes += rb.nbytes
+        self._pending_rows += rb.num_rows
+        if self._pending_bytes >= self.GROUP_BYTES or self._pending_rows >= self.GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None or not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_bytes, self._pending_rows = [], 0, 0
+        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
     def close(self) -> None:
         try:
             if self._writer is not None:
+                self._flush()
                 self._writer.close()
         finally:
             if self._own is not None:
@@ -208,15 +230,17 @@ class NpyWriter(Writer):
     """.npy into a file path, never holding the array.
 
     From an array (known `shape`), batches along axis 0 are appended after the header, as
-    they come; batches along another axis (features on axis 0) fill a memory map instead.
-    From a table, rows are appended and the final row count is written into the header at
-    the end (NumPy pads its header so that the shape can grow in place)."""
+    they come; batches along another axis (features on axis 0, say) are written in place
+    with pwrite into the file, sized up front (a memory map would do the same, but its dirty
+    pages count against this process until they are written back: the whole output). From
+    a table, rows are appended and the final row count is written into the header at the
+    end (NumPy pads its header so that the shape can grow in place)."""
 
     def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> None:
         self._path = path
         self._dtype = np.dtype(dtype)
         self._shape = shape
-        self._map: np.ndarray | None = None
+        self._sized = False
         self._rows = 0
         self._width = 0
         self._fh: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
@@ -225,14 +249,15 @@ class NpyWriter(Writer):
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         if self._shape is not None and isinstance(batch, ArrayBatch):
-            if batch.batch_axis == 0:
+            if batch.batch_axis == 0 and not self._sized:
                 append_block(self._fh, batch.block, self._dtype)
                 return
-            if self._map is None:
-                self._fh.close()
-                self._map = np.lib.format.open_memmap(self._path, mode="w+", dtype=self._dtype, shape=self._shape)
-            index = (slice(None),) * batch.batch_axis + (slice(batch.start, batch.start + batch.num_rows),)
-            self._map[index] = batch.block
+            if not self._sized:
+                self._fh.flush()
+                self._fh.truncate(self._header_len + int(np.prod(self._shape, dtype=np.int64)) * self._dtype.itemsize)
+                self._sized = True
+            block = np.asarray(batch.block, dtype=self._dtype)
+            write_slab(self._fh.fileno(), self._header_len, self._shape, batch.batch_axis, batch.start, block)
             return
         with np.errstate(over="ignore"):  # apply_stream reports values beyond the dtype
             matrix = batch.to_matrix(self._dtype)
@@ -241,10 +266,6 @@ class NpyWriter(Writer):
         self._rows += matrix.shape[0]
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.flush()
-            self._map = None  # unmap before the file is renamed
-            return
         if self._shape is None:
             self._fh.seek(0)
             write_npy_header(self._fh, (self._rows, self._width), self._dtype)
