@@ -6,16 +6,28 @@ from pathlib import Path
 
 from normcli.errors import UsageError
 
-__all__ = ["FORMATS", "STDIO", "detect_format", "label"]
+__all__ = ["COMPRESSIONS", "FORMATS", "STDIO", "compression_suffix", "detect_format", "label"]
 
 STDIO = "-"
 FORMATS = ("csv", "tsv", "parquet", "npy")
+# compression suffixes -> codec; `data.csv.gz` is gzip-compressed CSV
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "xz"}
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 
 
 def label(path: str) -> str:
     """How a path is named in messages."""
     return "<stdin>" if path == STDIO else path
+
+
+def compression_suffix(path: str) -> tuple[str, str | None]:
+    """`path` without its compression suffix, and the codec that suffix names (or None)."""
+    if path == STDIO:
+        return path, None
+    suffix = Path(path).suffix.lower()
+    if suffix in COMPRESSIONS:
+        return path[: -len(suffix)], COMPRESSIONS[suffix]
+    return path, None
 
 
 def detect_format(
@@ -29,7 +41,7 @@ def detect_format(
             raise UsageError(f"{option} must be one of {', '.join(FORMATS)}, not {override!r}")
         return fmt
     if path != STDIO:
-        suffix = Path(path).suffix.lower()
+        suffix = Path(compression_suffix(path)[0]).suffix.lower()
         if suffix in _EXTENSIONS:
             return _EXTENSIONS[suffix]
         if suffix == ".npz":

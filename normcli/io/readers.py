@@ -11,7 +11,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -19,8 +19,18 @@ import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
-from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
-from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.batch import ArrayBatch, TableBatch, dtype_name, is_numeric_type
+from normcli.io.dialect import Dialect, DialectOptions, sniff_dialect
+from normcli.io.formats import STDIO, compression_suffix, detect_format, label
+from normcli.io.streams import (
+    MAGIC_BYTES,
+    CommentFilter,
+    SpaceCollapser,
+    Transcoder,
+    compression_of,
+    decompressed,
+    sniff_bom,
+)
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 
@@ -42,6 +52,7 @@ class Reader:
     names: list[str]
     numeric_names: list[str]
     layout: dict
+    input_types: dict[str, str | None] = {}  # the input type of each column (int64, float32, ...) where known
     total_bytes: int | None = None
     bytes_read: int = 0
 
@@ -67,15 +78,23 @@ def open_reader(
     float_columns: Iterable[str] | None = None,
     text_passthrough: bool = False,
     axis: int | None = None,
+    dialect: DialectOptions | None = None,
 ) -> Reader:
     """Open `path` ('-' for stdin) for batch reading.
 
     `float_columns` are read as float64 (None: every numeric-looking column), so a later
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
-    their original text. `axis` is the feature axis of an N-D .npy array."""
+    their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
+    the user said about a CSV/TSV input (the rest is sniffed)."""
     fmt = detect_format(path, fmt, default="csv" if path == STDIO else None)
     if path != STDIO:
         _check_readable(path)
+    codec = compression_suffix(path)[1]
+    if codec and fmt in ("parquet", "npy"):
+        raise UsageError(f"{path}: compressed {fmt} input is not supported; decompress it first")
+    given = (dialect or DialectOptions()).given()
+    if given and fmt in ("parquet", "npy"):
+        raise UsageError(f"{label(path)} is {fmt}; CSV options ({', '.join(sorted(given))}) apply to CSV/TSV only")
     if fmt == "npy":
         from normcli.io.arrays import ArrayReader
 
@@ -84,7 +103,7 @@ def open_reader(
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
         return ParquetReader(path)
-    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect)
 
 
 def _check_readable(path: str) -> None:
@@ -109,8 +128,9 @@ class TableReader(Reader):
 
 
 class CsvReader(TableReader):
-    """CSV/TSV through pyarrow's streaming reader. Types are decided once, from the head of
-    the input, and then fixed, so every batch has the same schema."""
+    """CSV/TSV through pyarrow's streaming reader. The dialect (delimiter, decimal mark,
+    compression, encoding) and the types are decided once, from the head of the input, and
+    then fixed, so every batch has the same schema."""
 
     def __init__(
         self,
@@ -119,16 +139,18 @@ class CsvReader(TableReader):
         fmt: str,
         float_columns: Iterable[str] | None,
         text_passthrough: bool,
+        options: DialectOptions | None = None,
     ) -> None:
         self.label = label(path)
         self.format = fmt
         self._path = path
-        # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
-        self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
+        self._stream: Any = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
+        self._raw = self._stream  # what close() closes: the decoding streams put before it hold no resources
         if path != STDIO:
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
+            self.dialect = self._open_dialect(options or DialectOptions(), delimiter)
+            self._parse = self.dialect.parse_options()
             self._head = self._read_head()
             schema = self._sniff_schema()
         except BaseException:
@@ -150,9 +172,42 @@ class CsvReader(TableReader):
         self._types = types
         self.empty_names = [f.name for f in schema if pa.types.is_null(f.type)]
         self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
+        # the type each column had in the head (int64, double, ...), for the scaler file
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
+
+    def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
+        """Put decompression and transcoding in front of the input, as its first bytes ask,
+        then sniff the dialect from its head. `self._stream` becomes the UTF-8 text."""
+        magic = _read_exactly(self._stream, MAGIC_BYTES)
+        codec = compression_of(magic)
+        named = compression_suffix(self._path)[1]
+        if named and codec != named:
+            raise DataError(f"{self.label} is not {named}-compressed (its first bytes are not {named}'s)")
+        stream: Any = _Replay(magic, self._stream)
+        if codec:
+            stream = decompressed(stream, codec, self.label)
+        start = _read_exactly(stream, 4)
+        stream = _Replay(start, stream)
+        encoding = options.encoding or sniff_bom(start) or "utf-8"
+        if encoding != "utf-8":
+            stream = Transcoder(stream, encoding, self.label)
+        if options.comment:
+            stream = CommentFilter(stream, options.comment)
+        head = _read_exactly(stream, SNIFF_BYTES)
+        dialect = sniff_dialect(
+            head.decode("utf-8", errors="replace"),
+            options,
+            default_delimiter=default_delimiter,
+            compression=codec,
+            encoding=encoding,
+            source=self.label,
+        )
+        stream = _Replay(head, stream)
+        self._stream = SpaceCollapser(stream) if dialect.spaces else stream
+        return dialect
 
     def _read_head(self) -> bytes:
-        head = self._stream.read(SNIFF_BYTES)
+        head = _read_exactly(self._stream, SNIFF_BYTES)
         if not head:
             raise DataError(f"{self.label} is empty")
         self._whole = len(head) < SNIFF_BYTES  # short reads happen only at the end of input
@@ -162,7 +217,7 @@ class CsvReader(TableReader):
         """Grow the head by SNIFF_BYTES; False when there is no more to read or allowed."""
         if self._whole or len(self._head) >= MAX_SNIFF_BYTES:
             return False
-        more = self._stream.read(SNIFF_BYTES)
+        more = _read_exactly(self._stream, SNIFF_BYTES)
         self._whole = len(more) < SNIFF_BYTES
         self._head += more
         return True
@@ -200,8 +255,9 @@ class CsvReader(TableReader):
             try:
                 reader = pacsv.open_csv(
                     io.BytesIO(head[:cut]),
-                    read_options=pacsv.ReadOptions(block_size=max(cut, 1)),
+                    read_options=self.dialect.read_options(max(cut, 1)),
                     parse_options=self._parse,
+                    convert_options=self.dialect.convert_options(),
                 )
                 schema = reader.schema
                 schema.names  # noqa: B018 - decodes the header: fails here on bytes that are not UTF-8
@@ -211,7 +267,8 @@ class CsvReader(TableReader):
                 continue
             except UnicodeDecodeError:
                 raise DataError(
-                    f"{self.label}: the header is not valid UTF-8 text; convert the file to UTF-8"
+                    f"{self.label}: the header is not valid UTF-8 text; give its encoding (--encoding latin-1, "
+                    "cp1252, ...) or convert the file to UTF-8"
                 ) from None
             if rows:
                 return schema, None
@@ -219,16 +276,20 @@ class CsvReader(TableReader):
                 raise DataError(f"{self.label} has no data rows, only a header")
         return None, first_error
 
-    def _source(self) -> pa.NativeFile | _Replay:
-        """What pyarrow parses. A file is reopened natively from its start: pyarrow reads
-        ahead on its own IO threads, and a Python file object there makes them take the GIL
-        for every block and free Python buffers at any moment, even while the interpreter
-        exits (a SIGABRT in std::terminate). stdin cannot be reopened, so its sniffed head is
-        replayed before the rest."""
-        if self._path == STDIO:
+    def _source(self) -> Any:
+        """What pyarrow parses. A plain or gzip/bz2/zstd file is reopened natively from its
+        start: pyarrow reads ahead on its own IO threads, and a Python file object there
+        makes them take the GIL for every block and free Python buffers at any moment, even
+        while the interpreter exits (a SIGABRT in std::terminate). stdin cannot be reopened,
+        and text that Python transcodes or filters is Python's anyway, so there the sniffed
+        head is replayed before the rest."""
+        if self._path == STDIO or self.dialect.needs_filter:
             return _Replay(self._head, self._stream)
-        self._stream.close()
-        return pa.OSFile(self._path, "r")
+        self._raw.close()
+        source = pa.OSFile(self._path, "r")
+        if self.dialect.compression:
+            return decompressed(source, self.dialect.compression, self.label)
+        return source
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         types, include = self._types, None
@@ -241,9 +302,9 @@ class CsvReader(TableReader):
             source = self._source()
             reader = pacsv.open_csv(
                 source,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
+                read_options=self.dialect.read_options(CSV_BLOCK_BYTES),
                 parse_options=self._parse,
-                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
+                convert_options=self.dialect.convert_options(column_types=types, include_columns=include),
             )
             while True:
                 try:
@@ -257,15 +318,44 @@ class CsvReader(TableReader):
                     self.bytes_read = min(self.bytes_read, self.total_bytes)
                 yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise csv_error(self.label, exc, self.names) from None
+            raise self._with_hint(csv_error(self.label, exc, self.names)) from None
         except UnicodeDecodeError:
-            raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
+            raise DataError(
+                f"{self.label} is not valid UTF-8 text; give its encoding with --encoding or convert it to UTF-8"
+            ) from None
+        except OSError as exc:
+            if not self.dialect.compression:
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise DataError(f"{self.label} is not a readable {self.dialect.compression} stream ({reason})") from None
         finally:
             self.close()
 
+    def _with_hint(self, error: DataError) -> DataError:
+        """A parse error, with the sniffed dialect said where it may be the cause."""
+        message = str(error)
+        if "UTF-8" in message:
+            return DataError(message.replace("convert the file to UTF-8 first", "give its encoding with --encoding"))
+        described = self.dialect.describe()
+        if described and ("fields where" in message or "non-numeric" in message):
+            return DataError(f"{message} (read as {described}; give --delimiter or --decimal if that is wrong)")
+        return error
+
     def close(self) -> None:
         if self._path != STDIO:
-            self._stream.close()
+            self._raw.close()
+
+
+def _read_exactly(stream: Any, n: int) -> bytes:
+    """`n` bytes, or fewer only at the end of the input (a raw stream may return less)."""
+    parts, got = [], 0
+    while got < n:
+        part = stream.read(n - got)
+        if not part:
+            break
+        parts.append(bytes(part))
+        got += len(part)
+    return b"".join(parts)
 
 
 def _last_row_end(head: bytes) -> int:
@@ -363,6 +453,7 @@ class ParquetReader(TableReader):
         self.names = schema.names
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
