@@ -71,7 +71,7 @@ def _dialect_option(*decls: str, parse: str | None = None, **kwargs: Any):
             try:
                 value = getattr(dialect, parse)(value)
             except ValueError as exc:
-                raise UsageError(f"{param.opts[0]}: {exc}") from None
+                raise UsageError(f"{max(param.opts, key=len)}: {exc}") from None
         ctx.meta.setdefault(_DIALECT, {})[param.name] = value
 
     return click.option(*decls, expose_value=False, callback=store, **kwargs)

@@ -316,12 +316,15 @@ def _sniff_delimiter(text: str, default: str, source: str) -> str:
     for c in CANDIDATES:
         header = _records(first, c)
         if header and len(header[0]) > 1:
-            shown = "\\t" if c == "\t" else c
             raise DataError(
                 f"{source}: the header splits into {len(header[0])} columns at {c!r} but the rows do not; "
-                f"give the delimiter (--delimiter '{shown}'), or --delimiter '{default}' to read one column"
+                f"give the delimiter (--delimiter '{_shown(c)}'), or --delimiter '{_shown(default)}' for one column"
             )
     return default
+
+
+def _shown(delimiter: str) -> str:
+    return "\\t" if delimiter == "\t" else delimiter
 
 
 def _sniff_decimal(rows: list[list[str]], delimiter: str) -> str:

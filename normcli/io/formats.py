@@ -41,14 +41,15 @@ def detect_format(
             raise UsageError(f"{option} must be one of {', '.join(FORMATS)}, not {override!r}")
         return fmt
     if path != STDIO:
-        suffix = Path(compression_suffix(path)[0]).suffix.lower()
+        inner, codec = compression_suffix(path)
+        suffix = Path(inner).suffix.lower()
         if suffix in _EXTENSIONS:
             return _EXTENSIONS[suffix]
         if suffix == ".npz":
             raise UsageError(f"{path}: .npz archives are not supported; save the array with np.save as .npy")
         if default is None:
+            shown = suffix + Path(path).suffix if codec else suffix or "(none)"
             raise UsageError(
-                f"{path}: cannot tell the format from the extension {suffix or '(none)'!r}; "
-                f"use {option} {'|'.join(FORMATS)}"
+                f"{path}: cannot tell the format from the extension {shown!r}; use {option} {'|'.join(FORMATS)}"
             )
     return default or "csv"
