@@ -251,12 +251,18 @@ def sniff_dialect(
 ) -> Dialect:
     """The dialect of an input whose head decodes to `text` (comment lines already dropped):
     the options given, the rest sniffed."""
-    lines = text.lstrip("\ufeff").split("\n")
-    whole = len(text) < SNIFF_CHARS
-    body = "\n".join(lines[(options.skip_rows or 0) :])[:SNIFF_CHARS]
+    start = 0
+    for _ in range(options.skip_rows or 0):
+        start = text.find("\n", start) + 1
+        if not start:
+            start = len(text)
+            break
+    body = text[start:].lstrip("\ufeff")
+    whole = len(body) < SNIFF_CHARS
+    body = body[:SNIFF_CHARS]
     if not whole and "\n" in body:
         body = body[: body.rindex("\n") + 1]  # whole lines only
-    delimiter = options.delimiter or _sniff_delimiter(body, default_delimiter, source)
+    delimiter = options.delimiter or _sniff_delimiter(body, default_delimiter, source, options.decimal == ",")
     rows = _records(body, delimiter)
     header = True if options.header is None else options.header
     decimal = options.decimal or _sniff_decimal(rows[1:] if header else rows, delimiter)
@@ -298,10 +304,12 @@ def _agrees(rows: list[list[str]]) -> bool:
     return sum(len(r) == len(rows[0]) for r in rows) >= 0.9 * len(rows)
 
 
-def _sniff_delimiter(text: str, default: str, source: str) -> str:
+def _sniff_delimiter(text: str, default: str, source: str, decimal_comma: bool = False) -> str:
     """The candidate that splits the rows into the most columns, as many in each row;
-    the format's own delimiter wins a tie. Spaces only when no other character works."""
-    order = (default, *[c for c in CANDIDATES if c != default])
+    the format's own delimiter wins a tie. Spaces only when no other character works.
+    With decimal commas the comma is not a candidate."""
+    order = tuple(c for c in (default, *CANDIDATES) if not (decimal_comma and c == ","))
+    order = tuple(dict.fromkeys(order))
     best, width = default, 1
     for candidate in order:
         rows = _records(text, candidate)
@@ -309,7 +317,8 @@ def _sniff_delimiter(text: str, default: str, source: str) -> str:
             best, width = candidate, len(rows[0])
     if width > 1:
         return best
-    for candidate in (" ", SPACES):
+    # a run of spaces would be read as empty fields between single spaces: runs first where there are any
+    for candidate in (SPACES, " ") if "  " in text else (" ", SPACES):
         if _agrees(_records(text, candidate)):
             return candidate
     first = next((line for line in text.splitlines() if line.strip()), "")

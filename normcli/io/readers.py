@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from normcli.errors import DataError, UsageError
 from normcli.io.atomic import std_stream
 from normcli.io.batch import ArrayBatch, TableBatch, dtype_name, is_numeric_type
-from normcli.io.dialect import Dialect, DialectOptions, sniff_dialect
+from normcli.io.dialect import SNIFF_CHARS, Dialect, DialectOptions, sniff_dialect
 from normcli.io.formats import STDIO, compression_suffix, detect_format, label
 from normcli.io.streams import (
     MAGIC_BYTES,
@@ -194,8 +194,10 @@ class CsvReader(TableReader):
         if options.comment:
             stream = CommentFilter(stream, options.comment)
         head = _read_exactly(stream, SNIFF_BYTES)
+        # the rows the dialect is read from; all of the head only when rows are skipped first
+        sample = head if options.skip_rows else head[: 4 * SNIFF_CHARS]
         dialect = sniff_dialect(
-            head.decode("utf-8", errors="replace"),
+            sample.decode("utf-8", errors="replace"),
             options,
             default_delimiter=default_delimiter,
             compression=codec,
