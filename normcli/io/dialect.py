@@ -167,7 +167,10 @@ class DialectOptions:
             if key in parsers:
                 if not isinstance(value, str):
                     raise ValueError(f"{key} must be a string")
-                out[key] = parsers[key](value)
+                try:
+                    out[key] = parsers[key](value)
+                except ValueError as exc:
+                    raise ValueError(f"{key} {exc}") from None
             elif key == "header":
                 if not isinstance(value, bool):
                     raise ValueError("header must be true or false")
@@ -262,7 +265,7 @@ def sniff_dialect(
     body = body[:SNIFF_CHARS]
     if not whole and "\n" in body:
         body = body[: body.rindex("\n") + 1]  # whole lines only
-    delimiter = options.delimiter or _sniff_delimiter(body, default_delimiter, source, options.decimal == ",")
+    delimiter = options.delimiter or _sniff_delimiter(body, default_delimiter, options.decimal == ",")
     rows = _records(body, delimiter)
     header = True if options.header is None else options.header
     decimal = options.decimal or _sniff_decimal(rows[1:] if header else rows, delimiter)
@@ -304,7 +307,7 @@ def _agrees(rows: list[list[str]]) -> bool:
     return sum(len(r) == len(rows[0]) for r in rows) >= 0.9 * len(rows)
 
 
-def _sniff_delimiter(text: str, default: str, source: str, decimal_comma: bool = False) -> str:
+def _sniff_delimiter(text: str, default: str, decimal_comma: bool = False) -> str:
     """The candidate that splits the rows into the most columns, as many in each row;
     the format's own delimiter wins a tie. Spaces only when no other character works.
     With decimal commas the comma is not a candidate."""
@@ -321,19 +324,13 @@ def _sniff_delimiter(text: str, default: str, source: str, decimal_comma: bool =
     for candidate in (SPACES, " ") if "  " in text else (" ", SPACES):
         if _agrees(_records(text, candidate)):
             return candidate
+    # The rows disagree (a ragged row, or a header with no rows to match). A header that one
+    # candidate splits is read with it, so the parser names the first row that does not fit
+    # (and the message says which delimiter was used); a header no candidate splits is one column.
     first = next((line for line in text.splitlines() if line.strip()), "")
-    for c in CANDIDATES:
-        header = _records(first, c)
-        if header and len(header[0]) > 1:
-            raise DataError(
-                f"{source}: the header splits into {len(header[0])} columns at {c!r} but the rows do not; "
-                f"give the delimiter (--delimiter '{_shown(c)}'), or --delimiter '{_shown(default)}' for one column"
-            )
-    return default
-
-
-def _shown(delimiter: str) -> str:
-    return "\\t" if delimiter == "\t" else delimiter
+    widths = {c: len(rows[0]) for c in order if (rows := _records(first, c))}
+    splitting = [c for c in order if widths.get(c, 1) > 1]
+    return max(splitting, key=lambda c: widths[c]) if splitting else default
 
 
 def _sniff_decimal(rows: list[list[str]], delimiter: str) -> str:

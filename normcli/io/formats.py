@@ -12,6 +12,10 @@ STDIO = "-"
 FORMATS = ("csv", "tsv", "parquet", "npy")
 # compression suffixes -> codec; `data.csv.gz` is gzip-compressed CSV
 COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".zst": "zstd", ".xz": "xz"}
+# data formats normcli does not write: an output named so is refused, not filled with CSV
+_OTHER_FORMATS = frozenset(
+    (".xlsx", ".xls", ".ods", ".json", ".jsonl", ".feather", ".arrow", ".ipc", ".orc", ".avro", ".h5", ".hdf5")
+)
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet", ".npy": "npy"}
 
 
@@ -47,6 +51,8 @@ def detect_format(
             return _EXTENSIONS[suffix]
         if suffix == ".npz":
             raise UsageError(f"{path}: .npz archives are not supported; save the array with np.save as .npy")
+        if suffix in _OTHER_FORMATS:
+            raise UsageError(f"{path}: {suffix} is not a format normcli handles; use {option} {'|'.join(FORMATS)}")
         if default is None:
             shown = suffix + Path(path).suffix if codec else suffix or "(none)"
             raise UsageError(

@@ -265,7 +265,7 @@ class CsvReader(TableReader):
                 schema.names  # noqa: B018 - decodes the header: fails here on bytes that are not UTF-8
                 rows = sum(batch.num_rows for batch in reader)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                first_error = first_error or csv_error(self.label, exc, None)
+                first_error = first_error or self._with_hint(csv_error(self.label, exc, None))
                 continue
             except UnicodeDecodeError:
                 raise DataError(
@@ -339,7 +339,9 @@ class CsvReader(TableReader):
         if "UTF-8" in message:
             return DataError(message.replace("convert the file to UTF-8 first", "give its encoding with --encoding"))
         described = self.dialect.describe()
-        if described and ("fields where" in message or "non-numeric" in message):
+        if described and "fields where" in message:
+            return DataError(f"{message} (read as {described}; give --delimiter if that is wrong)")
+        if described and "non-numeric" in message:
             return DataError(f"{message} (read as {described}; give --delimiter or --decimal if that is wrong)")
         return error
 
