@@ -150,6 +150,8 @@ class CsvReader(TableReader):
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
             self.dialect = self._open_dialect(options or DialectOptions(), delimiter)
+            if self.dialect.compression:
+                self.total_bytes = None  # progress counts decompressed bytes: the total is unknown
             self._parse = self.dialect.parse_options()
             self._head = self._read_head()
             schema = self._sniff_schema()

@@ -47,15 +47,17 @@ def sniff_bom(head: bytes) -> str | None:
 
 
 def decompressed(stream: Any, codec: str, source: str) -> Any:
-    """A readable stream of the decompressed bytes of `stream` (a pyarrow file or a Python
-    binary stream); a damaged stream fails on read with a DataError naming `source`."""
+    """A readable stream of the decompressed bytes of `stream`. From a Python binary stream,
+    a damaged input fails on read with a DataError naming `source`; from a pyarrow file
+    (gzip, bz2, zstd), the stream stays native for pyarrow's reader threads, and a damaged
+    input raises OSError, which the reader names."""
     if codec == "xz":
         return _Guarded(lzma.LZMAFile(stream), codec, source)
     import pyarrow as pa
 
-    if not isinstance(stream, pa.NativeFile):
-        stream = pa.PythonFile(stream, mode="r")
-    return _Guarded(pa.CompressedInputStream(stream, _PYARROW_CODECS[codec]), codec, source)
+    if isinstance(stream, pa.NativeFile):
+        return pa.CompressedInputStream(stream, _PYARROW_CODECS[codec])
+    return _Guarded(pa.CompressedInputStream(pa.PythonFile(stream, mode="r"), _PYARROW_CODECS[codec]), codec, source)
 
 
 class _Chunked(io.RawIOBase):
