@@ -162,8 +162,10 @@ def apply_stream(
 
 
 # An integer column comes back from inverse(transform(x)) within this much of its magnitude
-# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number.
+# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number;
+# never more than INTEGER_ATOL, so that a fraction is not rounded away in a column of huge numbers.
 INTEGER_RTOL = 1e-11
+INTEGER_ATOL = 0.1
 
 
 def _whole_numbers(x: np.ndarray) -> bool:
@@ -188,7 +190,7 @@ class _IntegerColumns:
     def tolerance(self, col: ColumnScaler) -> float:
         s = col.stats
         magnitude = max(abs(s.min), abs(s.max)) if s.count and np.isfinite(s.min) and np.isfinite(s.max) else 1.0
-        return INTEGER_RTOL * max(1.0, magnitude)
+        return min(INTEGER_RTOL * max(1.0, magnitude), INTEGER_ATOL)
 
     def whole(self, y: Mapping[str, np.ndarray], first_row: int) -> dict[str, np.ndarray]:
         """The columns of `y` to write as integers in this batch, rounded."""
