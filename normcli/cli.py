@@ -258,6 +258,7 @@ def fit(
         result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
+    result.warnings[:0] = reader.notes
     fitted = set(methods_by_col)
     skipped = [n for n in getattr(reader, "empty_names", ()) if n not in fitted]
     for name in skipped:
@@ -411,7 +412,7 @@ def _run_apply(
         result.after,
         methods,
         result.counters,
-        result.warnings + counter_notes(result.counters),
+        reader.notes + result.warnings + counter_notes(result.counters),
     )
 
 
@@ -482,6 +483,10 @@ def stats(input_path, columns, as_json, fmt, axis) -> None:
         sys.stdout.write(dumps(stats_json(result)))
     else:
         console(sys.stdout).print(stats_table(reader.label, result))
+    for note in reader.notes:
+        from normcli.report import warn
+
+        warn(console(), note)
 
 
 @cli.command()

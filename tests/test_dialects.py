@@ -136,6 +136,21 @@ def test_a_headerless_gzip_file_gets_numbered_columns_and_transform_remembers(tm
     assert r.text == "0,1\n0.0,0.0\n"
 
 
+def test_a_header_of_numbers_is_warned_about_not_taken_in_silence(tmp_path):
+    src = tmp_path / "readings.csv"
+    src.write_text("1.5,10\n2.5,20\n3.5,30\n")
+    r = run("fit", "readings.csv", "-m", "zscore", "-o", "s.json", cwd=tmp_path)
+    assert r.code == 0, r.err
+    said = " ".join(r.err.split())  # the report wraps long lines
+    assert "the header of readings.csv (1.5, 10) looks like a row of data; if the file has no header" in said
+    r = run("fit", src, "--no-header", "-m", "zscore", "-o", tmp_path / "s.json")
+    assert r.code == 0 and "looks like a row of data" not in r.err, r.err
+    years = tmp_path / "years.csv"
+    years.write_text("region,2019,2020\nnorth,1.5,2.5\nsouth,3.5,4.5\n")  # a header of years over floats is a header
+    r = run("stats", years)
+    assert r.code == 0 and "warning" not in r.err, r.err
+
+
 def test_names_name_a_headerless_file_and_replace_a_header(tmp_path):
     src = tmp_path / "n.csv"
     src.write_text("1,2\n3,4\n")

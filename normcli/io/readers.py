@@ -53,6 +53,7 @@ class Reader:
     numeric_names: list[str]
     layout: dict
     input_types: dict[str, str | None] = {}  # the input type of each column (int64, float32, ...) where known
+    notes: list[str] = []  # things about the input worth a warning (a header that looks like data)
     total_bytes: int | None = None
     bytes_read: int = 0
 
@@ -176,6 +177,13 @@ class CsvReader(TableReader):
         self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
         # the type each column had in the head (int64, double, ...), for the scaler file
         self.input_types = {f.name: dtype_name(f.type) for f in schema}
+        self.notes = []
+        if self.dialect.header and self.dialect.names is None and _header_looks_like_data(schema, self.dialect):
+            shown = ", ".join(self.names[:3]) + (", ..." if len(self.names) > 3 else "")
+            self.notes.append(
+                f"the header of {self.label} ({shown}) looks like a row of data; "
+                "if the file has no header, give --no-header"
+            )
 
     def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
         """Put decompression and transcoding in front of the input, as its first bytes ask,
@@ -350,6 +358,22 @@ class CsvReader(TableReader):
     def close(self) -> None:
         if self._path != STDIO:
             self._raw.close()
+
+
+def _header_looks_like_data(schema: pa.Schema, dialect: Dialect) -> bool:
+    """Whether every header name is a number of its column's kind (an integer over integers,
+    a number over floats), as csv.Sniffer.has_header judges: then it is likely a data row."""
+    for f in schema:
+        text = f.name.strip().replace(dialect.decimal, ".") if dialect.decimal != "." else f.name.strip()
+        try:
+            float(text)
+        except ValueError:
+            return False
+        if pa.types.is_integer(f.type) and not re.fullmatch(r"[+-]?\d+", text):
+            return False
+        if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
+            return False
+    return len(schema) > 0
 
 
 def _read_exactly(stream: Any, n: int) -> bytes:
