@@ -475,7 +475,7 @@ def stats(input_path, columns, as_json, fmt, axis) -> None:
     """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
     from normcli.io import open_reader
     from normcli.pipeline import stats_stream
-    from normcli.report import console, dumps, stats_json, stats_table
+    from normcli.report import console, dumps, stats_json, stats_table, warn
 
     with open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader, _Progress(False) as progress:
         result = stats_stream(reader, _split_names(columns), progress=progress.update)
@@ -484,8 +484,6 @@ def stats(input_path, columns, as_json, fmt, axis) -> None:
     else:
         console(sys.stdout).print(stats_table(reader.label, result))
     for note in reader.notes:
-        from normcli.report import warn
-
         warn(console(), note)
 
 

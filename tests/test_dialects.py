@@ -276,6 +276,18 @@ def test_compressed_input_by_name_and_by_magic_on_stdin_and_compressed_output(tm
     assert r.out == CSV  # integers come back as integers: the very bytes
 
 
+def test_gzip_output_is_the_same_bytes_every_time(tmp_path):
+    src = tmp_path / "h.csv"
+    src.write_bytes(CSV)
+    s = tmp_path / "s.json"
+    assert run("fit", src, "-m", "zscore", "-o", s, "-q").code == 0
+    outs = [tmp_path / "a.csv.gz", tmp_path / "b.csv.gz"]
+    for out in outs:
+        assert run("transform", src, "-s", s, "-o", out, "-q").code == 0
+    assert outs[0].read_bytes() == outs[1].read_bytes()  # no time stamp in the gzip header
+    assert gzip.decompress(outs[0].read_bytes()).startswith(b"id,price,rooms\n")
+
+
 def test_a_compressed_tsv_is_tsv(tmp_path):
     src = tmp_path / "t.tsv.gz"
     src.write_bytes(gzip.compress(b"a\tb\n1\t2\n"))
