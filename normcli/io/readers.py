@@ -29,6 +29,7 @@ from normcli.io.streams import (
     Transcoder,
     compression_of,
     decompressed,
+    read_exactly,
     sniff_bom,
 )
 
@@ -188,7 +189,7 @@ class CsvReader(TableReader):
     def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
         """Put decompression and transcoding in front of the input, as its first bytes ask,
         then sniff the dialect from its head. `self._stream` becomes the UTF-8 text."""
-        magic = _read_exactly(self._stream, MAGIC_BYTES)
+        magic = read_exactly(self._stream, MAGIC_BYTES)
         codec = compression_of(magic)
         named = compression_suffix(self._path)[1]
         if named and codec != named:
@@ -196,14 +197,14 @@ class CsvReader(TableReader):
         stream: Any = _Replay(magic, self._stream)
         if codec:
             stream = decompressed(stream, codec, self.label)
-        start = _read_exactly(stream, 4)
+        start = read_exactly(stream, 4)
         stream = _Replay(start, stream)
         encoding = options.encoding or sniff_bom(start) or "utf-8"
         if encoding != "utf-8":
             stream = Transcoder(stream, encoding, self.label)
         if options.comment:
             stream = CommentFilter(stream, options.comment)
-        head = _read_exactly(stream, SNIFF_BYTES)
+        head = read_exactly(stream, SNIFF_BYTES)
         # the rows the dialect is read from; all of the head only when rows are skipped first
         sample = head if options.skip_rows else head[: 4 * SNIFF_CHARS]
         dialect = sniff_dialect(
@@ -219,7 +220,7 @@ class CsvReader(TableReader):
         return dialect
 
     def _read_head(self) -> bytes:
-        head = _read_exactly(self._stream, SNIFF_BYTES)
+        head = read_exactly(self._stream, SNIFF_BYTES)
         if not head:
             raise DataError(f"{self.label} is empty")
         self._whole = len(head) < SNIFF_BYTES  # short reads happen only at the end of input
@@ -229,7 +230,7 @@ class CsvReader(TableReader):
         """Grow the head by SNIFF_BYTES; False when there is no more to read or allowed."""
         if self._whole or len(self._head) >= MAX_SNIFF_BYTES:
             return False
-        more = _read_exactly(self._stream, SNIFF_BYTES)
+        more = read_exactly(self._stream, SNIFF_BYTES)
         self._whole = len(more) < SNIFF_BYTES
         self._head += more
         return True
@@ -374,18 +375,6 @@ def _header_looks_like_data(schema: pa.Schema, dialect: Dialect) -> bool:
         if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
             return False
     return len(schema) > 0
-
-
-def _read_exactly(stream: Any, n: int) -> bytes:
-    """`n` bytes, or fewer only at the end of the input (a raw stream may return less)."""
-    parts, got = [], 0
-    while got < n:
-        part = stream.read(n - got)
-        if not part:
-            break
-        parts.append(bytes(part))
-        got += len(part)
-    return b"".join(parts)
 
 
 def _last_row_end(head: bytes) -> int:

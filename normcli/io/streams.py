@@ -25,6 +25,7 @@ __all__ = [
     "Transcoder",
     "compression_of",
     "decompressed",
+    "read_exactly",
     "sniff_bom",
 ]
 
@@ -38,6 +39,18 @@ CHUNK = 1 << 20
 def compression_of(head: bytes) -> str | None:
     """The compression whose magic bytes `head` starts with, or None."""
     return next((codec for magic, codec in MAGIC.items() if head.startswith(magic)), None)
+
+
+def read_exactly(stream: Any, n: int) -> bytes:
+    """`n` bytes, or fewer only at the end of the input (a raw stream may return less)."""
+    parts, got = [], 0
+    while got < n:
+        part = stream.read(n - got)
+        if not part:
+            break
+        parts.append(bytes(part))
+        got += len(part)
+    return b"".join(parts)
 
 
 def sniff_bom(head: bytes) -> str | None:
