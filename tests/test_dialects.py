@@ -304,6 +304,36 @@ def test_a_big_gzip_stream_across_many_blocks(tmp_path):
     assert stats["k"]["mean"] == pytest.approx(np.mean(np.arange(rows) % 7), rel=1e-12)
 
 
+def _big_variant(kind: str, rows: int) -> tuple[str, bytes, tuple[str, ...]]:
+    """A file of `rows` rows (several parse blocks) that passes through one Python stream:
+    file name, bytes and the options it needs."""
+    sep = "   " if kind == "spaces" else ","
+    lines = [f"n{sep}k{sep}label"]
+    for i in range(rows):
+        lines.append(f'{i}{sep}{i % 7}{sep}"é  {i}, ok"')
+        if kind == "comment" and i % 1000 == 0:
+            lines.append("# checkpoint")
+    text = "\n".join(lines) + "\n"
+    if kind == "latin-1":
+        return "big.csv", text.encode("latin-1"), ("--encoding", "latin-1")
+    if kind == "xz":
+        return "big.csv.xz", lzma.compress(text.encode(), preset=0), ()
+    if kind == "stdin-gzip":
+        return "-", gzip.compress(text.encode(), compresslevel=1), ()
+    return "big.txt", text.encode(), ("--format", "csv", "--comment", "#") if kind == "comment" else ("--format", "csv")
+
+
+@pytest.mark.parametrize("kind", ["latin-1", "comment", "spaces", "xz", "stdin-gzip"])
+def test_python_streams_across_many_parse_blocks(tmp_path, kind):
+    rows = 200_000  # ~4.5 MB: more than the sniffed head and than two parse blocks
+    name, data, options = _big_variant(kind, rows)
+    if name != "-":
+        (tmp_path / name).write_bytes(data)
+    stats = stats_of(name if name == "-" else tmp_path / name, *options, stdin=data if name == "-" else None)
+    assert stats["n"]["count"] == rows and stats["n"]["max"] == rows - 1
+    assert stats["k"]["mean"] == pytest.approx(np.mean(np.arange(rows) % 7), rel=1e-12)
+
+
 # --- integer columns survive the round trip ---------------------------------------------------------
 
 

@@ -291,9 +291,11 @@ def sniff_dialect(
 
 def _records(text: str, delimiter: str) -> list[list[str]]:
     """The first records of `text` split at `delimiter` (quotes respected), blank lines left out."""
-    if delimiter == SPACES:
-        return [line.split() for line in itertools.islice(text.splitlines(), SNIFF_RECORDS) if line.strip()]
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    if delimiter == SPACES:  # as SpaceCollapser will give them to the parser: runs as one, ends trimmed
+        lines = (line.replace("\t", " ").strip(" ") for line in text.splitlines())
+        reader = csv.reader(lines, delimiter=" ", skipinitialspace=True)
+    else:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
         return [r for r in itertools.islice(reader, SNIFF_RECORDS) if r]
     except csv.Error:  # a NUL byte or the like: pyarrow will say what is wrong

@@ -297,7 +297,9 @@ class CsvReader(TableReader):
         and text that Python transcodes or filters is Python's anyway, so there the sniffed
         head is replayed before the rest."""
         if self._path == STDIO or self.dialect.needs_filter:
-            return _Replay(self._head, self._stream)
+            # buffered, so that each read pyarrow asks for is whole: short blocks would cut
+            # quoted rows across more than two blocks, which its parser refuses
+            return io.BufferedReader(_Replay(self._head, self._stream), CSV_BLOCK_BYTES)
         self._raw.close()
         source = pa.OSFile(self._path, "r")
         if self.dialect.compression:
