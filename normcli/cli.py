@@ -83,7 +83,83 @@ def _all_outputs_or_none(command):
     return run_staged
 
 
+_DIALECT = "normcli.dialect"  # where the CSV options are kept in the click context
+
+
+def _dialect_option(*decls: str, parse: str | None = None, **kwargs: Any):
+    """A CSV dialect option: checked by the parser of that name in normcli.io.dialect, and
+    kept in the click context (read by `_dialect_options`), not passed to the command."""
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        if parse is not None:
+            from normcli.io import dialect
+
+            try:
+                value = getattr(dialect, parse)(value)
+            except ValueError as exc:
+                raise UsageError(f"{max(param.opts, key=len)}: {exc}") from None
+        ctx.meta.setdefault(_DIALECT, {})[param.name] = value
+
+    return click.option(*decls, expose_value=False, callback=store, **kwargs)
+
+
+def _dialect_options() -> Any:
+    """The CSV dialect options given on the command line (a DialectOptions)."""
+    from normcli.io.dialect import DialectOptions
+
+    return DialectOptions(**click.get_current_context().meta.get(_DIALECT, {}))
+
+
 def _input_options(f):
+    options = [
+        _dialect_option(
+            "-d",
+            "--delimiter",
+            parse="parse_delimiter",
+            metavar="C",
+            help="CSV field delimiter: one character, '\\t' for tab, 'spaces' for runs of spaces "
+            "[default: sniffed from , ; tab | spaces].",
+        ),
+        _dialect_option(
+            "--header/--no-header",
+            "header",
+            default=None,
+            help="Whether the first CSV row holds the column names; without one, columns are named 0, 1, ... "
+            "(or --names).",
+        ),
+        _dialect_option(
+            "--names", parse="parse_names", metavar="A,B,...", help="CSV column names (replace the header)."
+        ),
+        _dialect_option(
+            "--na-values",
+            parse="parse_na_values",
+            metavar="TOKENS",
+            help="More comma-separated CSV tokens for a missing value [always: empty, NA, N/A, NaN, null, None, ?].",
+        ),
+        _dialect_option(
+            "--encoding",
+            parse="parse_encoding",
+            metavar="ENC",
+            help="Text encoding of a CSV input, e.g. latin-1, cp1252 [default: utf-8; UTF-16 by its BOM].",
+        ),
+        _dialect_option(
+            "--decimal",
+            parse="parse_decimal",
+            metavar="C",
+            help="Decimal mark of CSV numbers, '.' or ',' [default: sniffed].",
+        ),
+        _dialect_option("--comment", parse="parse_comment", metavar="C", help="Skip CSV lines that start with C."),
+        _dialect_option(
+            "--skip-rows",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Skip N lines before the CSV header (after comment lines are dropped).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
     f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
         f
     )
@@ -271,7 +347,8 @@ def fit(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(quiet) as progress:
+    given = _dialect_options()
+    with open_reader(input_path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
         result = fit_stream(
             reader,
             method=default,
@@ -281,8 +358,18 @@ def fit(
             options=options,
             progress=progress.update,
         )
+    if reader.format in ("csv", "tsv"):
+        result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
+    result.warnings[:0] = reader.notes
+    fitted = set(methods_by_col)
+    skipped = [n for n in getattr(reader, "empty_names", ()) if n not in fitted]
+    for name in skipped:
+        result.warnings.append(
+            f"column {name!r} is empty in the first MiB, so it was not scaled; "
+            f"if numbers follow, name it (--columns {name} or -m {name}=METHOD)"
+        )
     _report(
         quiet,
         stats_json,
@@ -295,6 +382,7 @@ def fit(
         None,
         result.warnings,
         report_mode,
+        skipped=skipped,
     )
 
 
@@ -415,9 +503,8 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @click.option(
         "--dtype",
         type=click.Choice(["float64", "float32"]),
-        default="float64",
-        show_default=True,
-        help="Type of the scaled columns in the output.",
+        help="Type of the scaled columns in the output [default: float64; inverse writes the columns that "
+        "held integers as integers when they round back].",
     )
     @click.option(
         "--precision",
@@ -469,14 +556,21 @@ def _run_apply(
     in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
     if output_format:
         out_fmt = detect_format(output, output_format, option="--output-format")
-    elif output != STDIO:
-        out_fmt = detect_format(output, None, option="--output-format")
-    else:
-        out_fmt = in_fmt
+    else:  # from -o's extension; stdout, /dev/null or out.txt: the input's format
+        out_fmt = detect_format(output, None, default=in_fmt, option="--output-format")
+    _check_binary_output(output, out_fmt)
+    dialect = _dialect_options()
+    if in_fmt in ("csv", "tsv") and not inverse and scaler.dialect:
+        dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))
     if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
         axis = scaler.layout["axis"]
     reader = open_reader(
-        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
+        input_path,
+        in_fmt,
+        float_columns=scaler.names,
+        text_passthrough=out_fmt in ("csv", "tsv"),
+        axis=axis,
+        dialect=dialect,
     )
     if source_label is not None:
         reader.label = source_label
@@ -484,17 +578,18 @@ def _run_apply(
     with (
         reader,
         _Progress(quiet) as progress,
-        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer,
+        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype or "float64")) as writer,
     ):
         result = apply_stream(
             reader,
             writer,
             scaler,
             inverse=inverse,
-            dtype=np.dtype(dtype),
+            dtype=np.dtype(dtype or "float64"),
             precision=precision,
             with_stats=not quiet or bool(stats_json),
             progress=progress.update,
+            restore_integers=dtype is None,
         )
     from normcli.report import counter_notes
 
@@ -509,9 +604,48 @@ def _run_apply(
         result.after,
         methods,
         result.counters,
-        result.warnings + counter_notes(result.counters),
+        reader.notes + result.warnings + counter_notes(result.counters),
         report_mode,
     )
+
+
+def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
+    """The CSV options the scaler was fitted with, checked as if given on the command line."""
+    from normcli.errors import DataError
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
+
+
+def _check_binary_output(output: str, fmt: str) -> None:
+    """Binary data never goes to a terminal (as gzip refuses), and compression suffixes
+    apply to text output only."""
+    from normcli.io.formats import compression_suffix
+
+    name = {"parquet": "Parquet", "npy": ".npy"}.get(fmt)
+    if name is None:
+        return
+    codec = compression_suffix(output)[1]
+    if codec:
+        raise UsageError(f"-o {output}: {name} output is not compressed by its name; drop the {codec} suffix")
+    if _is_terminal(output):
+        raise UsageError(f"refusing to write binary {name} to a terminal; use -o FILE or redirect")
+
+
+def _is_terminal(output: str) -> bool:
+    if output == STDIO:
+        return sys.stdout is not None and sys.stdout.isatty()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # not there yet (a file to create), or not writable: the writer says so
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 transform = _apply_command(
@@ -614,6 +748,7 @@ def lrn(
     output, stats_json = _stdout_aliases(output, stats_json)
     if output != STDIO and not output.lower().endswith(".npy"):
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
+    _check_binary_output(output, "npy")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -981,12 +1116,14 @@ def _write_text(output: str, text: str) -> None:
 
 
 def _report(
-    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None
+    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None, skipped=()
 ) -> None:
     from normcli import report
 
     if stats_json_path:
         data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        if skipped:  # columns left out because the head held no value to type them by
+            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _input_options, _Progress, cli
+from normcli.cli import _check_not_directory, _dialect_options, _input_options, _Progress, cli
 from normcli.errors import UsageError
 
 
@@ -52,7 +52,10 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
             raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
         out_format = "json"
     _check_not_directory(input_path, "stats")
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
+    with (
+        open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader,
+        _Progress(False) as progress,
+    ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
         result = profile_stream(reader, names, dropped, progress=progress.update)
@@ -61,6 +64,12 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         for name, p in result.items()
     }
     _print_stats(reader.label, summaries, out_format or "table")
+    if reader.notes:  # what the dialect sniffing guessed and the user may want to correct
+        from normcli import report
+
+        con = report.console()
+        for note in reader.notes:
+            report.warn(con, note)
 
 
 def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError, UsageError
+from normcli.io.batch import TableBatch
 from normcli.io.readers import Reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
-from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
+from normcli.scaler import DTYPES, INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, ScalerFitter, plan_columns
 from normcli.sketch import QuantileSketch
 from normcli.stats import ColumnStats
 
@@ -74,14 +75,21 @@ def fit_stream(
         empty=getattr(reader, "empty_names", ()),
     )
     fitter = ScalerFitter(plans, reader.names, reader.layout)
+    dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
+    # a CSV column of integers in the head may hold a fraction further down: checked on every batch
+    integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
     rows = 0
     for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
-        fitter.update({p.name: batch.numeric(p.name) for p in plans})
+        x = {p.name: batch.numeric(p.name) for p in plans}
+        fitter.update(x)
+        for name in [n for n in integral if not _whole_numbers(x[n])]:
+            integral.discard(name)
+            dtypes[name] = "float64"
         rows += batch.num_rows
         if progress:
             progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
-    result = fitter.finish()
+    result = fitter.finish({n: d for n, d in dtypes.items() if d in DTYPES})
     result.rows = rows
     return result
 
@@ -96,10 +104,13 @@ def apply_stream(
     precision: int | None = None,
     with_stats: bool = True,
     progress: Progress | None = None,
+    restore_integers: bool = False,
 ) -> ApplyResult:
     """Transform (or inverse-transform) every batch and hand it to the writer, rounded to
     `precision` significant digits if given. With `with_stats`, gather the statistics of
-    each scaled column before and after (of the unrounded values); without, skip that work."""
+    each scaled column before and after (of the unrounded values); without, skip that work.
+    With `restore_integers` (inverse), a column the scaler saw as integers is written as
+    integers where its values round back within the round-trip tolerance."""
     check_layout(scaler, reader)
     scaler.check_columns(reader.names, reader.label)
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
@@ -108,6 +119,7 @@ def apply_stream(
     result = ApplyResult()
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
+    integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
     background = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
@@ -126,6 +138,8 @@ def apply_stream(
                 y = rounded
             with np.errstate(over="ignore"):  # a float32 overflow is counted and reported below
                 out = batch.replace(y, dtype)
+            if integers is not None and isinstance(out, TableBatch):
+                out = out.with_integers(integers.whole(y, result.rows))
             background.write(out)
             result.rows += batch.num_rows
             if progress:
@@ -135,6 +149,7 @@ def apply_stream(
         background.abort()
         raise
     _require_rows(reader, result.rows)
+    result.warnings += integers.notes() if integers is not None else []
     for name, count in rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")
@@ -147,6 +162,75 @@ def apply_stream(
             if s.count and max(abs(s.min), abs(s.max)) > float(np.finfo(dtype).max):
                 result.warnings.append(f"column {name!r} has values beyond the range of {dtype}; they became inf")
     return result
+
+
+# An integer column comes back from inverse(transform(x)) within this much of its magnitude
+# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number;
+# never more than INTEGER_ATOL, so that a fraction is not rounded away in a column of huge numbers.
+INTEGER_RTOL = 1e-11
+INTEGER_ATOL = 0.1
+
+
+def _whole_numbers(x: np.ndarray) -> bool:
+    """Whether every value that is not NaN is a whole number."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((x == np.rint(x)) | np.isnan(x)))
+
+
+class _IntegerColumns:
+    """Which of the scaler's integer columns are written back as integers, batch by batch.
+
+    Into text (CSV) each batch decides for itself; into a format whose types are fixed by
+    the first batch (Parquet), a column written as integers cannot change type later, so a
+    later batch that does not round back is an error rather than a rounded value."""
+
+    def __init__(self, scaler: Scaler, fixed_types: bool) -> None:
+        self._columns: dict[str, ColumnScaler] = {c.name: c for c in scaler.columns if c.dtype in INTEGER_DTYPES}
+        self._fixed = fixed_types
+        self._as_int: dict[str, bool] = {}  # the first batch's choice, for fixed types
+        self._not_whole: dict[str, int] = {}
+
+    def tolerance(self, col: ColumnScaler) -> float:
+        s = col.stats
+        magnitude = max(abs(s.min), abs(s.max)) if s.count and np.isfinite(s.min) and np.isfinite(s.max) else 1.0
+        return min(INTEGER_RTOL * max(1.0, magnitude), INTEGER_ATOL)
+
+    def whole(self, y: Mapping[str, np.ndarray], first_row: int) -> dict[str, np.ndarray]:
+        """The columns of `y` to write as integers in this batch, rounded."""
+        out = {}
+        for name, col in self._columns.items():
+            values = y[name]
+            rounded = np.rint(values)
+            with np.errstate(invalid="ignore"):
+                near = (np.abs(values - rounded) <= self.tolerance(col)) & (np.abs(rounded) < 2.0**63)
+            bad = ~near & ~np.isnan(values)
+            whole = not bad.any()
+            if self._fixed and self._as_int.setdefault(name, whole) and not whole:
+                row = first_row + int(np.argmax(bad)) + 1
+                raise DataError(
+                    f"column {name!r}: row {row:,} holds {float(values[bad][0])!r}, not within "
+                    f"{self.tolerance(col):.0e} of a whole number, but earlier rows were written as integers; "
+                    "write CSV, or floats throughout with --dtype float64"
+                )
+            if self._fixed and not self._as_int[name]:
+                continue
+            if whole:
+                out[name] = rounded
+            else:
+                self._not_whole[name] = self._not_whole.get(name, 0) + int(np.count_nonzero(bad))
+        return out
+
+    def notes(self) -> list[str]:
+        return [
+            f"column {name!r} held integers, but {count:,} value(s) are not within "
+            f"{self.tolerance(self._columns[name]):.0e} of a whole number, so they are written as floats"
+            for name, count in self._not_whole.items()
+        ] + [
+            f"column {name!r} held integers, but its first rows do not round back to whole numbers, "
+            "so it is written as floats"
+            for name, as_int in self._as_int.items()
+            if not as_int and name not in self._not_whole
+        ]
 
 
 def stats_stream(

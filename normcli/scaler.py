@@ -23,6 +23,9 @@ __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", 
 
 FORMAT = "normcli-scaler"
 VERSION = 1
+# input types a scaler file may record for a column (optional key "dtype")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+DTYPES = (*INTEGER_DTYPES, "float16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,7 @@ class ColumnScaler:
     options: dict[str, Any]
     fitted: dict[str, float]
     stats: ColumnStats
+    dtype: str | None = None  # the input's type (int64, float64, ...); None in older files
 
     @property
     def impl(self) -> Method:
@@ -53,6 +57,7 @@ class ColumnScaler:
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
+            **({"dtype": self.dtype} if self.dtype is not None else {}),
         }
 
 
@@ -62,17 +67,21 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 class Scaler:
     """A fitted scaler. `layout` records how the input was shaped: {"kind": "table"}, or
-    {"kind": "array", "axis": K, "ndim": N} for an N-D array with features on axis K."""
+    {"kind": "array", "axis": K, "ndim": N} for an N-D array with features on axis K.
+    `dialect` holds the CSV options given when fitting (delimiter, no header, names, ...),
+    so that `transform` reads new files of that kind the same way; the CLI checks it."""
 
     def __init__(
         self,
         columns: Iterable[ColumnScaler],
         input_columns: Iterable[str],
         layout: Mapping[str, Any] | None = None,
+        dialect: Mapping[str, Any] | None = None,
     ) -> None:
         self.columns: list[ColumnScaler] = list(columns)
         self.input_columns: list[str] = list(input_columns)
         self.layout: dict[str, Any] = dict(layout or {"kind": "table"})
+        self.dialect: dict[str, Any] = dict(dialect or {})
         self._by_name = {c.name: c for c in self.columns}
 
     @property
@@ -154,6 +163,7 @@ class Scaler:
             "normcli_version": __version__,
             "layout": self.layout,
             "input_columns": self.input_columns,
+            **({"dialect": self.dialect} if self.dialect else {}),
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -276,7 +286,8 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
         raise ck.fail(f"column {unknown[0]!r}", "is not among 'input_columns'")
     if layout["kind"] == "array" and input_columns != [str(j) for j in range(len(input_columns))]:
         raise ck.fail("'input_columns'", "of an array scaler must be the feature indices '0', '1', ... in order")
-    return Scaler(columns, input_columns, layout)
+    dialect = ck.obj(data.get("dialect", {}), "'dialect'")  # its values are checked where they are used
+    return Scaler(columns, input_columns, layout, dialect)
 
 
 def _parse_layout(ck: _Checker, layout: Any) -> dict[str, Any]:
@@ -324,7 +335,10 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
         }
     )
     _check_fitted(ck, where, method, checked, fitted)
-    return ColumnScaler(name, method.name, checked, fitted, stats)
+    dtype = raw.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ck.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return ColumnScaler(name, method.name, checked, fitted, stats, dtype)
 
 
 # The fitted values each method needs; their constraints are the method's, as when fitting.
@@ -482,8 +496,10 @@ class ScalerFitter:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
-    def finish(self) -> FitResult:
+    def finish(self, dtypes: Mapping[str, str] | None = None) -> FitResult:
+        """The fitted scaler; `dtypes` are the input types to record for its columns."""
         columns, before, after, warnings = [], {}, {}, []
+        dtypes = dtypes or {}
         outside = [
             (name, acc) for name, acc in self._acc.items() if acc.invalid and acc.plan.options["invalid"] == "error"
         ]
@@ -498,7 +514,7 @@ class ScalerFitter:
                 )
             g_stats = acc.g if method.nonlinear else acc.x
             fitted = method.fit(name, acc.x, g_stats, options)
-            col = ColumnScaler(name, method.name, options, fitted, acc.x)
+            col = ColumnScaler(name, method.name, options, fitted, acc.x, dtypes.get(name))
             columns.append(col)
             before[name] = acc.x
             after[name] = method.affine(options, fitted).stats(g_stats)

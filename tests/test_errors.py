@@ -9,6 +9,7 @@ pre-existing output, for the cases marked `clobber`) byte for byte unchanged.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import io
 import json
 import os
@@ -1401,7 +1402,130 @@ CASES += MEMORY_CASES
 
 
 # --- issue 11: CSV dialects, compression, encodings, missing-value tokens
-DIALECT_CASES: list[Case] = []
+LATIN1 = "Preço;Área\n1,5;20\n2,5;40\n".encode("latin-1")
+
+
+def truncated_gzip(path: Path) -> None:
+    whole = gzip.compress(big_csv())
+    path.write_bytes(whole[: len(whole) // 2])
+
+
+DIALECT_CASES: list[Case] = [
+    case(
+        "delimiter-of-two-characters", with_data(), "fit data.csv -m zscore -d ;; -o out.json", 2, "--delimiter", "';;'"
+    ),
+    case("delimiter-a-quote", with_data(), ("stats", "data.csv", "-d", '"'), 2, "--delimiter"),
+    case("unknown-encoding", with_data(), "stats data.csv --encoding klingon", 2, "--encoding", "'klingon'"),
+    case("decimal-not-a-mark", with_data(), "stats data.csv --decimal x", 2, "--decimal", "'.' or ','"),
+    case("comment-of-two-characters", with_data(), "stats data.csv --comment //", 2, "--comment", "'//'"),
+    case("negative-skip-rows", with_data(), "stats data.csv --skip-rows -1", 2, "--skip-rows", "-1"),
+    case("names-repeated", with_data(), "stats data.csv --names a,a,b,c", 2, "--names", "'a' twice"),
+    case(
+        "names-fewer-than-columns",
+        with_data(),
+        "fit data.csv --names a,b -m zscore -o out.json",
+        1,
+        "data.csv",
+        "4 column(s)",
+        clobber=True,
+    ),
+    case(
+        "header-splits-but-rows-do-not",
+        files({"h.csv": "a;b;c\n1\n2\n"}),
+        "fit h.csv -m zscore -o out.json",
+        1,
+        "h.csv",
+        "';'",
+        "--delimiter",
+    ),
+    case(
+        "latin1-without-encoding",
+        files({"l1.csv": LATIN1}),
+        "fit l1.csv -m zscore -o out.json",
+        1,
+        "l1.csv",
+        "UTF-8",
+        "--encoding",
+        clobber=True,
+    ),
+    case(
+        "byte-undefined-in-cp1252",
+        files({"w.csv": b"a,b\n1,2\n3,\x81\n"}),
+        "fit w.csv --encoding cp1252 -m zscore -o out.json",
+        1,
+        "w.csv",
+        "cp1252",
+    ),
+    case(
+        "truncated-gzip",
+        with_data(t__csv__gz=truncated_gzip),
+        "transform t.csv.gz -s s.json -o out.csv",
+        1,
+        "t.csv.gz",
+        "gzip",
+        clobber=True,
+    ),
+    case(
+        "gz-name-but-not-gzip",
+        with_data(p__csv__gz=CSV),
+        "transform p.csv.gz -s s.json -o out.csv",
+        1,
+        "p.csv.gz",
+        "not gzip-compressed",
+    ),
+    case(
+        "compressed-parquet-output",
+        with_data(),
+        "transform data.csv -s s.json -o out.parquet.gz",
+        2,
+        "out.parquet.gz",
+        "gzip",
+    ),
+    case(
+        "compressed-parquet-input",
+        files({"x.parquet.gz": gzip.compress(parquet_bytes())}),
+        "fit x.parquet.gz -m zscore -o out.json",
+        2,
+        "x.parquet.gz",
+        "decompress",
+    ),
+    case(
+        "compressed-without-a-format-extension",
+        files({"x.gz": gzip.compress(CSV.encode())}),
+        "fit x.gz -m zscore -o out.json",
+        2,
+        "x.gz",
+        "--format",
+    ),
+    case(
+        "csv-options-on-parquet",
+        files({"x.parquet": parquet_bytes()}),
+        "fit x.parquet -d ; -m zscore -o out.json",
+        2,
+        "x.parquet",
+        "delimiter",
+    ),
+    case(
+        "scaler-remembers-a-bad-dialect",
+        with_data(bad__json=edited(ZSCORE, lambda d: d.update(dialect={"delimiter": "ab"}))),
+        "transform data.csv -s bad.json -o out.csv",
+        1,
+        "bad.json",
+        "'dialect' delimiter",
+    ),
+    case(
+        "text-in-a-scaled-column-of-a-semicolon-file",
+        with_data(
+            semi__csv=big_file(header="id;city;price;rooms\n", row="H1;Porto;100000;3\n", bad_tail="H9;Faro;n/d;2\n")
+        ),
+        "transform semi.csv -s s.json -o out.csv",
+        1,
+        "'price'",
+        "'n/d'",
+        "';'-separated",
+        clobber=True,
+    ),
+]
 CASES += DIALECT_CASES
 
 

@@ -20,13 +20,17 @@ from normcli.errors import DataError
 from normcli.io.arrays import append_block, write_npy_header, write_slab
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.formats import STDIO
+from normcli.io.formats import STDIO, compression_suffix
+from normcli.io.streams import open_compressed_sink
 
 __all__ = ["Writer", "open_npy_stream", "open_writer"]
 
 
 class Writer:
-    """Takes batches in order; `close` finishes the output (footer, header, flush)."""
+    """Takes batches in order; `close` finishes the output (footer, header, flush).
+    `fixed_types`: every batch must have the first batch's types (not so for text)."""
+
+    fixed_types = True
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         raise NotImplementedError
@@ -43,6 +47,7 @@ class CsvWriter(Writer):
     # polars formats a frame on all cores; small frames waste that (118 batches of 2 MB
     # wrote in 1.8 s, the same rows in groups of 16 MB in 1.3 s)
     GROUP_BYTES = 16 << 20
+    fixed_types = False
 
     def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
         import polars
@@ -295,12 +300,17 @@ def open_writer(
         writer.close()
         stdout.flush()
         return
+    codec = compression_suffix(output)[1]
     with atomic_path(output) as tmp:
-        writer = _table_writer(tmp, fmt)
+        # -o data.csv.gz: compressed as it is written
+        sink = open_compressed_sink(tmp, codec) if codec else tmp
+        writer = _table_writer(sink, fmt)
         try:
             yield writer
         finally:
             writer.close()
+            if not isinstance(sink, str):
+                sink.close()
 
 
 def _table_writer(sink: BinaryIO | str, fmt: str) -> Writer:
