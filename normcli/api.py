@@ -28,7 +28,7 @@ class Scaler(core.Scaler):
 
     @classmethod
     def from_core(cls, s: core.Scaler) -> Scaler:
-        return cls(s.columns, s.input_columns, s.layout)
+        return cls(s.columns, s.input_columns, s.layout, s.dialect)
 
     def transform(self, data: Any) -> Any:
         """The data with the scaler's columns scaled (float64); other columns unchanged."""

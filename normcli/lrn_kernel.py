@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError
-from normcli.lrn_spec import CONVENTIONS, LAYOUTS, REGIONS, LRNSpec, _fmt, explain, resolve_spec
+from normcli.lrn_spec import CONVENTIONS, LAYOUTS, REGIONS, LRNSpec, explain, resolve_spec
+from normcli.tensor import layout as _layout
+from normcli.tensor.layout import count_overflow, fmt
 
 __all__ = [
     "CONVENTIONS",
@@ -58,23 +60,11 @@ DEFAULT_BLOCK_BYTES = 2 * 1024 * 1024
 
 
 def output_dtype(dtype: Any) -> np.dtype:
-    """The dtype `lrn_apply` returns for input of `dtype`.
-
-    float32/float64 keep their dtype, float16 stays float16 (computed in float32), and
-    bool/integer input becomes float32. Anything else (complex, strings, objects,
-    longdouble) is a DataError.
-    """
-    dt = np.dtype(dtype)
-    if dt in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
-        return dt
-    if dt.kind in "biu":
-        return np.dtype(np.float32)
-    raise DataError(f"LRN needs real numbers but the array has dtype {dt}; convert it to float32 or float64 first")
+    """The dtype `lrn_apply` returns for input of `dtype` (see `normcli.tensor.layout.output_dtype`)."""
+    return _layout.output_dtype(dtype, "LRN")
 
 
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    """float64 stays float64; everything else is computed in float32."""
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+_compute_dtype = _layout.compute_dtype
 
 
 def _along(ndim: int, axis: int, start: int, stop: int) -> tuple[slice, ...]:
@@ -359,9 +349,9 @@ def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) 
             "(k={k}, s={s}), so it cannot be raised to -{beta_value}; " + " and ".join(fixes),
             bad=bad,
             size=x.size,
-            k=_fmt(spec.bias),
-            s=_fmt(spec.scale),
-            beta_value=_fmt(spec.beta),
+            k=fmt(spec.bias),
+            s=fmt(spec.scale),
+            beta_value=fmt(spec.beta),
         )
 
 
@@ -437,28 +427,3 @@ def lrn(
         channel_axis=channel_axis,
     )
     return lrn_apply(arr, spec)
-
-
-def count_overflow(x: np.ndarray, y: np.ndarray, *, block_elems: int = 1 << 20) -> int:
-    """How many outputs are +-inf where the input was finite.
-
-    Meant for float16 output (computed in float32, then cast; large results become inf),
-    but valid for any dtype. Reads a block of the first axis at a time, so it works on
-    memmaps without loading them.
-    """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.shape != y.shape:
-        raise ValueError(f"x and y shapes differ: {x.shape} vs {y.shape}")
-    if y.dtype.kind != "f" or y.size == 0:
-        return 0
-    if y.ndim == 0:
-        return int(np.isinf(y) and not np.isinf(x))
-    row = max(1, y.size // y.shape[0])
-    step = max(1, block_elems // row)
-    count = 0
-    for start in range(0, y.shape[0], step):
-        yb = y[start : start + step]
-        xb = x[start : start + step]
-        count += int(np.count_nonzero(np.isinf(yb) & ~np.isinf(xb)))
-    return count

@@ -453,7 +453,7 @@ class Log(Method):
         if not top > 1:
             return f"has max {fitted['max']!r}; normalization needs max + offset > 1", ""
         with np.errstate(over="ignore", divide="ignore"):
-            log_max = float(self.g(np.array(fitted["max"]), options))
+            log_max = float(self.g(np.asarray(fitted["max"], dtype=np.float64), options))
         if not (math.isfinite(top) and _usable_factor(1.0 / log_max)):
             return (
                 f"has max {fitted['max']!r}, whose log (offset {options['offset']!r}) float64 cannot divide by",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,9 @@ __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", 
 
 FORMAT = "normcli-scaler"
 VERSION = 1
+# input types a scaler file may record for a column (optional key "dtype")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+DTYPES = (*INTEGER_DTYPES, "float16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class ColumnScaler:
     options: dict[str, Any]
     fitted: dict[str, float]
     stats: ColumnStats
+    dtype: str | None = None  # the input's type (int64, float64, ...); None in older files
 
     @property
     def impl(self) -> Method:
@@ -55,6 +60,7 @@ class ColumnScaler:
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
+            **({"dtype": self.dtype} if self.dtype is not None else {}),
         }
 
 
@@ -64,17 +70,21 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 class Scaler:
     """A fitted scaler. `layout` records how the input was shaped: a table, or an N-D array
-    with its features on one axis."""
+    with its features on one axis. `dialect` holds the CSV options given when fitting
+    (delimiter, no header, names, ...), so that `transform` reads new files of that kind the
+    same way; the CLI checks it."""
 
     def __init__(
         self,
         columns: Iterable[ColumnScaler],
         input_columns: Iterable[str],
         layout: Layout | None = None,
+        dialect: Mapping[str, Any] | None = None,
     ) -> None:
         self.columns: list[ColumnScaler] = list(columns)
         self.input_columns: list[str] = list(input_columns)
         self.layout = layout or Layout.table()
+        self.dialect: dict[str, Any] = dict(dialect or {})
         self._by_name = {c.name: c for c in self.columns}
 
     @property
@@ -134,11 +144,18 @@ class Scaler:
     ) -> dict[str, np.ndarray]:
         self.check_columns(batch.keys())
         out = {}
+        errors = []  # every column with values outside its method's domain, not only the first
         for col in self.columns:
-            y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            try:
+                y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            except DataError as exc:
+                errors.append(str(exc))
+                continue
             out[col.name] = y
             if counters is not None:
                 counters.setdefault(col.name, Counters()).add(c)
+        if errors:
+            raise DataError("; ".join(errors))
         return out
 
     # --- the file format ----------------------------------------------------------------
@@ -149,6 +166,7 @@ class Scaler:
             "normcli_version": __version__,
             "layout": self.layout.to_dict(),
             "input_columns": self.input_columns,
+            **({"dialect": self.dialect} if self.dialect else {}),
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -162,6 +180,10 @@ class Scaler:
         try:
             data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         except (ValueError, UnicodeDecodeError) as exc:
+            if "integer string conversion" in str(exc):  # Python's limit, not the user's business
+                raise DataError(
+                    f"{source} is not a normcli scaler file (it holds an integer of over 4300 digits)"
+                ) from None
             raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
             raise DataError(f"{source} is not a normcli scaler file (nested too deeply)") from None
@@ -266,7 +288,8 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
         raise ck.fail(f"column {unknown[0]!r}", "is not among 'input_columns'")
     if layout.is_array and input_columns != [str(j) for j in range(len(input_columns))]:
         raise ck.fail("'input_columns'", "of an array scaler must be the feature indices '0', '1', ... in order")
-    return Scaler(columns, input_columns, layout)
+    dialect = ck.obj(data.get("dialect", {}), "'dialect'")  # its values are checked where they are used
+    return Scaler(columns, input_columns, layout, dialect)
 
 
 def _parse_layout(ck: _Checker, layout: Any) -> Layout:
@@ -315,7 +338,10 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
         }
     )
     _check_fitted(ck, where, method, checked, fitted)
-    return ColumnScaler(name, method.name, checked, fitted, stats)
+    dtype = raw.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ck.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    return ColumnScaler(name, method.name, checked, fitted, stats, dtype)
 
 
 def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, float]) -> None:
@@ -476,18 +502,17 @@ class ScalerFitter:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
-    def finish(self) -> FitResult:
+    def finish(self, dtypes: Mapping[str, str] | None = None) -> FitResult:
+        """The fitted scaler; `dtypes` are the input types to record for its columns."""
         columns, before, after, warnings = [], {}, {}, []
+        dtypes = dtypes or {}
+        outside = [
+            (name, acc) for name, acc in self._acc.items() if acc.invalid and acc.plan.options["invalid"] == "error"
+        ]
+        if outside:
+            raise _domain_error(outside)
         for name, acc in self._acc.items():
             method, options = acc.plan.method, acc.plan.options
-            if acc.invalid and options["invalid"] == "error":
-                template, values = method.invalid_message(name, options)
-                raise DataError.about(
-                    template + ": {count} such value(s), e.g. {first!r}",
-                    **values,
-                    count=acc.invalid,
-                    first=acc.first_invalid,
-                )
             if acc.x.infs and method.finite_only:
                 raise DataError.about(
                     "column {column!r} has {count} infinite value(s); {method_name} fits finite values only "
@@ -498,7 +523,7 @@ class ScalerFitter:
                 )
             g_stats = acc.g if method.nonlinear else acc.x
             fitted = method.fit(name, acc.x, g_stats, options)
-            col = ColumnScaler(name, method.name, options, fitted, acc.x)
+            col = ColumnScaler(name, method.name, options, fitted, acc.x, dtypes.get(name))
             columns.append(col)
             before[name] = acc.x
             after[name] = method.affine(options, fitted).stats(g_stats)
@@ -518,10 +543,12 @@ def fit_batches(
     layout: Layout | None,
     batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
     source: str,
+    dtypes: Mapping[str, str | None] | None = None,
 ) -> FitResult:
     """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
     how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
-    by `api.fit` (one batch) are fitted by this same loop."""
+    by `api.fit` (one batch) are fitted by this same loop. `dtypes` are the input types to
+    record for the columns, read after the last batch (a stream learns them as it goes)."""
     fitter = ScalerFitter(plans, input_columns, layout)
     rows = 0
     for columns, count in batches:
@@ -529,6 +556,35 @@ def fit_batches(
         rows += count
     if rows == 0:
         raise DataError(f"{source} has no data rows")
-    result = fitter.finish()
+    result = fitter.finish({n: d for n, d in (dtypes or {}).items() if d in DTYPES})
     result.rows = rows
     return result
+
+
+def _domain_error(outside: list[tuple[str, _Accumulator]]) -> DataError:
+    """One line naming every column with values outside its method's domain: columns that
+    share a message are listed together, each with its count and an example. The methods'
+    templates keep their parameter fields (`{offset}`); each part's values get their own
+    field names, since the parts are joined into one template."""
+    groups: dict[tuple[str, str], list[tuple[str, _Accumulator, dict[str, Any]]]] = {}
+    for name, acc in outside:
+        template, values = acc.plan.method.invalid_message(name, acc.plan.options)
+        shared = {k: v for k, v in values.items() if k != "column"}
+        groups.setdefault((template, repr(sorted(shared.items()))), []).append((name, acc, shared))
+    parts, fields = [], {}
+    for i, ((template, _), items) in enumerate(groups.items()):
+        shared = items[0][2]
+        if len(items) == 1:
+            name, acc, _ = items[0]
+            part = template + ": {count} such value(s), e.g. {first!r}"
+            values = {**shared, "column": name, "count": acc.invalid, "first": acc.first_invalid}
+        else:
+            listed = ", ".join(f"{n!r} ({a.invalid} value(s), e.g. {a.first_invalid!r})" for n, a, _ in items)
+            part = template.replace("column {column!r} has", "columns {listed} have")
+            if part == template:
+                part = template.replace("{column!r}", "{listed}")
+            values = {**shared, "listed": listed}
+        own = re.compile(r"\{(" + "|".join(map(re.escape, values)) + r")(?=[!:}])")
+        parts.append(own.sub("{\\g<1>_" + str(i), part))
+        fields.update({f"{k}_{i}": v for k, v in values.items()})
+    return DataError.about("; ".join(parts), **fields)

@@ -25,6 +25,11 @@ CORE = {
     "normcli.rounding",
     "normcli.scaler",
     "normcli.stats",
+    "normcli.tensor",
+    "normcli.tensor.bn_stats",
+    "normcli.tensor.layout",
+    "normcli.tensor.norm",
+    "normcli.tensor.norm_kernel",
     "normcli.validate",
 }
 HEAVY = ("click", "rich", "pyarrow", "pandas", "polars")
@@ -126,7 +131,18 @@ def test_npy_primitives_and_table_readers_do_not_import_each_other():
 
 
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
-WORDS_ONLY = ["normcli.methods", "normcli.scaler", "normcli.lrn_spec", "normcli.lrn_kernel", "normcli.pipeline"]
+WORDS_ONLY = [
+    "normcli.methods",
+    "normcli.scaler",
+    "normcli.lrn_spec",
+    "normcli.lrn_kernel",
+    "normcli.pipeline",
+    "normcli.norm_pipeline",
+    "normcli.tensor.bn_stats",
+    "normcli.tensor.layout",
+    "normcli.tensor.norm",
+    "normcli.tensor.norm_kernel",
+]
 
 
 @pytest.mark.parametrize("name", WORDS_ONLY)

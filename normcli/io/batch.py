@@ -15,12 +15,19 @@ import pyarrow.compute as pc
 
 from normcli.errors import DataError, UsageError
 
-__all__ = ["ArrayBatch", "TableBatch", "is_numeric_type"]
+__all__ = ["ArrayBatch", "TableBatch", "dtype_name", "is_numeric_type"]
 
 
 def is_numeric_type(t: pa.DataType) -> bool:
     """Whether a column of this type can be scaled (read as float64)."""
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def dtype_name(t: pa.DataType) -> str | None:
+    """The NumPy name of an integer or float Arrow type (int64, float32, ...); else None."""
+    if pa.types.is_integer(t):
+        return str(t)
+    return {pa.float16(): "float16", pa.float32(): "float32", pa.float64(): "float64"}.get(t)
 
 
 # Arrow <-> NumPy for float columns straight through the buffers. pyarrow's own converters
@@ -92,6 +99,20 @@ class TableBatch:
             i = self.rb.schema.get_field_index(name)
             arrays[i] = numpy_to_float_column(values, dtype, like=self.rb.column(i))
             fields[i] = pa.field(name, arrays[i].type)
+        return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
+
+    def with_integers(self, new: Mapping[str, np.ndarray]) -> TableBatch:
+        """The batch with `new` columns (float64 holding whole numbers, NaN as null) as int64."""
+        arrays = list(self.rb.columns)
+        fields = list(self.rb.schema)
+        for name, values in new.items():
+            i = self.rb.schema.get_field_index(name)
+            missing = np.isnan(values)
+            ints = np.where(missing, 0, values).astype(np.int64)
+            nulls = int(np.count_nonzero(missing))
+            validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+            arrays[i] = pa.Array.from_buffers(pa.int64(), len(ints), [validity, pa.py_buffer(ints)], nulls)
+            fields[i] = pa.field(name, pa.int64())
         return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
 
     def to_record_batch(self) -> pa.RecordBatch:

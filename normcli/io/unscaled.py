@@ -69,6 +69,9 @@ class ExactUnscaled(Reader):
         self.layout = inner.layout
         self.total_bytes = inner.total_bytes
         self.empty_names = inner.empty_names
+        self.input_types = inner.input_types
+        self.notes = inner.notes
+        self.dialect = inner.dialect
 
     @property
     def bytes_read(self) -> int:
