@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError, UsageError
+from normcli.io.fastcsv import fast_reader
 from normcli.io.readers import Reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
@@ -105,6 +106,7 @@ def apply_stream(
     result = ApplyResult()
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
+    reader = fast_reader(reader, writer)
     background = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
