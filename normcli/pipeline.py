@@ -16,6 +16,7 @@ import numpy as np
 
 from normcli.errors import DataError, UsageError
 from normcli.io.batch import TableBatch
+from normcli.io.fastcsv import fast_reader
 from normcli.io.readers import Reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
@@ -120,6 +121,8 @@ def apply_stream(
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
     integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    if integers is None:  # restoring integers works on Arrow batches: the general path
+        reader = fast_reader(reader, writer)
     background = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
