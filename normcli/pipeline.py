@@ -17,6 +17,7 @@ import numpy.typing as npt
 from normcli.errors import DataError, UsageError
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.dialect import DialectOptions
+from normcli.io.fastcsv import fast_reader
 from normcli.io.formats import detect_format
 from normcli.io.formats import output_format as resolve_output_format
 from normcli.io.inputs import is_stream
@@ -167,6 +168,8 @@ def apply_stream(
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
     integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    if integers is None:  # restoring integers works on Arrow batches: the general path
+        reader = fast_reader(reader, writer)
     background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):

@@ -69,6 +69,10 @@ class CsvWriter(Writer):
         self._pending_bytes = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
+        frame = getattr(batch, "frame", None)  # a polars frame (io/fastcsv.py): written as it is
+        if frame is not None:
+            self._write_frame(frame)
+            return
         rb = batch.to_record_batch()
         if self._header and not self._pending:
             _check_writable_as_text(rb.schema)
@@ -98,7 +102,24 @@ class CsvWriter(Writer):
             table = _empty_text_as_null(table)
         # from_arrow gives a DataFrame for a Table (a Series only for an Array)
         renamed = table.rename_columns([str(i) for i in range(table.num_columns)])
-        frame = cast("polars.DataFrame", self._polars.from_arrow(renamed))
+        self._write_csv(cast("polars.DataFrame", self._polars.from_arrow(renamed)), null)
+
+    def _write_frame(self, frame: polars.DataFrame) -> None:
+        """A frame from the fast CSV reader: the same header, empty-text and null rules as
+        Arrow batches get above, so both paths write the same bytes."""
+        if self._header:
+            self._sink.write(header_line(list(frame.columns), self._delimiter))
+            self._sink.flush()
+            self._header = False
+        pl = self._polars
+        null = '""' if frame.width == 1 else ""
+        if frame.width > 1:
+            text = [n for n, t in frame.schema.items() if t == pl.String]
+            if text:
+                frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
+        self._write_csv(frame, null)
+
+    def _write_csv(self, frame: polars.DataFrame, null: str) -> None:
         try:
             frame.write_csv(self._sink, include_header=False, separator=self._delimiter, null_value=null)
         except self._polars.exceptions.ComputeError as exc:  # a type CSV has no text for
