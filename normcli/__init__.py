@@ -5,19 +5,34 @@
     >>> scaled = scaler.transform(df)
     >>> scaler.save("scaler.json"); normcli.load("scaler.json").inverse(scaled)
     >>> normcli.lrn(acts, convention="torch", size=5)  # Local Response Normalization
+    >>> normcli.norm(acts, "group", groups=8)          # batch/layer/instance/group/rms norm
+    >>> normcli.bn_stats(acts, batch_size=32)           # batch norm's population statistics
 
 The names are loaded on first use, so `import normcli` (and the CLI's start) stays fast.
 """
 
 from normcli._version import __version__
 
-__all__ = ["DataError", "NormcliError", "Scaler", "UsageError", "__version__", "fit", "load", "lrn"]
+__all__ = [
+    "DataError",
+    "NormcliError",
+    "Scaler",
+    "UsageError",
+    "__version__",
+    "bn_stats",
+    "fit",
+    "load",
+    "lrn",
+    "norm",
+]
 
 _LAZY = {
     "fit": "normcli.api",
     "load": "normcli.api",
     "Scaler": "normcli.api",
     "lrn": "normcli.lrn_kernel",
+    "norm": "normcli.tensor.norm",
+    "bn_stats": "normcli.tensor.bn_stats",
     "NormcliError": "normcli.errors",
     "DataError": "normcli.errors",
     "UsageError": "normcli.errors",

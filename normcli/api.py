@@ -28,7 +28,7 @@ class Scaler(core.Scaler):
 
     @classmethod
     def from_core(cls, s: core.Scaler) -> Scaler:
-        return cls(s.columns, s.input_columns, s.layout)
+        return cls(s.columns, s.input_columns, s.layout, s.dialect)
 
     def transform(self, data: Any) -> Any:
         """The data with the scaler's columns scaled (float64); other columns unchanged."""
@@ -48,6 +48,7 @@ class Scaler(core.Scaler):
     def _apply_data(self, data: Any, inverse: bool) -> Any:
         axis = self.layout.axis
         table = _Columns.of(data, axis)
+        self.check_layout(table.layout, table.names, "the data")
         new = self.inverse_columns(table.arrays) if inverse else self.transform_columns(table.arrays)
         return table.rebuild(new)
 
@@ -87,8 +88,9 @@ def fit(
     )
     columns = {p.name: table.arrays[p.name] for p in plans}
     batch = (columns, table.arrays[plans[0].name].size)
-    budget = {} if memory is None else {"memory": memory}
-    result = core.fit_batches(plans, table.names, table.layout, [batch], "the data", **budget)
+    result = core.fit_batches(
+        plans, table.names, table.layout, [batch], "the data", core.DEFAULT_MEMORY if memory is None else memory
+    )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return Scaler.from_core(result.scaler)

@@ -8,32 +8,42 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from normcli._version import __version__
-from normcli.errors import ExitCode, NormcliError, UsageError
+from normcli.errors import DataError, ExitCode, NormcliError, UsageError
+from normcli.untrusted import visible
 
 if TYPE_CHECKING:
     import numpy as np
-    from rich.progress import Progress, ProgressColumn, TaskID
 
     from normcli.lrn_spec import LRNSpec
     from normcli.methods import Counters
+    from normcli.norm_pipeline import NormResult
     from normcli.pipeline import LrnResult
+    from normcli.scaler import Scaler
     from normcli.stats import ColumnStats
+    from normcli.tensor.norm import NormSpec
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-STDIO = "-"
-FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+from normcli import cli_describe
+from normcli.cli_options import (
+    FORMAT_CHOICES,
+    STDIO,
+    F,
+    _check_not_directory,
+    _dialect_options,
+    _input_options,
+    _Progress,
+)
 
 # The core names parameters (as the Python API spells them); only here do they become flags.
 FLAGS = {
@@ -67,11 +77,34 @@ FLAGS = {
     "alpha": "--alpha",
     "beta": "--beta",
     "bias": "--bias",
+    # norm and bn-stats
+    "kind": "--kind",
+    "eps": "--eps",
+    "groups": "--groups",
+    "normalized_dims": "--normalized-dims",
+    "stats": "--stats",
+    "batch_size": "--batch-size",
+    "momentum": "--momentum",
+    # the input and the output
+    "axis": "--axis",
+    "dtype": "--dtype",
 }
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the process is so that partial output is cleaned up."""
+    """SIGTERM, SIGHUP (the terminal or SSH session closed) or SIGQUIT (Ctrl-\\), raised where
+    the process is so that partial output and scratch files are cleaned up."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def message(self) -> str:
+        if self.signum == signal.SIGTERM:
+            return "terminated"
+        why = " (the terminal closed)" if self.signum == getattr(signal, "SIGHUP", None) else ""
+        return f"terminated by {signal.Signals(self.signum).name}{why}"
 
 
 class PipeClosed(Exception):
@@ -102,17 +135,18 @@ class _Group(click.Group):
 # --- shared options ----------------------------------------------------------------------------
 
 
-def _input_options(f: F) -> F:
-    f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
-        f
-    )
-    f = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
-        help="Input format when the extension does not say (stdin: csv).",
-    )(f)
-    return f
+def _all_outputs_or_none(command: F) -> F:
+    """Commit every file the command writes (data, scaler, --stats-json) together when it has
+    succeeded, report included; if anything fails, every old file stays as it was."""
+
+    @functools.wraps(command)
+    def run_staged(*args: Any, **kwargs: Any) -> Any:
+        from normcli.io.atomic import staged_outputs
+
+        with staged_outputs():
+            return command(*args, **kwargs)
+
+    return run_staged  # type: ignore[return-value]
 
 
 def _report_options(f: F) -> F:
@@ -121,6 +155,34 @@ def _report_options(f: F) -> F:
     )(f)
     f = click.option("-q", "--quiet", is_flag=True, help="Print no report or warnings on stderr.")(f)
     return f
+
+
+class _LogBase(click.ParamType):
+    """A number, or `e` for the natural logarithm."""
+
+    name = "base"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        if str(value).strip().lower() == "e":
+            import math
+
+            return math.e
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a number; give a base such as 10, 2 or e", param, ctx)
+
+
+def _report_choice(f: F) -> F:
+    return click.option(
+        "--report",
+        "report_mode",
+        type=click.Choice(["full", "summary", "none"]),
+        help="The table on stderr: full (before/after per column), summary (one line per column: mean and std "
+        "before -> after, warnings), none [default: full; summary from 100 columns].",
+    )(f)
 
 
 def _split_names(value: str | None) -> list[str] | None:
@@ -166,15 +228,25 @@ def cli() -> None:
     help="minmax, zscore, scale, maxabs, robust, quantile, yeo-johnson, box-cox, log, atan or reciprocal, "
     "for every selected column; COLUMN=METHOD (repeatable) sets one column's method (see `normcli methods`).",
 )
-@click.option("-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout).")
-@click.option("--columns", help="Comma-separated columns to scale (default: every numeric column).")
-@click.option("--exclude", help="Comma-separated columns to leave as they are.")
+@click.option(
+    "-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout); with --apply, the data."
+)
+@click.option(
+    "--columns",
+    multiple=True,
+    metavar="NAMES",
+    help="Columns to scale: comma-separated names or globs ('temp_*'), repeatable; \\, is a comma inside a name "
+    "[default: every numeric column].",
+)
+@click.option("--exclude", multiple=True, metavar="NAMES", help="Columns to leave as they are (names or globs).")
 @click.option(
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
 @click.option("--ddof", type=int, help="zscore, scale: delta degrees of freedom of the std [default: 0].")
-@click.option("--base", type=float, help="log: the logarithm's base [default: 10].")
+@click.option(
+    "--base", type=_LogBase(), metavar="B|e", help="log: the logarithm's base, a number > 1 or e [default: 10]."
+)
 @click.option("--log-offset", "offset", type=float, help="log: add this to x first, log(x + offset) [default: 0].")
 @click.option("--log-normalize", "normalize", is_flag=True, help="log: divide by log(max), so [1, max] maps to [0, 1].")
 @click.option(
@@ -205,14 +277,23 @@ def cli() -> None:
     help="robust, quantile, power: memory for exact fits (e.g. 512M, 2G); beyond it a sketch or sample "
     "[default: 256M].",
 )
+@click.option("--apply", is_flag=True, help="Also transform INPUT with the fitted scaler: the data goes to -o.")
+@click.option("-s", "--scaler", "scaler_path", help="With --apply: save the scaler to this JSON file.")
+@click.option(
+    "--output-format",
+    type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+    help="With --apply: the data's format [default: from -o's extension, else the input's].",
+)
 @_input_options
 @_report_options
+@_report_choice
+@_all_outputs_or_none
 def fit(
     input_path: str,
     methods: tuple[str, ...],
     output: str,
-    columns: str | None,
-    exclude: str | None,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
     range_: tuple[float, float] | None,
     clip: bool,
     ddof: int | None,
@@ -232,11 +313,18 @@ def fit(
     axis: int | None,
     quiet: bool,
     stats_json: str | None,
+    report_mode: str | None,
+    apply: bool,
+    scaler_path: str | None,
+    output_format: str | None,
 ) -> None:
-    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON."""
+    """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
+    also transform INPUT in the same command (-o: the data, -s: the scaler)."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
@@ -251,22 +339,56 @@ def fit(
     for key, off in (("with_centering", no_center), ("with_scaling", no_scale), ("standardize", no_standardize)):
         if off:
             options[key] = False
+    _check_not_directory(input_path, "fit")
+    if apply:
+        _fit_apply(
+            input_path=input_path,
+            fmt=fmt,
+            axis=axis,
+            method=default,
+            overrides=overrides,
+            columns=columns,
+            exclude=exclude,
+            options=options,
+            output=output,
+            scaler_path=scaler_path,
+            output_format=output_format,
+            quiet=quiet,
+            stats_json=stats_json,
+            report_mode=report_mode,
+            memory=_parse_size(memory),
+        )
+        return
+    if scaler_path is not None or output_format is not None:
+        flag = "-s" if scaler_path is not None else "--output-format"
+        raise UsageError(f"{flag} is for fit --apply (which writes the data to -o); without --apply, -o is the scaler")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(quiet) as progress:
+    given = _dialect_options()
+    with open_reader(input_path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
         result = fit_stream(
             reader,
             method=default,
             overrides=overrides,
-            columns=_split_names(columns),
-            exclude=_split_names(exclude) or (),
+            columns=expand_columns(columns, reader.names, "--columns", reader.label),
+            exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
             options=options,
             progress=progress.update,
             memory=_parse_size(memory),
         )
+    if reader.format in ("csv", "tsv"):
+        result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
+    result.warnings[:0] = reader.notes
+    fitted = set(methods_by_col)
+    skipped = [n for n in reader.empty_names if n not in fitted]
+    for name in skipped:
+        result.warnings.append(
+            f"column {name!r} is empty in the first MiB, so it was not scaled; "
+            f"if numbers follow, name it (--columns {name} or -m {name}=METHOD)"
+        )
     _report(
         quiet,
         stats_json,
@@ -278,7 +400,81 @@ def fit(
         methods_by_col,
         None,
         result.warnings,
+        report_mode,
+        skipped=skipped,
     )
+
+
+def _fit_apply(
+    *,
+    input_path: str,
+    fmt: str | None,
+    axis: int | None,
+    method: str | None,
+    overrides: dict[str, str],
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    options: dict[str, Any],
+    output: str,
+    scaler_path: str | None,
+    output_format: str | None,
+    quiet: bool,
+    stats_json: str | None,
+    report_mode: str | None,
+    memory: int | None = None,
+) -> None:
+    """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
+    from normcli import report
+    from normcli.io import check_output_path, detect_format, label, open_reader
+    from normcli.io.spool import spooled
+    from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
+
+    check_output_path(output, (input_path,))
+    if scaler_path is not None:
+        check_output_path(scaler_path, (input_path,), "-s", (("-o", output),))
+    if stats_json:
+        others = (("-o", output),) + ((("-s", scaler_path),) if scaler_path else ())
+        check_output_path(stats_json, (input_path,), "--stats-json", others)
+    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
+    with spooled(input_path) as path:
+        given = _dialect_options()
+        with open_reader(path, in_fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
+            reader.label = label(input_path)
+            result = fit_stream(
+                reader,
+                method=method,
+                overrides=overrides,
+                columns=expand_columns(columns, reader.names, "--columns", reader.label),
+                exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
+                options=options,
+                progress=progress.update,
+                memory=memory,
+            )
+        if reader.format in ("csv", "tsv"):
+            result.scaler.dialect = given.given()  # as plain fit records it, for later transforms
+        if not quiet:
+            con = report.console()
+            for w in result.warnings:
+                report.warn(con, w)
+        _run_apply(
+            input_path=path,
+            scaler_path="",
+            output=output,
+            output_format=output_format,
+            dtype="float64",
+            precision=None,
+            fmt=in_fmt,
+            axis=axis,
+            quiet=quiet,
+            stats_json=stats_json,
+            inverse=False,
+            report_mode=report_mode,
+            fitted=result.scaler,
+            source_label=label(input_path),
+        )
+    if scaler_path is not None:
+        _write_text(scaler_path, result.scaler.to_json())
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
@@ -377,9 +573,8 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @click.option(
         "--dtype",
         type=click.Choice(["float64", "float32"]),
-        default="float64",
-        show_default=True,
-        help="Type of the scaled columns in the output.",
+        help="Type of the scaled columns in the output [default: float64; inverse writes the columns that "
+        "held integers as integers when they round back].",
     )
     @click.option(
         "--precision",
@@ -389,6 +584,8 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     )
     @_input_options
     @_report_options
+    @_report_choice
+    @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
 
@@ -401,42 +598,56 @@ def _run_apply(
     scaler_path: str,
     output: str,
     output_format: str | None,
-    dtype: str,
+    dtype: str | None,
     precision: int | None,
     fmt: str | None,
     axis: int | None,
     quiet: bool,
     stats_json: str | None,
     inverse: bool,
+    report_mode: str | None = None,
+    fitted: Scaler | None = None,
+    source_label: str | None = None,
 ) -> None:
     import numpy as np
 
     from normcli.api import load
     from normcli.io import check_output_path, open_writer
-    from normcli.pipeline import apply_stream, open_apply_input
+    from normcli.pipeline import apply_formats, apply_stream, open_apply_input
 
+    output, stats_json = _stdout_aliases(output, stats_json)
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("INPUT and --scaler cannot both be stdin")
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
-    scaler = load(scaler_path)
-    opened = open_apply_input(input_path, output, scaler, fmt=fmt, output_format=output_format, axis=axis)
+    scaler = load(scaler_path) if fitted is None else fitted
+    in_fmt, out_fmt = apply_formats(input_path, output, fmt, output_format)
+    _check_binary_output(output, out_fmt)
+    dialect = _dialect_options()
+    if in_fmt in ("csv", "tsv") and not inverse and scaler.dialect:
+        dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))
+    opened = open_apply_input(input_path, scaler, in_fmt, out_fmt, axis=axis, dialect=dialect)
     reader = opened.reader
+    if source_label is not None:
+        reader.label = source_label
     with (
         reader,
         _Progress(quiet) as progress,
-        open_writer(output, opened.output_format, shape=opened.output_shape, dtype=np.dtype(dtype)) as writer,
+        open_writer(
+            output, opened.output_format, shape=opened.output_shape, dtype=np.dtype(dtype or "float64")
+        ) as writer,
     ):
         result = apply_stream(
             reader,
             writer,
             scaler,
             inverse=inverse,
-            dtype=np.dtype(dtype),
+            dtype=np.dtype(dtype or "float64"),
             precision=precision,
             with_stats=not quiet or bool(stats_json),
             progress=progress.update,
+            restore_integers=dtype is None,
         )
     from normcli.report import counter_notes
 
@@ -451,8 +662,48 @@ def _run_apply(
         result.after,
         methods,
         result.counters,
-        result.warnings + counter_notes(result.counters),
+        reader.notes + result.warnings + counter_notes(result.counters),
+        report_mode,
     )
+
+
+def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
+    """The CSV options the scaler was fitted with, checked as if given on the command line."""
+    from normcli.errors import DataError
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
+
+
+def _check_binary_output(output: str, fmt: str) -> None:
+    """Binary data never goes to a terminal (as gzip refuses), and compression suffixes
+    apply to text output only."""
+    from normcli.io.formats import compression_suffix
+
+    name = {"parquet": "Parquet", "npy": ".npy"}.get(fmt)
+    if name is None:
+        return
+    codec = compression_suffix(output)[1]
+    if codec:
+        raise UsageError(f"-o {output}: {name} output is not compressed by its name; drop the {codec} suffix")
+    if _is_terminal(output):
+        raise UsageError(f"refusing to write binary {name} to a terminal; use -o FILE or redirect")
+
+
+def _is_terminal(output: str) -> bool:
+    if output == STDIO:
+        return sys.stdout is not None and sys.stdout.isatty()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # not there yet (a file to create), or not writable: the writer says so
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
 
 
 transform = _apply_command(
@@ -463,26 +714,7 @@ inverse = _apply_command(
 )
 
 
-# --- stats and methods ------------------------------------------------------------------------
-
-
-@cli.command()
-@click.argument("input_path", metavar="INPUT")
-@click.option("--columns", help="Comma-separated columns (default: every numeric column).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_input_options
-def stats(input_path: str, columns: str | None, as_json: bool, fmt: str | None, axis: int | None) -> None:
-    """Print count, nulls, mean, std, min and max of each numeric column of INPUT."""
-    from normcli.io import open_reader
-    from normcli.pipeline import stats_stream
-    from normcli.report import console, dumps, stats_json, stats_table
-
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
-        result = stats_stream(reader, _split_names(columns), progress=progress.update)
-    if as_json:
-        sys.stdout.write(dumps(stats_json(result)))
-    else:
-        console(sys.stdout).print(stats_table(reader.label, result))
+# --- methods (stats and show: cli_describe.py) ------------------------------------------------------------------------
 
 
 @cli.command()
@@ -524,6 +756,7 @@ def methods() -> None:
 @click.option("--key", help="The array to use from an .npz archive.")
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
+@_all_outputs_or_none
 def lrn(
     input_path: str,
     output: str,
@@ -562,11 +795,13 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
+        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
+    output, stats_json = _stdout_aliases(output, stats_json)
     if output != STDIO and not output.lower().endswith(".npy"):
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
+    _check_binary_output(output, "npy")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -586,7 +821,7 @@ def _report_lrn(
     notes = []
     if x.dtype.kind in "biu":
         notes.append(f"{x.dtype} input was computed as float32")
-    if x.dtype == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
+    if x.dtype.newbyteorder("=") == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
         notes.append("float16 input was computed in float32 and cast back")
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
@@ -603,9 +838,9 @@ def _report_lrn(
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
     for c in report.most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.console()
+    con = report.wide_console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
-    con.print(report.lrn_table(title, rows))
+    con.print(report.layout(report.lrn_grid(title, rows), con))
     if len(rows) > 1:
         n = len(rows) - 1
         con.print(f"(overall, then the {n} channel{'s' if n > 1 else ''} whose scale changed most)")
@@ -613,7 +848,316 @@ def _report_lrn(
         report.warn(con, note)
 
 
+# --- norm and bn-stats ---------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("input_path", metavar="INPUT.npy")
+@click.option("-o", "--output", default=STDIO, show_default=True, help="Output .npy file ('-': stdout).")
+@click.option(
+    "--kind",
+    type=click.Choice(["batch", "layer", "instance", "group", "rms"]),
+    required=True,
+    help="What the statistics reduce over (see the README's table).",
+)
+@click.option(
+    "--convention",
+    type=click.Choice(["torch", "keras"]),
+    default="torch",
+    show_default=True,
+    help="Whose defaults: eps, and the channel axis (torch 1, keras last).",
+)
+@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
+@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@click.option("--eps", type=float, help="Added to the variance [default: the convention's].")
+@click.option("--groups", type=int, help="group: the number of groups G (must divide the channels).")
+@click.option(
+    "--normalized-dims", type=int, help="layer/rms: normalize over the last D axes (torch's normalized_shape)."
+)
+@click.option("--affine", help="An .npz with weight/bias (or gamma/beta) arrays.")
+@click.option("--gamma", "gamma_path", help="An .npy of gamma (weight).")
+@click.option("--beta", "beta_path", help="An .npy of beta (bias).")
+@click.option(
+    "--stats",
+    "stats_path",
+    help="batch: fixed mean/variance (.npz from bn-stats or a state dict, or a zscore scaler .json): inference mode.",
+)
+@click.option("--key", help="The array to use from an .npz INPUT.")
+@click.option(
+    "--explain", is_flag=True, help="Print the axes reduced, eps and affine that would be used; write nothing."
+)
+@_report_options
+@_all_outputs_or_none
+def norm(
+    input_path: str,
+    output: str,
+    kind: str,
+    convention: str,
+    layout: str | None,
+    channel_axis: int | None,
+    eps: float | None,
+    groups: int | None,
+    normalized_dims: int | None,
+    affine: str | None,
+    gamma_path: str | None,
+    beta_path: str | None,
+    stats_path: str | None,
+    key: str | None,
+    explain: bool,
+    quiet: bool,
+    stats_json: str | None,
+) -> None:
+    """Batch, layer, instance, group or RMS normalization of activations in a .npy file, as
+    PyTorch or Keras compute it, block by block (the array may exceed memory)."""
+    from normcli.io import check_output_path
+    from normcli.io.arrays import load_array
+    from normcli.tensor.layout import output_dtype
+    from normcli.tensor.norm import check_param, resolve_norm_spec
+    from normcli.tensor.norm import explain as explain_spec
+
+    x = load_array(input_path, key)
+    output_dtype(x.dtype, f"{kind} norm")
+    spec = resolve_norm_spec(
+        ndim=x.ndim,
+        shape=tuple(x.shape),
+        kind=kind,
+        convention=convention,
+        eps=eps,
+        groups=groups,
+        normalized_dims=normalized_dims,
+        layout=layout.upper() if layout else None,
+        channel_axis=channel_axis,
+    )
+    gamma, beta, affine_text, where = _load_affine_options(affine, gamma_path, beta_path)
+    shape = spec.param_shape(tuple(x.shape))
+    gamma = check_param(gamma, where[0], shape, spec)
+    beta = check_param(beta, where[1], shape, spec)
+    if spec.kind == "rms" and beta is not None:
+        raise UsageError("--kind rms has no beta (no centring, no shift); drop --beta or the bias array")
+    running = None
+    stats_text = None
+    if stats_path is not None:
+        from normcli.norm_pipeline import load_stats_file
+
+        mean, var, stats_text = load_stats_file(stats_path, spec, tuple(x.shape))
+        running = (mean, var)
+    if explain:
+        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}"]
+        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS)
+        sys.stdout.write("\n".join(lines) + "\n")
+        return
+    if output != STDIO and not output.lower().endswith(".npy"):
+        raise UsageError(f"-o {output}: norm writes .npy files; name the output *.npy")
+    inputs = tuple(p for p in (input_path, affine, gamma_path, beta_path, stats_path) if p)
+    check_output_path(output, inputs)
+    if stats_json:
+        check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
+    from normcli.norm_pipeline import norm_file
+
+    with _Progress(quiet) as progress:
+        result = norm_file(
+            x,
+            output,
+            spec,
+            gamma=gamma,
+            beta=beta,
+            running=running,
+            with_stats=bool(stats_json) or not quiet,
+            progress=progress.update,
+        )
+    _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json)
+
+
+def _load_affine_options(
+    affine: str | None, gamma_path: str | None, beta_path: str | None
+) -> tuple[Any, Any, str | None, tuple[str, str]]:
+    """gamma and beta from --affine FILE.npz or --gamma/--beta .npy files, a description of
+    where they came from, and a label for each (for messages)."""
+    from normcli.io.arrays import load_array
+
+    if affine and (gamma_path or beta_path):
+        raise UsageError("give --affine FILE.npz or --gamma/--beta, not both")
+    if affine:
+        from normcli.io.norm_files import load_affine
+
+        return load_affine(affine)
+    gamma = load_array(gamma_path) if gamma_path else None
+    beta = load_array(beta_path) if beta_path else None
+    named = [f"--gamma {gamma_path}" if gamma_path else "", f"--beta {beta_path}" if beta_path else ""]
+    return gamma, beta, ", ".join(n for n in named if n) or None, (named[0], named[1])
+
+
+def _report_norm(
+    input_path: str,
+    x: np.ndarray,
+    spec: NormSpec,
+    result: NormResult,
+    affine_text: str | None,
+    stats_text: str | None,
+    quiet: bool,
+    stats_json_path: str | None,
+) -> None:
+    from normcli import report
+    from normcli.report import most_changed
+    from normcli.tensor.norm import explain as explain_spec
+
+    notes = []
+    if x.dtype.kind in "biu":
+        notes.append(f"{x.dtype} input was computed as float32")
+    if x.dtype.kind == "f" and x.dtype.itemsize == 2:
+        notes.append("float16 input was computed in float32 and cast back")
+    if result.overflow:
+        notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
+    label = "feature" if spec.kind in ("layer", "rms") else "channel"
+    before, after = result.before, result.after
+    if before is None or after is None:  # not gathered: -q without --stats-json
+        return
+    if stats_json_path:
+        data = {
+            "command": "norm",
+            "input": input_path,
+            "shape": list(x.shape),
+            "dtype": str(result.out_dtype),
+            "kind": spec.kind,
+            "convention": spec.convention,
+            "eps": result.eps,
+            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS),
+            "overflow": result.overflow,
+            **report.channel_stats_json(before, after, label),
+        }
+        _write_text(stats_json_path, report.dumps(data))
+    if quiet:
+        return
+    rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
+    for c in most_changed(before, after):
+        rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
+    con = report.wide_console()
+    where = f"last {spec.normalized_dims} axes" if spec.channel_axis is None else f"channel axis {spec.channel_axis}"
+    mode = ", fixed statistics" if stats_text else ""
+    title = f"norm ({spec.kind}, {spec.convention}, {where}, eps {result.eps:.3g}{mode}): {input_path}"
+    con.print(report.layout(report.lrn_grid(title, rows, label), con))
+    if len(rows) > 1:
+        n = len(rows) - 1
+        con.print(f"(overall, then the {n} {label}{'s' if n > 1 else ''} whose scale changed most)")
+    for note in notes:
+        report.warn(con, note)
+
+
+@cli.command(name="bn-stats")
+@click.argument("inputs", metavar="INPUT.npy...", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, help="Output .npz of the statistics.")
+@click.option(
+    "--batch-size", type=int, help="Split the samples into mini-batches of this many [default: one per file]."
+)
+@click.option(
+    "--momentum",
+    type=float,
+    help="Write the framework's running averages with this momentum (torch's default 0.1, keras' 0.99), "
+    "the population estimates beside them [default: none: the population estimates, torch's momentum=None].",
+)
+@click.option(
+    "--convention",
+    type=click.Choice(["torch", "keras"]),
+    default="torch",
+    show_default=True,
+    help="Momentum rule, array names and default channel axis.",
+)
+@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
+@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@click.option("--key", help="The array to use from .npz inputs.")
+@_report_options
+@_all_outputs_or_none
+def bn_stats(
+    inputs: tuple[str, ...],
+    output: str,
+    batch_size: int | None,
+    momentum: float | None,
+    convention: str,
+    layout: str | None,
+    channel_axis: int | None,
+    key: str | None,
+    quiet: bool,
+    stats_json: str | None,
+) -> None:
+    """Batch norm's population statistics for inference (Ioffe and Szegedy: mean of the batch
+    means, m/(m-1) times the mean of the batch variances, m values per channel in a batch),
+    from one or many .npy files of activations; written as an .npz for `norm --stats`."""
+    from normcli.io import check_output_path
+    from normcli.io.arrays import load_array
+    from normcli.tensor.layout import output_dtype, resolve_channel_axis
+
+    if output == STDIO or not output.lower().endswith(".npz"):
+        raise UsageError(f"-o {output}: bn-stats writes an .npz archive; name the output *.npz")
+    arrays = []
+    for path in inputs:
+        x = load_array(path, key)
+        output_dtype(x.dtype, "bn-stats")
+        if x.ndim < 2:
+            raise DataError(f"{path} is a {x.ndim}-D array; bn-stats needs (N, C, ...) with a batch axis first")
+        arrays.append((path, x))
+    ndim = arrays[0][1].ndim
+    axis, _ = resolve_channel_axis(
+        ndim, layout.upper() if layout else None, channel_axis, 1 if convention == "torch" else ndim - 1
+    )
+    if axis == 0:
+        raise UsageError(
+            "bn-stats reads mini-batches along axis 0, so the channels cannot be axis 0; pass --channel-axis 1 or later"
+        )
+    check_output_path(output, inputs)
+    if stats_json:
+        check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
+    from normcli.io.norm_files import write_npz
+    from normcli.norm_pipeline import bn_stats_files
+
+    with _Progress(quiet) as progress:
+        result = bn_stats_files(
+            arrays,
+            channel_axis=axis,
+            batch_size=batch_size,
+            momentum=momentum,
+            convention=convention,
+            progress=progress.update,
+        )
+    written = result.arrays()
+    write_npz(output, written)
+    from normcli import report
+
+    if stats_json:
+        data = {
+            "command": "bn-stats",
+            "inputs": list(inputs),
+            "output": output,
+            "convention": convention,
+            "momentum": momentum,
+            "batches": result.batches,
+            "values_per_batch": result.values_per_batch,
+            "channel_axis": axis,
+            "arrays": {name: a.tolist() for name, a in written.items()},
+        }
+        _write_text(stats_json, report.dumps(data))
+    if not quiet:
+        con = report.console()
+        con.print(report.bn_stats_table(f"bn-stats ({convention}): {output}", written))
+        plural = "es" if result.batches != 1 else ""
+        con.print(
+            f"({result.batches} mini-batch{plural} of m = {_m_text(result.values_per_batch)} values per channel, "
+            f"channel axis {axis})"
+        )
+
+
+def _m_text(sizes: list[int]) -> str:
+    lo, hi = min(sizes), max(sizes)
+    return f"{lo:,}" if lo == hi else f"{lo:,}..{hi:,}"
+
+
 # --- helpers ------------------------------------------------------------------------------------
+
+
+def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
+    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
+    from normcli.io.atomic import stdout_alias
+
+    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
 
 
 def _write_text(output: str, text: str) -> None:
@@ -634,73 +1178,41 @@ def _report(
     methods: dict[str, str],
     counters: dict[str, Counters] | None,
     warnings: list[str],
+    mode: str | None = None,
+    skipped: Sequence[str] = (),
 ) -> None:
     from normcli import report
 
     if stats_json_path:
         data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        if skipped:  # columns left out because the head held no value to type them by
+            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
-    con = report.console()
-    con.print(report.before_after_table(f"{command}: {source}", before, after, methods))
+    con = report.wide_console()
+    mode = mode or report.default_report(len(before))
+    title = f"{command}: {source}"
+    if mode == "full":
+        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+    elif mode == "summary":
+        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
     for w in warnings:
         report.warn(con, w)
 
 
-class _Progress:
-    """A rich progress bar on stderr (bytes, rate, time left) for work that has run for
-    over two seconds; only when stderr is a terminal, never with -q."""
-
-    DELAY = 2.0
-
-    def __init__(self, quiet: bool) -> None:
-        import time
-
-        self._enabled = not quiet and sys.stderr.isatty()
-        self._start = time.monotonic()
-        self._bar: Progress | None = None
-        self._task: TaskID | None = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def update(self, label: str, done: int, total: int | None) -> None:
-        if not self._enabled:
-            return
-        if self._bar is None:
-            import time
-
-            if time.monotonic() - self._start < self.DELAY:
-                return
-            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn, TransferSpeedColumn
-
-            from normcli.report import console
-
-            columns: list[str | ProgressColumn] = [
-                "{task.description}",
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-            ]
-            self._bar = Progress(*columns, console=console(), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(label, total=total)
-        if self._task is not None:
-            self._bar.update(self._task, completed=done)
-
-    def __exit__(self, *exc: object) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
+# stats and show live in their own module
+cli.add_command(cli_describe.stats)
+cli.add_command(cli_describe.show)
 
 # --- entry point -------------------------------------------------------------------------------
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"error: {message}\n")
-    sys.stderr.flush()
+    # the message quotes paths, names and values from the user: one line, nothing raw
+    with contextlib.suppress(OSError, ValueError):  # stderr gone (a closed terminal): exit all the same
+        sys.stderr.write(f"error: {visible(message)}\n")
+        sys.stderr.flush()
     sys.exit(code)
 
 
@@ -713,11 +1225,25 @@ def _show_warning(
     line: str | None = None,
 ) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
-    sys.stderr.write(f"warning: {message}\n")
+    sys.stderr.write(f"warning: {visible(str(message))}\n")
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
-    raise Terminated()
+    raise Terminated(signum)
+
+
+# Signals that end a process from a terminal or a session manager: handled like SIGTERM, so
+# that temp files, scratch files and partial outputs are removed (exit 128 + the number).
+ENDING_SIGNALS = tuple(getattr(signal, name) for name in ("SIGHUP", "SIGQUIT") if hasattr(signal, name))
+
+
+def _install_signal_handlers() -> dict[int, Any]:
+    """Handle the ending signals; returns the handlers they had, to put back."""
+    previous: dict[int, Any] = {signal.SIGTERM: signal.signal(signal.SIGTERM, _on_sigterm)}
+    for signum in ENDING_SIGNALS:
+        if signal.getsignal(signum) == signal.SIG_DFL:  # nohup's ignored SIGHUP stays ignored
+            previous[signum] = signal.signal(signum, _on_sigterm)
+    return previous
 
 
 def _quiet_broken_pipe() -> NoReturn:
@@ -751,8 +1277,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
         _fail("interrupted", ExitCode.INTERRUPTED)
-    except Terminated:
-        _fail("terminated", ExitCode.TERMINATED)
+    except Terminated as exc:
+        _fail(exc.message, 128 + exc.signum)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
@@ -785,7 +1311,7 @@ def run() -> NoReturn:
     It also owns the process-wide settings: SIGTERM is raised where the process is (so that
     partial output is cleaned up), and library warnings are shown as one `warning:` line.
     """
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    _install_signal_handlers()
     warnings.showwarning = _show_warning
     try:
         main()

@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError
-from normcli.lrn_spec import CONVENTIONS, LAYOUTS, REGIONS, LRNSpec, _fmt, explain, resolve_spec
+from normcli.lrn_spec import CONVENTIONS, LAYOUTS, REGIONS, LRNSpec, explain, resolve_spec
+from normcli.tensor import layout as _layout
+from normcli.tensor.layout import count_overflow, fmt
 
 __all__ = [
     "CONVENTIONS",
@@ -58,23 +60,11 @@ DEFAULT_BLOCK_BYTES = 2 * 1024 * 1024
 
 
 def output_dtype(dtype: Any) -> np.dtype:
-    """The dtype `lrn_apply` returns for input of `dtype`.
-
-    float32/float64 keep their dtype, float16 stays float16 (computed in float32), and
-    bool/integer input becomes float32. Anything else (complex, strings, objects,
-    longdouble) is a DataError.
-    """
-    dt = np.dtype(dtype)
-    if dt in (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)):
-        return dt
-    if dt.kind in "biu":
-        return np.dtype(np.float32)
-    raise DataError(f"LRN needs real numbers but the array has dtype {dt}; convert it to float32 or float64 first")
+    """The dtype `lrn_apply` returns for input of `dtype` (see `normcli.tensor.layout.output_dtype`)."""
+    return _layout.output_dtype(dtype, "LRN")
 
 
-def _compute_dtype(dtype: np.dtype) -> np.dtype:
-    """float64 stays float64; everything else is computed in float32."""
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+_compute_dtype = _layout.compute_dtype
 
 
 def _along(ndim: int, axis: int, start: int, stop: int) -> tuple[slice, ...]:
@@ -304,33 +294,50 @@ def lrn_apply(
     return out
 
 
+# The dtype a tile falls back to when its window sums overflow (x^2 of a float32 1e20, of
+# a float64 1e200) or the parameters sit in the subnormals: x87 extended precision, whose
+# exponent reaches 1e+-4932, so k + s*sum(x^2) of any float64 input is a normal number.
+# Where long double is plain float64 (some platforms), float64 is the best there is.
+_WIDE = np.dtype(np.longdouble) if np.finfo(np.longdouble).maxexp > 1024 else np.dtype(np.float64)
+
+
+def _tiny_parameters(spec: LRNSpec, dtype: np.dtype) -> bool:
+    """Whether k or s is so small in `dtype` that k + s*sum(x^2) loses its precision there:
+    a subnormal s (--alpha 1e-45 in float32 is 0 or a single bit), or a k that squares
+    flushed to zero can outweigh (k = 0 makes the base s*sum(x^2) alone)."""
+    floor = float(np.finfo(dtype).tiny) * 2.0**24
+    return 0 <= spec.bias < floor * max(1.0, abs(spec.scale)) or 0 < abs(spec.scale) < floor
+
+
 def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) -> None:
-    """The tiled kernel behind `lrn_apply` (errors ignored by the caller's np.errstate)."""
+    """The tiled kernel behind `lrn_apply` (errors ignored by the caller's np.errstate).
+
+    Each tile is computed in the input's compute dtype. Where the divisor base overflowed
+    (or is NaN), and where the output overflowed when k < 1 lets y exceed x, the positions
+    are computed again in a wider dtype: the result then stays within float rounding of a
+    float64 (or exact) evaluation wherever it is representable in the output dtype, and
+    each position's result depends on its window only, never on how the array is tiled.
+    Parameters too small for the compute dtype widen every tile."""
     dtype = _compute_dtype(x.dtype)
+    if _tiny_parameters(spec, dtype):
+        dtype = np.dtype(np.float64) if dtype == np.float32 else _WIDE
     budget = max(1, int(block_bytes) // dtype.itemsize)
     tile = _tile_shape(x.shape, spec.window_axes, budget)
-    plans: dict[tuple[int, ...], _TilePlan] = {}  # the full tile and the ragged edges
+    plans: dict[tuple[tuple[int, ...], np.dtype], _TilePlan] = {}  # the full tile, ragged edges, wide ones
     check = _needs_base_check(spec)
+    may_grow = spec.bias < 1  # base^-beta > 1 is possible: y may overflow where x did not
     bad = 0
     for index in _tiles(x.shape, tile, spec.window_axes):
-        xt = x[index]
-        plan = plans.get(xt.shape)
-        if plan is None:
-            plan = plans[xt.shape] = _plan_tile(xt.shape, spec, dtype)
-        if xt.dtype != dtype or not xt.flags.c_contiguous:
-            # float16/int input or a strided view: convert/gather once, not on both reads
-            if plan.x_copy is None:
-                plan.x_copy = np.empty(xt.shape, dtype=dtype)
-            np.copyto(plan.x_copy, xt, casting="unsafe")
-            xt = plan.x_copy
-        np.multiply(xt, xt, out=plan.squares_inner)
-        for step in plan.steps:
-            step()
-        if check:
-            bad += int(np.count_nonzero(plan.base <= 0))
-        if bad:
-            continue  # keep counting for the message; write nothing more
-        _divide_by_power(xt, plan.base, plan.spare, spec.beta, out[index])
+        xt, out_t = x[index], out[index]
+        count, redo = _run_tile(xt, spec, out_t, dtype, plans, check, count_only=bad > 0)
+        bad += count
+        if bad or dtype == _WIDE:
+            continue
+        if may_grow and not np.isfinite(out_t.max()):
+            grown = ~np.isfinite(out_t)
+            redo = grown if redo is None else redo | grown
+        if redo is not None:
+            _run_tile(xt, spec, out_t, _WIDE, plans, False, count_only=False, where=redo)
     if bad:
         fixes = []
         if spec.bias <= 0:
@@ -342,10 +349,50 @@ def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) 
             "(k={k}, s={s}), so it cannot be raised to -{beta_value}; " + " and ".join(fixes),
             bad=bad,
             size=x.size,
-            k=_fmt(spec.bias),
-            s=_fmt(spec.scale),
-            beta_value=_fmt(spec.beta),
+            k=fmt(spec.bias),
+            s=fmt(spec.scale),
+            beta_value=fmt(spec.beta),
         )
+
+
+def _run_tile(
+    xt: np.ndarray,
+    spec: LRNSpec,
+    out_t: np.ndarray,
+    dtype: np.dtype,
+    plans: dict[tuple[tuple[int, ...], np.dtype], _TilePlan],
+    check: bool,
+    count_only: bool,
+    where: np.ndarray | None = None,
+) -> tuple[int, np.ndarray | None]:
+    """Normalise one tile in `dtype` into `out_t` (only `where`, if given). Returns the
+    count of bases <= 0 (with `count_only`, or any such base, nothing is written), and
+    where the base is not finite (overflowed, or NaN) in a dtype narrower than the widest,
+    or None when it is finite everywhere."""
+    plan = plans.get((xt.shape, dtype))
+    if plan is None:
+        plan = plans[xt.shape, dtype] = _plan_tile(xt.shape, spec, dtype)
+    if xt.dtype != dtype or not xt.flags.c_contiguous:
+        # float16/int input or a strided view: convert/gather once, not on both reads
+        if plan.x_copy is None:
+            plan.x_copy = np.empty(xt.shape, dtype=dtype)
+        np.copyto(plan.x_copy, xt, casting="unsafe")
+        xt = plan.x_copy
+    np.multiply(xt, xt, out=plan.squares_inner)
+    for step in plan.steps:
+        step()
+    bad = int(np.count_nonzero(plan.base <= 0)) if check else 0
+    if bad or count_only:
+        return bad, None  # keep counting for the message; write nothing more
+    unfinished = None
+    if dtype != _WIDE and not np.isfinite(plan.base.max()):  # one cheap pass in the common case
+        unfinished = ~np.isfinite(plan.base)
+    if out_t.dtype == dtype and where is None:
+        _divide_by_power(xt, plan.base, plan.spare, spec.beta, out_t)
+    else:  # compute in place, then round once into the output
+        _divide_by_power(xt, plan.base, plan.spare, spec.beta, plan.base)
+        np.copyto(out_t, plan.base, casting="unsafe", where=True if where is None else where)
+    return 0, unfinished
 
 
 def lrn(
@@ -380,28 +427,3 @@ def lrn(
         channel_axis=channel_axis,
     )
     return lrn_apply(arr, spec)
-
-
-def count_overflow(x: np.ndarray, y: np.ndarray, *, block_elems: int = 1 << 20) -> int:
-    """How many outputs are +-inf where the input was finite.
-
-    Meant for float16 output (computed in float32, then cast; large results become inf),
-    but valid for any dtype. Reads a block of the first axis at a time, so it works on
-    memmaps without loading them.
-    """
-    x = np.asarray(x)
-    y = np.asarray(y)
-    if x.shape != y.shape:
-        raise ValueError(f"x and y shapes differ: {x.shape} vs {y.shape}")
-    if y.dtype.kind != "f" or y.size == 0:
-        return 0
-    if y.ndim == 0:
-        return int(np.isinf(y) and not np.isinf(x))
-    row = max(1, y.size // y.shape[0])
-    step = max(1, block_elems // row)
-    count = 0
-    for start in range(0, y.shape[0], step):
-        yb = y[start : start + step]
-        xb = x[start : start + step]
-        count += int(np.count_nonzero(np.isinf(yb) & ~np.isinf(xb)))
-    return count

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from normcli.errors import DataError, OptionError, UsageError, fill
-from normcli.validate import as_finite_float, as_int
+from normcli.tensor.layout import LAYOUTS, as_float, as_int, fmt, resolve_channel_axis
 
 __all__ = ["CONVENTIONS", "LAYOUTS", "REGIONS", "TABLE", "Convention", "LRNSpec", "explain", "resolve_spec"]
 
 CONVENTIONS = ("tf", "torch", "onnx", "caffe")
 REGIONS = ("across", "within")
-LAYOUTS = ("NHWC", "NCHW")
 
 
 @dataclass(frozen=True)
@@ -176,66 +175,6 @@ class LRNSpec:
         return (self.channel_axis,)
 
 
-def _as_int(parameter: str, value: Any) -> int:
-    """`value` as an int (see validate.as_int), in the LRN messages' words: value first."""
-    try:
-        return as_int(parameter, value)
-    except OptionError:
-        raise OptionError(parameter, value, "a whole number", "{parameter} {value!r} must be a whole number") from None
-
-
-def _as_float(parameter: str, value: Any) -> float:
-    """`value` as a finite float (see validate.as_finite_float), value first."""
-    try:
-        return as_finite_float(parameter, value)
-    except OptionError:
-        raise OptionError(
-            parameter, value, "a finite number", "{parameter} {value!r} must be a finite number"
-        ) from None
-
-
-def _fmt(value: float) -> str:
-    """A short, exact-enough rendering of a parameter for messages and explanations."""
-    return f"{value:.10g}"
-
-
-def _resolve_channel_axis(ndim: int, default: int, layout: str | None, channel_axis: Any) -> tuple[int, str | None]:
-    """The non-negative channel axis, and the option that chose it as a note template (None: the default)."""
-    layout_axis = None
-    if layout is not None:
-        name = str(layout).upper()
-        if name not in LAYOUTS:
-            raise UsageError.about("{layout} {value!r} is not one of NHWC, NCHW", value=layout)
-        layout_axis = ndim - 1 if name == "NHWC" else 1
-    axis = None
-    if channel_axis is not None:
-        given = _as_int("channel_axis", channel_axis)
-        if not -ndim <= given < ndim:
-            raise UsageError.about(
-                "{channel_axis} {given} is out of range for a {ndim}-D array (use {lowest}..{highest})",
-                given=given,
-                ndim=ndim,
-                lowest=-ndim,
-                highest=ndim - 1,
-            )
-        axis = given % ndim
-    if layout_axis is not None and axis is not None and layout_axis != axis:
-        raise UsageError.about(
-            "{layout} {name} puts channels on axis {layout_axis} of a "
-            "{ndim}-D array but {channel_axis} {given} is axis {axis}; pass only one",
-            name=str(layout).upper(),
-            layout_axis=layout_axis,
-            ndim=ndim,
-            given=channel_axis,
-            axis=axis,
-        )
-    if axis is not None:
-        return axis, "{channel_axis} " + str(given)
-    if layout_axis is not None:
-        return layout_axis, "{layout} " + str(layout).upper()
-    return default, None
-
-
 def _convention_notes(conv: Convention, ndim: int, axis: int, chosen_by: str | None) -> list[str]:
     """Check the framework's own rank/layout rule; an explicit axis option lifts it with a note."""
     if conv.native(ndim, axis):
@@ -258,7 +197,7 @@ def _resolve_size(name: str, conv: Convention, size: Any, depth_radius: Any) -> 
             radius_value=depth_radius,
         )
     if depth_radius is not None:
-        radius = _as_int("depth_radius", depth_radius)
+        radius = as_int("depth_radius", depth_radius)
         if radius < 0:
             raise OptionError("depth_radius", radius, ">= 0", "{parameter} {value} must be {requirement}")
         return 2 * radius + 1
@@ -270,7 +209,7 @@ def _resolve_size(name: str, conv: Convention, size: Any, depth_radius: Any) -> 
                 framework=conv.framework,
             )
         return conv.default_size
-    window = _as_int("size", size)
+    window = as_int("size", size)
     if window < 1:
         raise OptionError("size", window, ">= 1", "{parameter} {value} must be {requirement}")
     if window % 2 == 0 and conv.odd_only:
@@ -317,7 +256,7 @@ def resolve_spec(
     ndim = operator.index(ndim)
     if ndim < 2:
         raise DataError(f"LRN needs an array with a channel axis and at least one other axis; got a {ndim}-D array")
-    axis, chosen_by = _resolve_channel_axis(ndim, conv.default_axis(ndim), layout, channel_axis)
+    axis, chosen_by = resolve_channel_axis(ndim, layout, channel_axis, conv.default_axis(ndim))
     notes = _convention_notes(conv, ndim, axis, chosen_by)
     if reg == "within" and axis + 2 >= ndim:
         if ndim >= 3:
@@ -335,19 +274,19 @@ def resolve_spec(
         )
     window = _resolve_size(name, conv, size, depth_radius)
 
-    alpha_v = conv.alpha if alpha is None else _as_float("alpha", alpha)
-    beta_v = conv.beta if beta is None else _as_float("beta", beta)
+    alpha_v = conv.alpha if alpha is None else as_float("alpha", alpha)
+    beta_v = conv.beta if beta is None else as_float("beta", beta)
     if beta_v < 0:
         raise OptionError(
-            "beta", _fmt(beta_v), ">= 0", "{parameter} {value} must be {requirement} (the divisor is raised to beta)"
+            "beta", fmt(beta_v), ">= 0", "{parameter} {value} must be {requirement} (the divisor is raised to beta)"
         )
-    bias_v = conv.bias if bias is None else _as_float("bias", bias)
+    bias_v = conv.bias if bias is None else as_float("bias", bias)
     if conv.fixed_bias is not None:
         if bias_v != conv.fixed_bias:
             raise UsageError.about(
                 "{bias} {value} cannot be used with {region} within: Caffe fixes k=1 there "
                 "(drop {bias}, or use {region} across)",
-                value=_fmt(bias_v),
+                value=fmt(bias_v),
             )
         bias_v = conv.fixed_bias
 
@@ -385,19 +324,17 @@ def explain(spec: LRNSpec, names: Mapping[str, str] | None = None) -> list[str]:
             f"({spec.lo} before and {spec.hi} after along each), within each channel; "
             f"positions outside the array count as zero"
         )
-        how_s = f"s = alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; Caffe fixes k at 1 here"
+        how_s = f"s = alpha/size^2 = {fmt(spec.alpha)}/{spec.size * spec.size}; Caffe fixes k at 1 here"
     else:
         lines.append(
             f"window: {spec.lo} channel(s) before and {spec.hi} after each channel "
             f"({spec.size} in all); channels past the edges count as zero"
         )
         if spec.convention == "tf":
-            how_s = f"s = alpha = {_fmt(spec.alpha)} (TF does not divide by the window size); depth_radius = {spec.lo}"
+            how_s = f"s = alpha = {fmt(spec.alpha)} (TF does not divide by the window size); depth_radius = {spec.lo}"
         else:
-            how_s = f"s = alpha/size = {_fmt(spec.alpha)}/{spec.size}"
-    lines.append(
-        f"formula: y = x * ({_fmt(spec.bias)} + {_fmt(spec.scale)} * sum(x^2 over window))^(-{_fmt(spec.beta)})"
-    )
+            how_s = f"s = alpha/size = {fmt(spec.alpha)}/{spec.size}"
+    lines.append(f"formula: y = x * ({fmt(spec.bias)} + {fmt(spec.scale)} * sum(x^2 over window))^(-{fmt(spec.beta)})")
     lines.append(f"  where {how_s}")
     lines.extend(f"note: {fill(note, {}, names or {})}" for note in spec.note_templates)
     return lines

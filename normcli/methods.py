@@ -134,6 +134,12 @@ class Method:
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         return Affine()
 
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        """Why these fitted values cannot be applied in float64 (a phrase that follows
+        "column 'x'", and the fix when fitting), or None. Both `fit` and the scaler file
+        loader ask this, so a hand-edited file is refused exactly where a fit would be."""
+        return None
+
     def constant_warning(self, column: str, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
         """A warning when the fit degenerated (a constant column), else None."""
         return None
@@ -142,10 +148,6 @@ class Method:
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         """The names of the values `fit` returns with these options."""
         return []
-
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
-        """What is wrong with fitted values `fit` could not have produced (None: nothing)."""
-        return None
 
     # --- applying ---------------------------------------------------------------------
     def transform(
@@ -208,6 +210,25 @@ def _handle_invalid(
     return np.where(mask, np.nan, x)
 
 
+# Below 2**-1022 floats are subnormal and lose a bit per halving; from 2**-1034 down they
+# keep fewer than 41 of their 53 bits, too few for the 1e-12 round trip the README promises.
+_TINY = math.ldexp(1.0, -1034)
+_HUGE = float(np.finfo(np.float64).max)
+
+
+def _usable_factor(value: float) -> bool:
+    """Whether a width or a scale factor is finite and not so deep in the subnormals (or
+    flushed to 0) that it has lost its precision."""
+    return math.isfinite(value) and abs(value) >= _TINY
+
+
+def _raise_fit_problem(column: str, problem: tuple[str, str] | None) -> None:
+    """`problem` (what, and the fix: templates that may name parameters) as a DataError."""
+    if problem is not None:
+        what, fix = problem
+        raise DataError.about("column {column!r} " + what + ("; " + fix if fix else ""), column=column)
+
+
 def _require_values(column: str, s: ColumnStats, method: str) -> None:
     if s.count == 0:
         raise DataError(f"column {column!r} has no finite values to fit {method} on")
@@ -229,27 +250,43 @@ class MinMax(Method):
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
             shown = f"{rng[0]!r} {rng[1]!r}"
             raise OptionError("range", shown, "finite LO < HI", "{parameter} needs {requirement}, not {value}")
+        if not _usable_factor(hi - lo):  # 0 5e-324 would map every value to LO
+            raise UsageError.about(
+                "{range} {shown} is {width!r} wide; float64 scales only to widths from {tiny:.3g} to {huge:.3g}",
+                shown=f"{rng[0]!r} {rng[1]!r}",
+                width=hi - lo,
+                tiny=_TINY,
+                huge=_HUGE,
+            )
         out["range"] = [lo, hi]
         out["clip"] = as_bool("clip", options.get("clip", False))
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
-        if not math.isfinite(g_stats.max - g_stats.min):
-            raise DataError.about(
-                "column {column!r} spans {lo!r} to {hi!r}, a range that overflows float64; "
-                "rescale it first (e.g. {method} log or atan)",
-                column=column,
-                lo=g_stats.min,
-                hi=g_stats.max,
-            )
+        fitted = {"min": g_stats.min, "max": g_stats.max}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
         lo, hi = options["range"]
-        if g_stats.max > g_stats.min and not math.isfinite((hi - lo) / (g_stats.max - g_stats.min)):
-            raise DataError(
-                f"column {column!r} spans only {g_stats.max - g_stats.min!r}; stretching that to the range "
-                f"[{lo!r}, {hi!r}] overflows float64"
+        mn, mx = fitted["min"], fitted["max"]
+        if not mn <= mx:
+            return f"has min {mn!r} > max {mx!r}", ""
+        span = mx - mn
+        if not math.isfinite(span):
+            return (
+                f"spans {mn!r} to {mx!r}, a range that overflows float64",
+                "rescale it first (e.g. {method} log or atan)",
             )
-        return {"min": g_stats.min, "max": g_stats.max}
+        if span > 0 and not _usable_factor((hi - lo) / span):
+            how = "overflows" if (hi - lo) / span > 1 else "underflows"
+            return (
+                f"spans {'only ' if how == 'overflows' else ''}{span!r}; mapping that to the range "
+                f"[{lo!r}, {hi!r}] {how} float64",
+                "rescale it first or choose another {range}",
+            )
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         lo, hi = options["range"]
@@ -278,9 +315,6 @@ class MinMax(Method):
 
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["min", "max"]
-
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
-        return None if fitted["min"] <= fitted["max"] else f"has min {fitted['min']!r} > max {fitted['max']!r}"
 
 
 class ZScore(Method):
@@ -315,12 +349,20 @@ class ZScore(Method):
                 column=column,
                 near=max(abs(g_stats.min), abs(g_stats.max)),
             )
+        fitted = {"mean": g_stats.mean, "std": std}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        std = fitted["std"]
+        if not std >= 0:
+            return f"has a negative std {std!r}", ""
         if std > 0 and not math.isfinite(1.0 / std):
-            raise DataError(
-                f"column {column!r} has a standard deviation of {std:.3g}, too small for float64 to divide "
-                "by; rescale it first (multiply it by a large power of ten)"
+            return (
+                f"has a standard deviation of {std:.3g}, too small for float64 to divide by",
+                "rescale it first (multiply it by a large power of ten)",
             )
-        return {"mean": g_stats.mean, "std": std}
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         std = fitted["std"]
@@ -333,9 +375,6 @@ class ZScore(Method):
 
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["mean", "std"]
-
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
-        return None if fitted["std"] >= 0 else f"has a negative std {fitted['std']!r}"
 
 
 class Log(Method):
@@ -407,7 +446,24 @@ class Log(Method):
                 "column {column!r} has max + offset <= 1; {normalize} maps [1, max] to [0, 1] and needs max > 1",
                 column=column,
             )
-        return {"max": x_stats.max}
+        fitted = {"max": x_stats.max}
+        _raise_fit_problem(column, self.fitted_problem(options, fitted))
+        return fitted
+
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> tuple[str, str] | None:
+        if not options["normalize"]:
+            return None
+        top = fitted["max"] + options["offset"]
+        if not top > 1:
+            return f"has max {fitted['max']!r}; normalization needs max + offset > 1", ""
+        with np.errstate(over="ignore", divide="ignore"):
+            log_max = float(self.g(np.asarray(fitted["max"], dtype=np.float64), options))
+        if not (math.isfinite(top) and _usable_factor(1.0 / log_max)):
+            return (
+                f"has max {fitted['max']!r}, whose log (offset {options['offset']!r}) float64 cannot divide by",
+                "use a smaller {offset}",
+            )
+        return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         if options["normalize"]:
@@ -418,11 +474,6 @@ class Log(Method):
 
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["max"] if options["normalize"] else []
-
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
-        if options["normalize"] and not fitted["max"] + options["offset"] > 1:
-            return f"has max {fitted['max']!r}; normalization needs max + offset > 1"
-        return None
 
 
 class Atan(Method):

@@ -98,8 +98,8 @@ class Scale(Method):
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["std"]
 
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> str | None:
-        return None if fitted["std"] > 0 else f"has std {fitted['std']!r}; it must be > 0"
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> tuple[str, str] | None:
+        return None if fitted["std"] > 0 else (f"has std {fitted['std']!r}; it must be > 0", "")
 
 
 class MaxAbs(Method):
@@ -123,8 +123,8 @@ class MaxAbs(Method):
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["max_abs"]
 
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> str | None:
-        return None if fitted["max_abs"] > 0 else f"has max_abs {fitted['max_abs']!r}; it must be > 0"
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> tuple[str, str] | None:
+        return None if fitted["max_abs"] > 0 else (f"has max_abs {fitted['max_abs']!r}; it must be > 0", "")
 
 
 class SummaryMethod(Method):
@@ -206,9 +206,9 @@ class Robust(SummaryMethod):
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["center"] * options["with_centering"] + ["scale"] * options["with_scaling"]
 
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> str | None:
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> tuple[str, str] | None:
         scale = fitted.get("scale", 1.0)
-        return None if scale > 0 and math.isfinite(1.0 / scale) else f"has scale {scale!r}; it must be > 0"
+        return None if scale > 0 and math.isfinite(1.0 / scale) else (f"has scale {scale!r}; it must be > 0", "")
 
 
 class Quantile(SummaryMethod):
@@ -238,12 +238,12 @@ class Quantile(SummaryMethod):
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["quantiles"]
 
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> str | None:
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> tuple[str, str] | None:
         q = fitted["quantiles"]
         if not isinstance(q, list) or not q or len(q) > options["n_quantiles"]:
-            return f"quantiles must be a list of 1 to {options['n_quantiles']} numbers"
+            return f"quantiles must be a list of 1 to {options['n_quantiles']} numbers", ""
         if any(b < a for a, b in zip(q, q[1:], strict=False)):
-            return "quantiles must not decrease"
+            return "quantiles must not decrease", ""
         return None
 
     def transform(

@@ -16,24 +16,31 @@ import numpy.typing as npt
 
 from normcli.errors import DataError, UsageError
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.formats import STDIO, detect_format
+from normcli.io.dialect import DialectOptions
+from normcli.io.fastcsv import fast_reader
+from normcli.io.formats import detect_format
 from normcli.io.formats import output_format as resolve_output_format
+from normcli.io.inputs import is_stream
 from normcli.io.readers import Reader, open_reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
+from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
-from normcli.scaler import FitResult, Scaler, fit_batches, plan_columns
+from normcli.scaler import INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, fit_batches, plan_columns
+from normcli.sketch import QuantileSketch
 from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
     "ApplyInput",
     "ApplyResult",
+    "apply_formats",
     "LrnResult",
     "apply_stream",
     "fit_stream",
     "lrn_file",
     "open_apply_input",
+    "profile_stream",
     "stats_stream",
 ]
 
@@ -77,14 +84,22 @@ def fit_stream(
         empty=reader.empty_names,
     )
 
+    dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
+    # a CSV column of integers in the head may hold a fraction further down: checked on every batch
+    integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
+
     def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
         for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
-            yield {p.name: batch.numeric(p.name) for p in plans}, batch.num_rows
+            x = {p.name: batch.numeric(p.name) for p in plans}
+            for name in [n for n in integral if not _whole_numbers(x[n])]:
+                integral.discard(name)
+                dtypes[name] = "float64"
+            yield x, batch.num_rows
             if progress:
                 progress(reader.label, reader.bytes_read, reader.total_bytes)
 
     budget = {} if memory is None else {"memory": memory}
-    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label, **budget)
+    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
 
 
 @dataclass
@@ -96,25 +111,36 @@ class ApplyInput:
     output_shape: tuple[int, ...] | None  # the whole .npy to write, when an array becomes an array
 
 
+def apply_formats(input_path: str, output: str, fmt: str | None, output_format: str | None) -> tuple[str, str]:
+    """The formats of a transform's input and output: `fmt` (else the extension; a stream is
+    CSV) and `output_format` (else the output's extension; stdout, /dev/null or out.txt take
+    the input's)."""
+    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
+    return in_fmt, resolve_output_format(output, output_format, in_fmt)
+
+
 def open_apply_input(
     input_path: str,
-    output: str,
     scaler: Scaler,
+    in_fmt: str,
+    out_fmt: str,
     *,
-    fmt: str | None = None,
-    output_format: str | None = None,
     axis: int | None = None,
+    dialect: DialectOptions | None = None,
 ) -> ApplyInput:
-    """Open `input_path` for applying `scaler` and decide the output format: `fmt` (else the
-    extension; stdin is CSV), `output_format` (else the output's extension; stdout takes the
-    input's). An .npy input is read along the feature axis the scaler was fitted on unless
-    `axis` says otherwise; text columns pass through as written when the output is text."""
-    in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
-    out_fmt = resolve_output_format(output, output_format, in_fmt)
+    """Open `input_path` (of format `in_fmt`, see `apply_formats`) for applying `scaler` into
+    `out_fmt`. An .npy input is read along the feature axis the scaler was fitted on unless
+    `axis` says otherwise; text columns pass through as written when the output is text;
+    `dialect` is how to read a CSV/TSV input."""
     if in_fmt == "npy" and axis is None and scaler.layout.is_array:
         axis = scaler.layout.axis
     reader = open_reader(
-        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
+        input_path,
+        in_fmt,
+        float_columns=scaler.names,
+        text_passthrough=out_fmt in ("csv", "tsv"),
+        axis=axis,
+        dialect=dialect,
     )
     return ApplyInput(reader, out_fmt, reader.shape if out_fmt == "npy" else None)
 
@@ -129,10 +155,13 @@ def apply_stream(
     precision: int | None = None,
     with_stats: bool = True,
     progress: Progress | None = None,
+    restore_integers: bool = False,
 ) -> ApplyResult:
     """Transform (or inverse-transform) every batch and hand it to the writer, rounded to
     `precision` significant digits if given. With `with_stats`, gather the statistics of
-    each scaled column before and after (of the unrounded values); without, skip that work."""
+    each scaled column before and after (of the unrounded values); without, skip that work.
+    With `restore_integers` (inverse), a column the scaler saw as integers is written as
+    integers where its values round back within the round-trip tolerance."""
     check_layout(scaler, reader)
     scaler.check_columns(reader.names, reader.label)
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
@@ -141,6 +170,9 @@ def apply_stream(
     result = ApplyResult()
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
+    integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    if integers is None:  # restoring integers works on Arrow batches: the general path
+        reader = fast_reader(reader, writer)
     background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
@@ -159,6 +191,8 @@ def apply_stream(
                 y = rounded
             with np.errstate(over="ignore"):  # a float32 overflow is counted and reported below
                 out = batch.replace(y, dtype)
+            if integers is not None and isinstance(out, TableBatch):
+                out = out.with_integers(integers.whole(y, result.rows))
             background.write(out)
             result.rows += batch.num_rows
             if progress:
@@ -168,6 +202,7 @@ def apply_stream(
         background.abort()
         raise
     _require_rows(reader, result.rows)
+    result.warnings += integers.notes() if integers is not None else []
     for name, count in rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")
@@ -180,6 +215,79 @@ def apply_stream(
             if s.count and max(abs(s.min), abs(s.max)) > float(np.finfo(dtype).max):
                 result.warnings.append(f"column {name!r} has values beyond the range of {dtype}; they became inf")
     return result
+
+
+# An integer column comes back from inverse(transform(x)) within this much of its magnitude
+# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number;
+# never more than INTEGER_ATOL, so that a fraction is not rounded away in a column of huge numbers.
+INTEGER_RTOL = 1e-11
+INTEGER_ATOL = 0.1
+
+
+def _whole_numbers(x: np.ndarray) -> bool:
+    """Whether every value that is not NaN is a whole number."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((x == np.rint(x)) | np.isnan(x)))
+
+
+class _IntegerColumns:
+    """Which of the scaler's integer columns are written back as integers, batch by batch.
+
+    Into text (CSV) each batch decides for itself; into a format whose types are fixed by
+    the first batch (Parquet), a column written as integers cannot change type later, so a
+    later batch that does not round back is an error rather than a rounded value."""
+
+    def __init__(self, scaler: Scaler, fixed_types: bool) -> None:
+        self._columns: dict[str, ColumnScaler] = {c.name: c for c in scaler.columns if c.dtype in INTEGER_DTYPES}
+        self._fixed = fixed_types
+        self._as_int: dict[str, bool] = {}  # the first batch's choice, for fixed types
+        self._not_whole: dict[str, int] = {}
+
+    def tolerance(self, col: ColumnScaler) -> float:
+        s = col.stats
+        magnitude = max(abs(s.min), abs(s.max)) if s.count and np.isfinite(s.min) and np.isfinite(s.max) else 1.0
+        return min(INTEGER_RTOL * max(1.0, magnitude), INTEGER_ATOL)
+
+    def whole(self, y: Mapping[str, np.ndarray], first_row: int) -> dict[str, np.ndarray]:
+        """The columns of `y` to write as integers in this batch, rounded."""
+        out = {}
+        for name, col in self._columns.items():
+            values = y[name]
+            rounded = np.rint(values)
+            with np.errstate(invalid="ignore"):
+                near = (np.abs(values - rounded) <= self.tolerance(col)) & (np.abs(rounded) < 2.0**63)
+            bad = ~near & ~np.isnan(values)
+            whole = not bad.any()
+            if self._fixed and self._as_int.setdefault(name, whole) and not whole:
+                row = first_row + int(np.argmax(bad)) + 1
+                raise DataError.about(
+                    "column {column!r}: row {row:,} holds {value!r}, not within "
+                    "{tolerance:.0e} of a whole number, but earlier rows were written as integers; "
+                    "write CSV, or floats throughout with {dtype} float64",
+                    column=name,
+                    row=row,
+                    value=float(values[bad][0]),
+                    tolerance=self.tolerance(col),
+                )
+            if self._fixed and not self._as_int[name]:
+                continue
+            if whole:
+                out[name] = rounded
+            else:
+                self._not_whole[name] = self._not_whole.get(name, 0) + int(np.count_nonzero(bad))
+        return out
+
+    def notes(self) -> list[str]:
+        return [
+            f"column {name!r} held integers, but {count:,} value(s) are not within "
+            f"{self.tolerance(self._columns[name]):.0e} of a whole number, so they are written as floats"
+            for name, count in self._not_whole.items()
+        ] + [
+            f"column {name!r} held integers, but its first rows do not round back to whole numbers, "
+            "so it is written as floats"
+            for name, as_int in self._as_int.items()
+            if not as_int and name not in self._not_whole
+        ]
 
 
 def stats_stream(
@@ -208,14 +316,64 @@ def stats_stream(
     return stats
 
 
+# memory for the exact quantiles of all columns together; past it, each column is sketched
+EXACT_QUANTILE_BUDGET = 256 << 20
+
+
+def profile_stream(
+    reader: Reader,
+    columns: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> dict[str, NumericProfile | ValueProfile]:
+    """`stats` in one pass: moments and quantiles of numeric columns, counts of distinct
+    values of text, date and boolean ones. By default every column but those empty in the
+    sniffed head; `columns` names them (in that order), `exclude` leaves some out."""
+    from normcli.io.values import value_counts
+
+    numeric = set(reader.numeric_names)
+    empty = set(reader.empty_names)
+    if columns is None:
+        names = [n for n in reader.names if n not in empty or n in numeric]
+    else:
+        names = list(dict.fromkeys(columns))
+    for name in names:
+        if name not in reader.names:
+            raise UsageError.about(
+                "{columns} names column {name!r}, which {source} does not have", name=name, source=reader.label
+            )
+    drop = set(exclude)
+    names = [n for n in names if n not in drop]
+    if not names:
+        raise DataError.about("{exclude} leaves no column of {source}", source=reader.label)
+    n_numeric = sum(1 for n in names if n in numeric or n in empty)
+    limit = EXACT_QUANTILE_BUDGET // 8 // max(n_numeric, 1)
+    numbers: dict[str, NumericProfile] = {}
+    values: dict[str, ValueProfile] = {}
+    for name in names:
+        if name in numeric or name in empty:
+            numbers[name] = NumericProfile(sketch=QuantileSketch(exact_limit=limit))
+    rows = 0
+    for batch in prefetch(reader.batches(columns=names)):
+        for n in names:
+            if n in numbers:
+                numbers[n].update(batch.numeric(n))
+                continue
+            kind, distinct, counts, nulls = value_counts(batch, n)
+            if n not in values:
+                values[n] = ValueProfile(kind, ordered=kind == "date")
+            values[n].update(distinct, counts, nulls)
+        rows += batch.num_rows
+        if progress:
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
+    _require_rows(reader, rows)
+    profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
+    return {n: profiles[n] for n in names}
+
+
 def check_layout(scaler: Scaler, reader: Reader) -> None:
-    """An array scaler applies to arrays of the rank and feature axis it was fitted on."""
-    fitted, got = scaler.layout, reader.layout
-    if fitted.is_array and got.is_array and fitted != got:
-        raise DataError(
-            f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
-            f"but {reader.label} is {got.ndim}-D with features on axis {got.axis}"
-        )
+    """An array scaler applies to arrays of the rank, feature axis and feature count it was fitted on."""
+    scaler.check_layout(reader.layout, reader.names, reader.label)
 
 
 def _require_rows(reader: Reader, rows: int) -> None:
@@ -249,34 +407,53 @@ def lrn_file(
     progress: Progress | None = None,
 ) -> LrnResult:
     """Apply the LRN `spec` to `x` (usually a read-only memory map) and write the .npy
-    `output` ('-': stdout), a block of samples at a time: read a block, normalise it,
-    gather its statistics, append it. Peak memory is a few blocks whatever the size of
-    the array; a file output replaces `output` only on success."""
-    from normcli.io.arrays import iter_blocks
-    from normcli.io.writers import open_npy_stream
+    `output` ('-': stdout), a block at a time: read a block, normalise it, gather its
+    statistics, write it. Blocks hold every channel and the whole window; they follow axis 0
+    (appended: this streams to a pipe) unless the channels or windows lie along axis 0 or
+    one sample is too large, when they are slabs along another axis written in place. Peak
+    memory is a few blocks whatever the size of the array; a file output replaces `output`
+    only on success."""
+    from normcli.io.arrays import block_axis, iter_slabs, read_slab
+    from normcli.io.batch import ArrayBatch
+    from normcli.io.writers import open_npy_stream, open_writer
     from normcli.lrn_kernel import count_overflow, lrn_apply, output_dtype
 
-    result = LrnResult(output_dtype(x.dtype))
+    native = x.dtype.newbyteorder("=")  # a big-endian array (`>f4`) is computed and written natively
+    result = LrnResult(output_dtype(native))
     channels = x.shape[spec.channel_axis]
-    before = after = None
+    before, after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     if with_stats:
-        result.before = before = ChannelStats.empty(channels)
-        result.after = after = ChannelStats.empty(channels)
-    if 0 in spec.window_axes or x.ndim == 0 or x.shape[0] == 0:
-        # windows run along axis 0 (channels first, no batch axis): one block, in memory
-        blocks = iter([np.asarray(x)])
-    else:
-        blocks = iter_blocks(x, block_bytes)
+        result.before, result.after = before, after
+    axis = None if x.size == 0 else block_axis(x.shape, x.itemsize, (spec.channel_axis, *spec.window_axes), block_bytes)
+
+    def normalise(block: np.ndarray) -> np.ndarray:
+        if block.dtype != native:
+            block = block.astype(native)
+        y = lrn_apply(block, spec)
+        if result.out_dtype == np.float16 or spec.bias < 1:  # k < 1 lets y outgrow x
+            result.overflow += count_overflow(block, y)
+        if with_stats:
+            before.add(block, spec.channel_axis)
+            after.add(y, spec.channel_axis)
+        return y
+
     done = 0
-    with open_npy_stream(output, x.shape, result.out_dtype) as write:
-        for block in blocks:
-            y = lrn_apply(block, spec)
-            if result.out_dtype == np.float16:
-                result.overflow += count_overflow(block, y)
-            if before is not None and after is not None:
-                before.add(block, spec.channel_axis)
-                after.add(y, spec.channel_axis)
-            write(y)
+    if axis is None or axis == 0:
+        # along axis 0, or (every axis needed whole, or an empty array) one block in memory
+        if axis == 0 and x.shape[0]:
+            blocks = iter_slabs(x, 0, block_bytes)
+        else:  # read with pread, not through the mapping (a truncated file would be SIGBUS)
+            blocks = iter([(0, read_slab(x, 0, 0, x.shape[0]) if x.ndim else np.asarray(x))])
+        with open_npy_stream(output, x.shape, result.out_dtype) as write:
+            for _, block in blocks:
+                write(normalise(block))
+                done += block.nbytes
+                if progress:
+                    progress("lrn", done, x.nbytes)
+        return result
+    with open_writer(output, "npy", shape=x.shape, dtype=result.out_dtype) as writer:
+        for start, block in iter_slabs(x, axis, block_bytes):
+            writer.write(ArrayBatch(normalise(block), spec.channel_axis, "lrn", start, axis))
             done += block.nbytes
             if progress:
                 progress("lrn", done, x.nbytes)

@@ -188,9 +188,9 @@ class PowerMethod(SummaryMethod):
     def fitted_keys(self, options: dict[str, Any]) -> list[str]:
         return ["lambda", "mean", "std"] if options["standardize"] else ["lambda"]
 
-    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> str | None:
+    def fitted_problem(self, options: dict[str, Any], fitted: dict[str, Any]) -> tuple[str, str] | None:
         if options["standardize"] and not fitted["std"] > 0:
-            return f"has std {fitted['std']!r}; it must be > 0"
+            return f"has std {fitted['std']!r}; it must be > 0", ""
         return None
 
     def record(self, summary: Any) -> dict[str, Any]:

@@ -6,59 +6,154 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, Group
+from rich.segment import Segment
 from rich.table import Table
+from rich.text import Text
 
 from normcli.methods import Counters
 from normcli.stats import ChannelStats, ColumnStats
+from normcli.tables import Grid, Record, render, report_width
+from normcli.untrusted import visible
 
 __all__ = [
+    "before_after_grid",
     "before_after_json",
     "before_after_table",
-    "lrn_stats_json",
-    "lrn_table",
+    "bn_stats_table",
+    "channel_stats_json",
     "console",
+    "default_report",
+    "fmt",
+    "layout",
+    "literal",
+    "lrn_grid",
+    "lrn_stats_json",
     "most_changed",
     "methods_table",
-    "stats_json",
-    "stats_table",
+    "quantile_note",
+    "scaler_grid",
+    "stats_grids",
+    "stats_rows",
+    "summary_grid",
     "warn",
+    "wide_console",
 ]
 
 STAT_COLUMNS = ("count", "nulls", "mean", "std", "min", "max")
 
 
+class LiteralConsole(Console):
+    """A console that shows every string it is given literally. Names, paths and values come
+    from the user's files: `[red]x[/red]`, `[/]`, `:thumbs_up:` or `[link=...]` in them are text,
+    not markup, emoji or hyperlinks, and control characters are shown as escapes (`\\x1b`), so
+    nothing in the data reaches the terminal as a command and no cell spans two lines.
+
+    Strings are escaped before rich measures them (`render_str`: table cells, titles, headers),
+    so tables stay aligned. As a safety net for `Text` objects built elsewhere without
+    `literal()`, `render` escapes any control character left in the text it emits; rich's own
+    control segments (cursor moves of a progress bar) pass untouched."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        kwargs.update(markup=False, emoji=False)
+        return super().render_str(visible(text), **kwargs)
+
+    def render(self, renderable: Any, options: Any = None) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control is None and segment.text != "\n" and not segment.text.isprintable():
+                lines = segment.text.split("\n")
+                segment = Segment("\n".join(visible(line) for line in lines), segment.style)
+            yield segment
+
+
+def literal(text: str, style: str = "") -> Text:
+    """Untrusted text as a rich `Text` cell: no markup, no emoji, control characters escaped."""
+    return Text(visible(text), style=style)
+
+
 def console(stream: TextIO | None = None) -> Console:
-    """A console on stderr (default) that never colours a file or a pipe and is wide
-    enough for the tables when it is not a terminal."""
+    """A console on stderr (default) that never colours a file or a pipe, is wide enough for
+    the tables when it is not a terminal, and shows untrusted text literally (LiteralConsole)."""
     stream = stream or sys.stderr
     tty = stream.isatty()
-    return Console(file=stream, highlight=False, width=None if tty else 120, no_color=not tty, soft_wrap=False)
+    return LiteralConsole(
+        file=stream,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        width=None if tty else 120,
+        no_color=not tty,
+        soft_wrap=False,
+    )
 
 
 def warn(con: Console, message: str) -> None:
-    con.print(f"[yellow]warning:[/yellow] {message}", markup=True, highlight=False)
+    """`warning: message` with the message shown literally (it quotes names from the data)."""
+    con.print(Text.assemble(("warning:", "yellow"), " ", literal(message)), highlight=False)
+
+
+SIGNIFICANT = 5  # digits of every statistic in a table; the JSON keeps them all
 
 
 def fmt(value: float | int | None) -> str:
+    """A statistic for a table cell: counts in full with thousands separators, other numbers
+    to SIGNIFICANT digits with an exponent where needed (1.7319e+09), never cut."""
     if value is None:
         return "-"
     if isinstance(value, int):
         return f"{value:,}"
     if math.isnan(value):
         return "-"
-    return f"{value:.6g}"
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    text = f"{value:.{SIGNIFICANT}g}"
+    return "0" if text == "-0" else text
 
 
 def _stat_cells(s: ColumnStats) -> list[str]:
     d = s.summary()
-    cells = [fmt(s.count), fmt(s.nulls + s.infs) if s.infs else fmt(s.nulls)]
-    if s.count and abs(s.mean) < 1e-12 * max(abs(s.min), abs(s.max)):
-        d["mean"] = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
-    return cells + [fmt(d[k]) for k in ("mean", "std", "min", "max")]
+    mean, lo, hi = d["mean"], d["min"], d["max"]
+    if mean is not None and lo is not None and hi is not None and abs(mean) < 1e-12 * max(abs(lo), abs(hi)):
+        mean = 0.0  # rounding noise of an exactly centred column (-2.7e-17) reads as 0
+    return [fmt(s.count), fmt(s.nulls + s.infs), fmt(mean), fmt(d["std"]), fmt(lo), fmt(hi)]
+
+
+def wide_console(stream: TextIO | None = None) -> Console:
+    """`console(stream)` laid out for $COLUMNS when it is set, even off a terminal."""
+    con = console(stream)
+    con.width = report_width(con)
+    return con
+
+
+def layout(grid: Grid, con: Console) -> Group:
+    """The grid as renderables that fit the console's width."""
+    return Group(*render(grid, con.width))
+
+
+SUMMARY_FROM = 100  # columns from which the default report is the summary
+
+
+def default_report(columns: int) -> str:
+    return "summary" if columns >= SUMMARY_FROM else "full"
+
+
+def before_after_grid(
+    title: str,
+    before: Mapping[str, ColumnStats],
+    after: Mapping[str, ColumnStats],
+    methods: Mapping[str, str],
+) -> Grid:
+    """One line for the column before and one after, so the two read against each other."""
+    records = [
+        Record(
+            name, [methods.get(name, "")], [("before", _stat_cells(before[name])), ("after", _stat_cells(after[name]))]
+        )
+        for name in before
+    ]
+    return Grid(title, "column", ["method"], "stage", list(STAT_COLUMNS), records)
 
 
 def before_after_table(
@@ -66,40 +161,58 @@ def before_after_table(
     before: Mapping[str, ColumnStats],
     after: Mapping[str, ColumnStats],
     methods: Mapping[str, str],
-) -> Table:
-    """One row for the column before and one after, so the two read against each other."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("column", style="bold")
-    table.add_column("method")
-    table.add_column("")
-    for name in STAT_COLUMNS:
-        table.add_column(name, justify="right")
-    for i, name in enumerate(before):
-        table.add_row(name, methods.get(name, ""), "before", *_stat_cells(before[name]), end_section=False)
-        table.add_row("", "", "after", *_stat_cells(after[name]), end_section=i < len(before) - 1)
-    return table
+    width: int = 120,
+) -> Group:
+    """The full before/after report laid out for `width`, for callers that print it themselves."""
+    return Group(*render(before_after_grid(title, before, after, methods), width))
 
 
-def lrn_table(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]]) -> Table:
-    """Before/after rows of an LRN: (label, stats before, zeros before, stats after, zeros after)."""
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("channel", style="bold")
-    table.add_column("")
-    for name in ("count", "mean", "std", "min", "max", "zeros"):
-        table.add_column(name, justify="right")
-    for i, (name, before, zb, after, za) in enumerate(rows):
+def warnings_by_column(names: Iterable[str], warnings: Iterable[str]) -> dict[str, int]:
+    """How many of the warnings are about each column (they start "column 'name'")."""
+    counts = dict.fromkeys(names, 0)
+    prefixes = {f"column {name!r}": name for name in counts}
+    for w in warnings:
+        if not w.startswith("column "):
+            continue
+        # the quoted name ends at one of the quotes after "column ": try each (names may hold quotes)
+        for end in (i for i, ch in enumerate(w) if i > 7 and ch in "'\""):
+            name = prefixes.get(w[: end + 1])
+            if name is not None:
+                counts[name] += 1
+                break
+    return counts
+
+
+def summary_grid(
+    title: str,
+    before: Mapping[str, ColumnStats],
+    after: Mapping[str, ColumnStats],
+    methods: Mapping[str, str],
+    warnings: Iterable[str],
+) -> Grid:
+    """One line per column: mean and std before -> after, and its number of warnings."""
+    counts = warnings_by_column(before, warnings)
+    records = []
+    for name in before:
+        b, a = _stat_cells(before[name]), _stat_cells(after[name])
+        cells = [f"{b[2]} -> {a[2]}", f"{b[3]} -> {a[3]}", fmt(counts[name])]
+        records.append(Record(name, [methods.get(name, "")], [("", cells)]))
+    return Grid(title, "column", ["method"], None, ["mean before -> after", "std before -> after", "warnings"], records)
+
+
+def lrn_grid(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, int]], label: str = "channel") -> Grid:
+    """Before/after lines of an LRN (or a norm): (label, stats before, zeros before, stats after,
+    zeros after). `label` names what a row is: a channel, or a feature for layer/rms."""
+    records = []
+    for name, before, zb, after, za in rows:
+        lines = []
         for stage, s, zeros in (("before", before, zb), ("after", after, za)):
             cells = _stat_cells(s)
-            share = f"{zeros / (s.count + s.nulls + s.infs):.1%}" if s.count + s.nulls + s.infs else "-"
-            table.add_row(
-                name if stage == "before" else "",
-                stage,
-                cells[0],
-                *cells[2:],
-                share,
-                end_section=stage == "after" and i < len(rows) - 1,
-            )
-    return table
+            total = s.count + s.nulls + s.infs
+            share = f"{zeros / total:.1%}" if total else "-"
+            lines.append((stage, [cells[0], *cells[2:], share]))
+        records.append(Record(name, [], lines))
+    return Grid(title, label, [], "stage", ["count", "mean", "std", "min", "max", "zeros"], records)
 
 
 def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
@@ -115,19 +228,103 @@ def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
     return notes
 
 
-def stats_table(title: str, stats: Mapping[str, ColumnStats]) -> Table:
-    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
-    table.add_column("column", style="bold")
-    for name in STAT_COLUMNS:
-        table.add_column(name, justify="right")
-    infs = any(s.infs for s in stats.values())
-    if infs:
-        table.add_column("inf", justify="right")
-    for name, s in stats.items():
-        cells = _stat_cells(s)
-        cells[1] = fmt(s.nulls)
-        table.add_row(name, *cells, *([fmt(s.infs)] if infs else []))
-    return table
+STATS_NUMERIC = ("count", "nulls", "mean", "std", "min", "p1", "p25", "median", "p75", "p99", "max")
+STATS_VALUES = ("type", "count", "nulls", "distinct", "most common", "its count", "min", "max")
+# the columns of `stats --output-format csv|tsv`: one row per input column
+STATS_FIELDS = (
+    "column",
+    "type",
+    "count",
+    "nulls",
+    "infs",
+    "mean",
+    "std",
+    "min",
+    "p1",
+    "p25",
+    "median",
+    "p75",
+    "p99",
+    "max",
+    "distinct",
+    "most_common",
+    "most_common_count",
+)
+TEXT_CELL = 24  # a most-common text value longer than this is abbreviated in the table (whole in JSON/CSV)
+
+
+def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]]) -> list[Grid]:
+    """The table of numeric columns, then the one of text, date and boolean columns."""
+    numeric = {n: d for n, d in summaries.items() if d["type"] == "number"}
+    others = {n: d for n, d in summaries.items() if d["type"] != "number"}
+    grids = []
+    if numeric:
+        ddof = next(iter(numeric.values()))["ddof"]
+        kind = "sample" if ddof == 1 else "population" if ddof == 0 else f"ddof {ddof}"
+        headers = list(STATS_NUMERIC)
+        infs = any(d["infs"] for d in numeric.values())
+        if infs:
+            headers.append("inf")
+        records = []
+        for name, d in numeric.items():
+            cells = [fmt(d[k]) for k in STATS_NUMERIC] + ([fmt(d["infs"])] if infs else [])
+            records.append(Record(name, [], [("", cells)]))
+        grids.append(Grid(f"{title} (std: {kind}, ddof {ddof})", "column", [], None, headers, records))
+    if others:
+        records = []
+        ordered = any("min" in d for d in others.values())
+        headers = list(STATS_VALUES if ordered else STATS_VALUES[:6])
+        for name, d in others.items():
+            distinct = fmt(d["distinct"]) + ("+" if d["distinct_is_lower_bound"] else "")
+            top = d["most_common"]
+            cells = [d["type"], fmt(d["count"]), fmt(d["nulls"]), distinct, _short(top), fmt(d["most_common_count"])]
+            if ordered:
+                cells += [_short(d.get("min")), _short(d.get("max"))]
+            records.append(Record(name, [], [("", cells)]))
+        text_title = title if not numeric else "text, date and boolean columns"
+        grids.append(Grid(text_title, "column", [], None, headers, records, {"type", "most common", "min", "max"}))
+    return grids
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    # a value's newlines or control characters would break the table's lines: show them escaped
+    text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(value))
+    return text if len(text) <= TEXT_CELL else text[: TEXT_CELL - 1] + "…"
+
+
+def quantile_note(summaries: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """A sentence when some quantiles come from the sketch, with their worst rank error."""
+    errors = [d["quantile_rank_error"] for d in summaries.values() if d.get("quantile_rank_error")]
+    if not errors:
+        return None
+    return f"quantiles are approximate (a mergeable sketch): rank error at most {max(errors):.3%} of the count"
+
+
+def stats_rows(summaries: Mapping[str, Mapping[str, Any]]) -> list[list[Any]]:
+    """`stats` as rows of STATS_FIELDS, for CSV or TSV (None where a field does not apply)."""
+    return [[name, *(d.get(f) for f in STATS_FIELDS[1:])] for name, d in summaries.items()]
+
+
+def scaler_grid(title: str, scaler: Any) -> Grid:
+    """What a scaler holds: per column its method, options, fitted values and fit statistics."""
+    records = []
+    for col in scaler.columns:
+        options = ", ".join(f"{k}={_option_text(v)}" for k, v in col.options.items()) or "-"
+        fitted = ", ".join(f"{k}={fmt(v)}" for k, v in col.fitted.items()) or "-"
+        s = _stat_cells(col.stats)
+        records.append(Record(col.name, [col.method], [("", [options, fitted, *s])]))
+    headers = ["options", "fitted", *STAT_COLUMNS]
+    return Grid(title, "column", ["method"], None, headers, records, {"options", "fitted"})
+
+
+def _option_text(value: Any) -> str:
+    if isinstance(value, float):
+        return fmt(value)
+    if isinstance(value, list):
+        return "[" + " ".join(_option_text(v) for v in value) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 class _Names(dict[str, str]):
@@ -144,10 +341,6 @@ def methods_table(methods: Mapping[str, Any], names: Mapping[str, str]) -> Table
         texts = (m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
         table.add_row(m.name, *(text.format_map(_Names(names)) for text in texts))
     return table
-
-
-def stats_json(stats: Mapping[str, ColumnStats]) -> dict[str, Any]:
-    return {name: s.summary() for name, s in stats.items()}
 
 
 def before_after_json(
@@ -196,10 +389,6 @@ def lrn_stats_json(
     after: ChannelStats,
 ) -> dict[str, Any]:
     """The statistics of an LRN, overall and per channel, before and after, for `--stats-json`."""
-
-    def entry(s: ColumnStats, zeros: int) -> dict[str, Any]:
-        return {**s.summary(), "zeros": zeros}
-
     return {
         "command": "lrn",
         "input": source,
@@ -207,16 +396,44 @@ def lrn_stats_json(
         "dtype": dtype,
         "spec": spec_lines,
         "overflow": overflow,
-        "overall": {
-            "before": entry(before.overall, before.overall_zeros),
-            "after": entry(after.overall, after.overall_zeros),
-        },
-        "channels": [
-            {"channel": c, "before": entry(b, zb), "after": entry(a, za)}
-            for c, (b, zb, a, za) in enumerate(zip(before.stats, before.zeros, after.stats, after.zeros, strict=True))
-        ],
+        **channel_stats_json(before, after),
     }
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
+
+
+def channel_stats_json(before: ChannelStats, after: ChannelStats, label: str = "channel") -> dict[str, Any]:
+    """Overall and per-channel statistics before and after (two `ChannelStats`), as the
+    `overall` and `channels` entries of a --stats-json file."""
+    return {
+        "overall": {
+            "before": {**before.overall.summary(), "zeros": before.overall_zeros},
+            "after": {**after.overall.summary(), "zeros": after.overall_zeros},
+        },
+        "channels": [
+            {label: c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
+            for c, (b, zb, a, za) in enumerate(zip(before.stats, before.zeros, after.stats, after.zeros, strict=True))
+        ],
+    }
+
+
+BN_STATS_ROWS = 32  # channels shown by bn-stats; --stats-json has them all
+
+
+def bn_stats_table(title: str, arrays: Mapping[str, Any]) -> Table:
+    """One row per channel of what `bn-stats` wrote: the per-channel arrays side by side."""
+    table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
+    table.add_column("channel", style="bold", justify="right")
+    names = [n for n, a in arrays.items() if getattr(a, "ndim", 0) == 1]
+    for name in names:
+        table.add_column(name, justify="right")
+    channels = len(arrays[names[0]]) if names else 0
+    for c in range(min(channels, BN_STATS_ROWS)):
+        table.add_row(str(c), *(fmt(float(arrays[n][c])) for n in names))
+    if channels > BN_STATS_ROWS:
+        table.add_row("...", *("" for _ in names))
+        table.caption = f"(the first {BN_STATS_ROWS} of {channels} channels; --stats-json writes every one)"
+        table.caption_justify = "left"
+    return table

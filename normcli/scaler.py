@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,9 @@ READS = (1, 2)  # every version this normcli loads
 VERSION_1_METHODS = ("minmax", "zscore", "log", "atan", "reciprocal")
 DEFAULT_MEMORY = 256 << 20  # bytes for the values robust, quantile and power methods keep exactly
 BYTES_PER_VALUE = 16  # a kept value, and its copy when the values are joined to fit
+# input types a scaler file may record for a column (optional key "dtype")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+DTYPES = (*INTEGER_DTYPES, "float16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class ColumnScaler:
     fitted: dict[str, Any]
     stats: ColumnStats
     summary: dict[str, Any] | None = None  # robust/quantile: rank error and sketch; power: the sample
+    dtype: str | None = None  # the input's type (int64, float64, ...); None in older files
 
     @property
     def impl(self) -> Method:
@@ -64,6 +69,7 @@ class ColumnScaler:
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
+            **({"dtype": self.dtype} if self.dtype is not None else {}),
         }
         if self.summary is not None:
             out["summary"] = self.summary
@@ -79,17 +85,21 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 class Scaler:
     """A fitted scaler. `layout` records how the input was shaped: a table, or an N-D array
-    with its features on one axis."""
+    with its features on one axis. `dialect` holds the CSV options given when fitting
+    (delimiter, no header, names, ...), so that `transform` reads new files of that kind the
+    same way; the CLI checks it."""
 
     def __init__(
         self,
         columns: Iterable[ColumnScaler],
         input_columns: Iterable[str],
         layout: Layout | None = None,
+        dialect: Mapping[str, Any] | None = None,
     ) -> None:
         self.columns: list[ColumnScaler] = list(columns)
         self.input_columns: list[str] = list(input_columns)
         self.layout = layout or Layout.table()
+        self.dialect: dict[str, Any] = dict(dialect or {})
         self._by_name = {c.name: c for c in self.columns}
 
     @property
@@ -115,6 +125,23 @@ class Scaler:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"{source} lacks column(s) {shown} that the scaler needs")
 
+    def check_layout(self, layout: Layout, names: list[str], source: str = "input") -> None:
+        """An array scaler applies only to arrays of its rank, feature axis and feature count:
+        a wider array would keep its extra features unscaled, so that is refused too."""
+        fitted = self.layout
+        if not (fitted.is_array and layout.is_array):
+            return
+        if fitted != layout:
+            raise DataError(
+                f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
+                f"but {source} is {layout.ndim}-D with features on axis {layout.axis}"
+            )
+        if len(names) != len(self.input_columns):
+            raise DataError(
+                f"the scaler was fitted on arrays of {len(self.input_columns)} features along axis {fitted.axis}, "
+                f"but {source} has {len(names)}; fit a scaler on arrays of this shape"
+            )
+
     def transform_columns(
         self, batch: Mapping[str, np.ndarray], counters: dict[str, Counters] | None = None
     ) -> dict[str, np.ndarray]:
@@ -132,11 +159,18 @@ class Scaler:
     ) -> dict[str, np.ndarray]:
         self.check_columns(batch.keys())
         out = {}
+        errors = []  # every column with values outside its method's domain, not only the first
         for col in self.columns:
-            y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            try:
+                y, c = col.inverse(batch[col.name]) if inverse else col.transform(batch[col.name])
+            except DataError as exc:
+                errors.append(str(exc))
+                continue
             out[col.name] = y
             if counters is not None:
                 counters.setdefault(col.name, Counters()).add(c)
+        if errors:
+            raise DataError("; ".join(errors))
         return out
 
     # --- the file format ----------------------------------------------------------------
@@ -153,6 +187,7 @@ class Scaler:
             "normcli_version": __version__,
             "layout": self.layout.to_dict(),
             "input_columns": self.input_columns,
+            **({"dialect": self.dialect} if self.dialect else {}),
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -164,8 +199,12 @@ class Scaler:
     def from_json(cls, text: str | bytes, source: str = "scaler file") -> Scaler:
         """Parse and validate a scaler file; any fault is a DataError naming `source`."""
         try:
-            data = json.loads(text, parse_constant=_reject_constant)
+            data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         except (ValueError, UnicodeDecodeError) as exc:
+            if "integer string conversion" in str(exc):  # Python's limit, not the user's business
+                raise DataError(
+                    f"{source} is not a normcli scaler file (it holds an integer of over 4300 digits)"
+                ) from None
             raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
             raise DataError(f"{source} is not a normcli scaler file (nested too deeply)") from None
@@ -187,6 +226,17 @@ class Scaler:
 
 def _reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not allowed")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice: which of two "std" values a reader keeps
+    differs between tools, so a file with both is ambiguous, not a scaler."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
 
 
 class _Checker:
@@ -258,7 +308,10 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     unknown = [c.name for c in columns if c.name not in input_columns]
     if unknown:
         raise ck.fail(f"column {unknown[0]!r}", "is not among 'input_columns'")
-    return Scaler(columns, input_columns, layout)
+    if layout.is_array and input_columns != [str(j) for j in range(len(input_columns))]:
+        raise ck.fail("'input_columns'", "of an array scaler must be the feature indices '0', '1', ... in order")
+    dialect = ck.obj(data.get("dialect", {}), "'dialect'")  # its values are checked where they are used
+    return Scaler(columns, input_columns, layout, dialect)
 
 
 def _parse_layout(ck: _Checker, layout: Any) -> Layout:
@@ -312,10 +365,13 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
         exact = {k: ck.number(ck.key(moments, k, f"{where} moments"), f"{where} moments {k}") for k in MOMENTS}
         stats = _checked(ck, f"{where} moments", lambda: with_moments(stats, exact))
     _check_fitted(ck, where, method, checked, fitted)
+    dtype = raw.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ck.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
     summary_raw = raw.get("summary")
     summary_raw = None if summary_raw is None else ck.obj(summary_raw, f"{where} summary")
     summary = _checked(ck, where, lambda: checked_summary(method, summary_raw, stats))
-    return ColumnScaler(name, method.name, checked, fitted, stats, summary)
+    return ColumnScaler(name, method.name, checked, fitted, stats, summary, dtype)
 
 
 def _checked(ck: _Checker, where: str, check: Callable[[], Any]) -> Any:
@@ -337,8 +393,8 @@ def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, A
     if sorted(fitted) != sorted(expected):
         raise ck.fail(f"{where} fitted", f"must have exactly {expected or 'no values'}, not {sorted(fitted)}")
     problem = method.fitted_problem(options, fitted)
-    if problem:
-        raise ck.fail(f"{where} fitted", problem)
+    if problem is not None:  # the method's own constraints, as when fitting
+        raise ck.fail(where, f"{problem[0]}; refit the scaler")
 
 
 # --- fitting --------------------------------------------------------------------------------
@@ -511,18 +567,17 @@ class ScalerFitter:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
-    def finish(self) -> FitResult:
+    def finish(self, dtypes: Mapping[str, str] | None = None) -> FitResult:
+        """The fitted scaler; `dtypes` are the input types to record for its columns."""
         columns, before, after, warnings = [], {}, {}, []
+        dtypes = dtypes or {}
+        outside = [
+            (name, acc) for name, acc in self._acc.items() if acc.invalid and acc.plan.options["invalid"] == "error"
+        ]
+        if outside:
+            raise _domain_error(outside)
         for name, acc in self._acc.items():
             method, options = acc.plan.method, acc.plan.options
-            if acc.invalid and options["invalid"] == "error":
-                template, values = method.invalid_message(name, options)
-                raise DataError.about(
-                    template + ": {count} such value(s), e.g. {first!r}",
-                    **values,
-                    count=acc.invalid,
-                    first=acc.first_invalid,
-                )
             if acc.x.infs and method.finite_only:
                 raise DataError.about(
                     "column {column!r} has {count} infinite value(s); {method_name} fits finite values only "
@@ -533,13 +588,15 @@ class ScalerFitter:
                 )
             if isinstance(method, SummaryMethod):
                 fitted = method.fit_summary(name, acc.x, acc.summary, options)
-                col = ColumnScaler(name, method.name, options, fitted, acc.x, method.record(acc.summary))
+                col = ColumnScaler(
+                    name, method.name, options, fitted, acc.x, method.record(acc.summary), dtypes.get(name)
+                )
                 after[name] = method.after_stats(options, fitted, acc.x, acc.summary)
                 warnings.extend(approximation_notes(name, method, acc.summary))
             else:
                 g_stats = acc.g if method.nonlinear else acc.x
                 fitted = method.fit(name, acc.x, g_stats, options)
-                col = ColumnScaler(name, method.name, options, fitted, acc.x)
+                col = ColumnScaler(name, method.name, options, fitted, acc.x, dtype=dtypes.get(name))
                 after[name] = method.affine(options, fitted).stats(g_stats)
             columns.append(col)
             before[name] = acc.x
@@ -560,10 +617,12 @@ def fit_batches(
     batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
     source: str,
     memory: int = DEFAULT_MEMORY,
+    dtypes: Mapping[str, str | None] | None = None,
 ) -> FitResult:
     """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
     how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
-    by `api.fit` (one batch) are fitted by this same loop."""
+    by `api.fit` (one batch) are fitted by this same loop. `dtypes` are the input types to
+    record for the columns, read after the last batch (a stream learns them as it goes)."""
     fitter = ScalerFitter(plans, input_columns, layout, memory)
     rows = 0
     for columns, count in batches:
@@ -571,6 +630,35 @@ def fit_batches(
         rows += count
     if rows == 0:
         raise DataError(f"{source} has no data rows")
-    result = fitter.finish()
+    result = fitter.finish({n: d for n, d in (dtypes or {}).items() if d in DTYPES})
     result.rows = rows
     return result
+
+
+def _domain_error(outside: list[tuple[str, _Accumulator]]) -> DataError:
+    """One line naming every column with values outside its method's domain: columns that
+    share a message are listed together, each with its count and an example. The methods'
+    templates keep their parameter fields (`{offset}`); each part's values get their own
+    field names, since the parts are joined into one template."""
+    groups: dict[tuple[str, str], list[tuple[str, _Accumulator, dict[str, Any]]]] = {}
+    for name, acc in outside:
+        template, values = acc.plan.method.invalid_message(name, acc.plan.options)
+        shared = {k: v for k, v in values.items() if k != "column"}
+        groups.setdefault((template, repr(sorted(shared.items()))), []).append((name, acc, shared))
+    parts, fields = [], {}
+    for i, ((template, _), items) in enumerate(groups.items()):
+        shared = items[0][2]
+        if len(items) == 1:
+            name, acc, _ = items[0]
+            part = template + ": {count} such value(s), e.g. {first!r}"
+            values = {**shared, "column": name, "count": acc.invalid, "first": acc.first_invalid}
+        else:
+            listed = ", ".join(f"{n!r} ({a.invalid} value(s), e.g. {a.first_invalid!r})" for n, a, _ in items)
+            part = template.replace("column {column!r} has", "columns {listed} have")
+            if part == template:
+                part = template.replace("{column!r}", "{listed}")
+            values = {**shared, "listed": listed}
+        own = re.compile(r"\{(" + "|".join(map(re.escape, values)) + r")(?=[!:}])")
+        parts.append(own.sub("{\\g<1>_" + str(i), part))
+        fields.update({f"{k}_{i}": v for k, v in values.items()})
+    return DataError.about("; ".join(parts), **fields)

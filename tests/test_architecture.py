@@ -32,6 +32,11 @@ CORE = {
     "normcli.rounding",
     "normcli.scaler",
     "normcli.stats",
+    "normcli.tensor",
+    "normcli.tensor.bn_stats",
+    "normcli.tensor.layout",
+    "normcli.tensor.norm",
+    "normcli.tensor.norm_kernel",
     "normcli.validate",
 }
 HEAVY = ("click", "rich", "pyarrow", "pandas", "polars")
@@ -43,9 +48,18 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path) -> set[str]:
-    """Every module `path` imports, by its full name (normcli imports absolutely)."""
+    """Every module `path` imports at run time, by its full name (normcli imports absolutely)."""
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {  # `if TYPE_CHECKING:` imports are for mypy; they do not run
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -133,6 +147,11 @@ WORDS_ONLY = [
     "normcli.lrn_spec",
     "normcli.lrn_kernel",
     "normcli.pipeline",
+    "normcli.norm_pipeline",
+    "normcli.tensor.bn_stats",
+    "normcli.tensor.layout",
+    "normcli.tensor.norm",
+    "normcli.tensor.norm_kernel",
 ]
 
 

@@ -2,7 +2,10 @@
 
 Files are written to a temporary name in the target folder, flushed and fsync'ed, then
 renamed over the target, so a failure (bad data, a full disk, Ctrl-C, SIGTERM) never
-leaves a half-written file or clobbers the one that was there. An output that exists and
+leaves a half-written file or clobbers the one that was there. Within `staged_outputs()`
+(every command of the CLI) the renames wait until the command has succeeded and are done
+together: a failure of any output (say `--stats-json /dev/full`) leaves every old file as it
+was. An output that exists and
 is not a regular file (a device such as /dev/null or /dev/full, a named pipe) is written
 in place: renaming over it would replace the device with a file.
 """
@@ -12,19 +15,32 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
+import signal
 import stat
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from normcli.errors import DataError, UsageError
 from normcli.io.formats import STDIO
 
-__all__ = ["atomic_path", "check_output_path", "is_special", "open_output", "std_stream", "write_error"]
+__all__ = [
+    "atomic_path",
+    "check_output_path",
+    "is_special",
+    "open_output",
+    "staged_outputs",
+    "std_stream",
+    "stdout_alias",
+    "write_error",
+]
 
 TMP_SUFFIX = ".normcli-tmp"
+_TOKEN_HEX = 4  # random bytes in a temp name (twice as many hex digits)
 
 
 def std_stream(name: str) -> BinaryIO:
@@ -60,6 +76,14 @@ def is_special(output: str) -> bool:
         path = os.path.join(os.path.dirname(path), os.readlink(path))
         path = os.path.abspath(path)
     return False
+
+
+def stdout_alias(output: str) -> str:
+    """'-' for a path that names this process's stdout (/dev/stdout, /dev/fd/1,
+    /proc/self/fd/1), so it is written as stdout is, whatever stdout is (a pipe cannot be
+    seeked or renamed over); any other path as it is."""
+    names = ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", f"/proc/{os.getpid()}/fd/1")
+    return STDIO if output in names else output
 
 
 def _link_target(output: str) -> str:
@@ -134,7 +158,8 @@ def _file_identity(path: str) -> tuple[int, int] | None:
 @contextlib.contextmanager
 def atomic_path(output: str) -> Iterator[str]:
     """Yield a temporary path beside `output`; on success it is fsync'ed and renamed to
-    `output`, on any failure (Ctrl-C included) removed. A device or pipe is yielded as is."""
+    `output` (inside `staged_outputs()`, when that block ends), on any failure (Ctrl-C
+    included) removed. A device or pipe is yielded as is."""
     if is_special(output):
         try:
             yield output
@@ -145,7 +170,7 @@ def atomic_path(output: str) -> Iterator[str]:
     folder = target.parent if str(target.parent) else Path(".")
     # The name is chosen before the file exists, so that cleanup knows it whatever instant
     # an interrupt lands at (mkstemp could be interrupted after creating its file).
-    tmp = str(folder / f".{target.name}.{secrets.token_hex(4)}{TMP_SUFFIX}")
+    tmp = str(folder / temp_name(target.name, folder))
     try:
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -155,6 +180,9 @@ def atomic_path(output: str) -> Iterator[str]:
         yield tmp
         _fsync(tmp)
         _keep_mode(str(target), tmp)
+        if _staged is not None:
+            _staged.append(_Staged(tmp, str(target), output))
+            return  # renamed with the command's other outputs, or removed if one fails
         os.replace(tmp, target)
     except BaseException as exc:
         with contextlib.suppress(OSError):
@@ -164,10 +192,129 @@ def atomic_path(output: str) -> Iterator[str]:
         raise
 
 
+def temp_name(name: str, folder: Path | str = ".") -> str:
+    """`.NAME.RANDOM.normcli-tmp`, with NAME shortened where the whole would pass the
+    folder's limit on a file name (255 bytes on most file systems)."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    extra = 2 + 2 * _TOKEN_HEX + len(TMP_SUFFIX)
+    raw = os.fsencode(name)
+    if len(raw) + extra > limit:
+        raw = raw[: max(limit - extra, 1)]
+        name = raw.decode(errors="ignore") or "out"  # never cut a UTF-8 character in two
+    return f".{name}.{secrets.token_hex(_TOKEN_HEX)}{TMP_SUFFIX}"
+
+
+# --- outputs committed together --------------------------------------------------------------------
+
+
+@dataclass
+class _Staged:
+    tmp: str  # the finished temporary file
+    target: str  # the file it replaces (a link's target)
+    output: str  # the path as the user gave it, for messages
+
+
+_staged: list[_Staged] | None = None  # the outputs of the running command, while staging
+_DEFERRED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT") if hasattr(signal, name)
+)
+
+
+@contextlib.contextmanager
+def staged_outputs() -> Iterator[None]:
+    """Keep every file written with `atomic_path` in this block under its temporary name and
+    rename them all into place when the block ends without an error; if anything fails
+    (an output, the report, a signal), remove them all, so every old file stays as it was."""
+    global _staged
+    if _staged is not None:  # already staging: these outputs join the outer block's
+        yield
+        return
+    staged: list[_Staged] = []
+    _staged = staged
+    try:
+        try:
+            yield
+        except BaseException:
+            _discard(staged)
+            raise
+        deferred = _commit(staged)
+    finally:
+        _staged = None
+    for signum in deferred:  # a signal that came during the renames: handled now, as usual
+        signal.raise_signal(signum)
+
+
+def _discard(staged: list[_Staged]) -> None:
+    for s in staged:
+        with contextlib.suppress(OSError):
+            os.unlink(s.tmp)
+
+
+def _commit(staged: list[_Staged]) -> list[int]:
+    """Rename every staged file into place. A signal arriving meanwhile waits until all are
+    done (its number is returned); if a rename fails, the ones done are undone from the
+    hard-link backups of the files they replaced. Returns the signals held back."""
+    deferred: list[int] = []
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: signals cannot be held back
+        for signum in _DEFERRED_SIGNALS:
+            if signal.getsignal(signum) not in (None, signal.SIG_IGN):
+                previous[signum] = signal.signal(signum, lambda n, frame: deferred.append(n))
+    done: list[tuple[_Staged, str | None, bool]] = []
+    try:
+        for s in staged:
+            existed = os.path.lexists(s.target)
+            backup = _backup(s.target) if existed and len(staged) > 1 else None
+            try:
+                os.replace(s.tmp, s.target)
+            except OSError as exc:
+                if backup is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(backup)
+                _undo(done)
+                _discard(staged)
+                raise write_error(s.output, exc) from None
+            done.append((s, backup, existed))
+        for _, backup, _ in done:
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(backup)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return list(dict.fromkeys(deferred))
+
+
+def _backup(target: str) -> str | None:
+    """A hard link to the file at `target` (None if there is none, or links are not possible)."""
+    folder, name = os.path.split(target)
+    backup = os.path.join(folder, temp_name(name, folder or "."))
+    try:
+        os.link(target, backup)
+    except OSError:
+        return None
+    return backup
+
+
+def _undo(done: list[tuple[_Staged, str | None, bool]]) -> None:
+    """Put back the files that renames in `done` replaced, and remove the ones they created.
+    (Where a file existed but could not be linked, the new complete file stays.)"""
+    for s, backup, existed in reversed(done):
+        with contextlib.suppress(OSError):
+            if backup is not None:
+                os.replace(backup, s.target)
+            elif not existed:
+                os.unlink(s.target)
+
+
 def write_error(output: str, exc: OSError) -> DataError:
     """A failed write (disk full, quota, read-only) as one line naming the output."""
     reason = exc.strerror or (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-    reason = reason.split("Detail: ")[-1].strip("[] ")
+    # pyarrow: "... Detail: [errno 28] No space left on device"
+    reason = re.sub(r"^\[errno \d+\]\s*", "", reason.split("Detail: ")[-1].strip())
     return DataError(f"cannot write {output}: {reason}")
 
 

@@ -15,12 +15,19 @@ import pyarrow.compute as pc
 
 from normcli.errors import DataError, UsageError
 
-__all__ = ["ArrayBatch", "TableBatch", "is_numeric_type"]
+__all__ = ["ArrayBatch", "TableBatch", "dtype_name", "is_numeric_type"]
 
 
 def is_numeric_type(t: pa.DataType) -> bool:
     """Whether a column of this type can be scaled (read as float64)."""
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+
+
+def dtype_name(t: pa.DataType) -> str | None:
+    """The NumPy name of an integer or float Arrow type (int64, float32, ...); else None."""
+    if pa.types.is_integer(t):
+        return str(t)
+    return {pa.float16(): "float16", pa.float32(): "float32", pa.float64(): "float64"}.get(t)
 
 
 # Arrow <-> NumPy for float columns straight through the buffers. pyarrow's own converters
@@ -94,6 +101,20 @@ class TableBatch:
             fields[i] = pa.field(name, arrays[i].type)
         return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
 
+    def with_integers(self, new: Mapping[str, np.ndarray]) -> TableBatch:
+        """The batch with `new` columns (float64 holding whole numbers, NaN as null) as int64."""
+        arrays = list(self.rb.columns)
+        fields = list(self.rb.schema)
+        for name, values in new.items():
+            i = self.rb.schema.get_field_index(name)
+            missing = np.isnan(values)
+            ints = np.where(missing, 0, values).astype(np.int64)
+            nulls = int(np.count_nonzero(missing))
+            validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+            arrays[i] = pa.Array.from_buffers(pa.int64(), len(ints), [validity, pa.py_buffer(ints)], nulls)
+            fields[i] = pa.field(name, pa.int64())
+        return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
+
     def to_record_batch(self) -> pa.RecordBatch:
         return self.rb
 
@@ -107,8 +128,31 @@ class TableBatch:
                     f"column {name!r} is not numeric, and .npy output holds numbers only; "
                     "choose .csv or .parquet output"
                 )
+            _check_exact_in(col, np.dtype(dtype), name, self.source)
             out[:, j] = self.numeric(name)
         return out
+
+
+def _check_exact_in(col: pa.Array, dtype: np.dtype, name: str, source: str) -> None:
+    """A column (not scaled, or scaled into `dtype` already) must keep its values in a
+    `dtype` .npy: an int64 id beyond 2**53, a uint64, a decimal or a float64 written as
+    float32 would change in silence, so that is an error naming a value."""
+    target = _ARROW_FLOATS.get(dtype, pa.float64())
+    t = col.type
+    if pa.types.is_null(t) or (pa.types.is_floating(t) and t.bit_width <= target.bit_width):
+        return
+    there = pc.cast(col, target, safe=False)
+    back = pc.cast(there, t, safe=False)
+    same = pc.equal(back, col)
+    if pa.types.is_floating(t):
+        same = pc.or_(same, pc.and_(pc.is_nan(col), pc.is_nan(back)))
+    bad = pc.filter(col, pc.invert(pc.fill_null(same, True)))
+    if len(bad):
+        raise DataError(
+            f"{source}: column {name!r} holds {str(bad[0].as_py())!r}, which a {dtype} .npy cannot store exactly; "
+            + ("use --dtype float64 or " if dtype != np.float64 else "")
+            + "write .csv or .parquet output"
+        )
 
 
 class ArrayBatch:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-import numpy as np
-
 from normcli.errors import DataError, UsageError
-from normcli.io.arrays import batch_length, iter_blocks, load_npy
+from normcli.io.arrays import block_axis, iter_slabs, load_npy
 from normcli.io.batch import ArrayBatch
 from normcli.io.formats import label
 from normcli.io.reader_base import Reader
@@ -20,7 +18,8 @@ NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main
 
 class ArrayReader(Reader):
     """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
-    array one feature; other ranks need --axis. Batches are slices of the memory map."""
+    array one feature; other ranks need --axis. Batches are blocks along another axis
+    (`block_axis`), each holding every feature, read with pread."""
 
     format = "npy"
 
@@ -47,23 +46,13 @@ class ArrayReader(Reader):
             raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
         self.axis = axis % data.ndim
         self.data = data
-        self.batch_axis = 0 if self.axis != 0 else 1
+        chosen = block_axis(data.shape, data.dtype.itemsize, (self.axis,), NPY_BATCH_BYTES)
+        self.batch_axis = (0 if self.axis != 0 else 1) if chosen is None else chosen
         self.names = [str(j) for j in range(data.shape[self.axis])]
         self.numeric_names = list(self.names)
         self.layout = Layout.array(data.ndim, self.axis)
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
-        if self.batch_axis == 0:  # read with pread: the pages read are not charged to us
-            start = 0
-            for block in iter_blocks(self.data, NPY_BATCH_BYTES):
-                self.bytes_read += block.nbytes
-                yield ArrayBatch(block, self.axis, self.label, start, 0)
-                start += block.shape[0]
-            return
-        n = self.data.shape[self.batch_axis]
-        step = batch_length(self.data.shape, self.data.dtype.itemsize, self.batch_axis, NPY_BATCH_BYTES)
-        for start in range(0, n, step):
-            index = (slice(None),) * self.batch_axis + (slice(start, start + step),)
-            block = np.array(self.data[index])  # copy out of the memory map
+        for start, block in iter_slabs(self.data, self.batch_axis, NPY_BATCH_BYTES):
             self.bytes_read += block.nbytes
             yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)

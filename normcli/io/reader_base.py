@@ -22,6 +22,8 @@ class Reader:
     # columns with no value in the head their types were read from (a CSV): named by the
     # user they are read as numbers, otherwise left alone like text
     empty_names: Sequence[str] = ()
+    input_types: dict[str, str | None] = {}  # the input type of each column (int64, float32, ...) where known
+    notes: list[str] = []  # things about the input worth a warning (a header that looks like data)
     shape: tuple[int, ...] | None = None  # an array input's shape; None for a table
     total_bytes: int | None = None
     bytes_read: int = 0

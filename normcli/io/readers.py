@@ -18,10 +18,22 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
-from normcli.io.atomic import std_stream
-from normcli.io.batch import TableBatch, is_numeric_type
-from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.batch import TableBatch, dtype_name, is_numeric_type
+from normcli.io.dialect import SNIFF_CHARS, Dialect, DialectOptions, sniff_dialect
+from normcli.io.formats import STDIO, compression_suffix, detect_format, label
+from normcli.io.inputs import is_stream, open_input, read_error, spool
+from normcli.io.quotes import QuoteScanner, scan_file
 from normcli.io.reader_base import Reader
+from normcli.io.streams import (
+    MAGIC_BYTES,
+    CommentFilter,
+    SpaceCollapser,
+    Transcoder,
+    compression_of,
+    decompressed,
+    read_exactly,
+    sniff_bom,
+)
 from normcli.layout import Layout
 from normcli.validate import first_line
 
@@ -30,9 +42,17 @@ __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 # Bytes pyarrow parses at a time. Its streaming reader keeps a few dozen blocks in flight,
 # so this sets the memory ceiling; 2 MB also measured fastest (benchmarks/run.py).
 CSV_BLOCK_BYTES = 2 << 20
+# Parquet is decoded a page at a time into batches of about PARQUET_BATCH_BYTES (of the columns
+# read), at most PARQUET_BATCH_ROWS rows: memory follows the batch, not the row group, so a file
+# written as one row group of a million rows (pandas' default) is read in bounded memory too.
+PARQUET_BATCH_BYTES = 4 << 20
 PARQUET_BATCH_ROWS = 128 * 1024
+# Each column chunk is read through a buffer of this size (pyarrow's default reads a whole
+# column chunk, or with pre_buffer every chunk of every row group asked for, before decoding).
+PARQUET_BUFFER_BYTES = 256 << 10
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
+MAX_CSV_BLOCK_BYTES = 128 << 20  # a file with a row longer than a block is read again in blocks up to this
 
 
 def open_reader(
@@ -42,15 +62,23 @@ def open_reader(
     float_columns: Iterable[str] | None = None,
     text_passthrough: bool = False,
     axis: int | None = None,
+    dialect: DialectOptions | None = None,
 ) -> Reader:
     """Open `path` ('-' for stdin) for batch reading.
 
     `float_columns` are read as float64 (None: every numeric-looking column), so a later
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
-    their original text. `axis` is the feature axis of an N-D .npy array."""
-    fmt = detect_format(path, fmt, default="csv" if path == STDIO else None)
+    their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
+    the user said about a CSV/TSV input (the rest is sniffed)."""
     if path != STDIO:
         _check_readable(path)
+    fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
+    codec = compression_suffix(path)[1]
+    if codec and fmt in ("parquet", "npy"):
+        raise UsageError(f"{path}: compressed {fmt} input is not supported; decompress it first")
+    given = (dialect or DialectOptions()).given()
+    if given and fmt in ("parquet", "npy"):
+        raise UsageError(f"{label(path)} is {fmt}; CSV options ({', '.join(sorted(given))}) apply to CSV/TSV only")
     if fmt == "npy":
         from normcli.io.npy_reader import ArrayReader
 
@@ -59,7 +87,23 @@ def open_reader(
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
         return ParquetReader(path)
-    return CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect)
+    if float_columns is not None and not text_passthrough:
+        # the other columns go to a typed output (Parquet, .npy): keep their values exactly
+        from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
+
+        return ExactUnscaled(reader, numeric_looking_text(reader, float_columns))
+    return reader
+
+
+def arrow_source(path: str) -> str | pa.NativeFile:
+    """`path` for pyarrow, which encodes names as UTF-8: a name holding other bytes (which
+    Python keeps as surrogates) is opened here, by its bytes, and handed over as a file."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return pa.OSFile(os.fsencode(path), "r")
+    return path
 
 
 def _check_readable(path: str) -> None:
@@ -84,8 +128,9 @@ class TableReader(Reader):
 
 
 class CsvReader(TableReader):
-    """CSV/TSV through pyarrow's streaming reader. Types are decided once, from the head of
-    the input, and then fixed, so every batch has the same schema."""
+    """CSV/TSV through pyarrow's streaming reader. The dialect (delimiter, decimal mark,
+    compression, encoding) and the types are decided once, from the head of the input, and
+    then fixed, so every batch has the same schema."""
 
     def __init__(
         self,
@@ -94,16 +139,22 @@ class CsvReader(TableReader):
         fmt: str,
         float_columns: Iterable[str] | None,
         text_passthrough: bool,
+        options: DialectOptions | None = None,
     ) -> None:
         self.label = label(path)
         self.format = fmt
         self._path = path
-        # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
-        self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        self._stream: BinaryIO = std_stream("stdin") if path == STDIO else open(path, "rb")  # noqa: SIM115
-        if path != STDIO:
+        self._quotes: QuoteScanner | None = None
+        stream, self._rereadable = open_input(path)
+        self._stream: Any = stream
+        self._raw = stream  # what close() closes: the decoding streams put before it hold no resources
+        if self._rereadable:
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
+            self.dialect = self._open_dialect(options or DialectOptions(), delimiter)
+            if self.dialect.compression:
+                self.total_bytes = None  # progress counts decompressed bytes: the total is unknown
+            self._parse = self.dialect.parse_options()
             self._head = self._read_head()
             schema = self._sniff_schema()
         except BaseException:
@@ -125,9 +176,51 @@ class CsvReader(TableReader):
         self._types = types
         self.empty_names = [f.name for f in schema if pa.types.is_null(f.type)]
         self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
+        # the type each column had in the head (int64, double, ...), for the scaler file
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
+        self.notes: list[str] = []
+        if self.dialect.header and self.dialect.names is None and _header_looks_like_data(schema, self.dialect):
+            shown = ", ".join(self.names[:3]) + (", ..." if len(self.names) > 3 else "")
+            self.notes.append(
+                f"the header of {self.label} ({shown}) looks like a row of data; "
+                "if the file has no header, give --no-header"
+            )
+
+    def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
+        """Put decompression and transcoding in front of the input, as its first bytes ask,
+        then sniff the dialect from its head. `self._stream` becomes the UTF-8 text."""
+        magic = read_exactly(self._stream, MAGIC_BYTES)
+        codec = compression_of(magic)
+        named = compression_suffix(self._path)[1]
+        if named and codec != named:
+            raise DataError(f"{self.label} is not {named}-compressed (its first bytes are not {named}'s)")
+        stream: Any = _Replay(magic, self._stream)
+        if codec:
+            stream = decompressed(stream, codec, self.label)
+        start = read_exactly(stream, 4)
+        stream = _Replay(start, stream)
+        encoding = options.encoding or sniff_bom(start) or "utf-8"
+        if encoding != "utf-8":
+            stream = Transcoder(stream, encoding, self.label)
+        if options.comment:
+            stream = CommentFilter(stream, options.comment)
+        head = read_exactly(stream, SNIFF_BYTES)
+        # the rows the dialect is read from; all of the head only when rows are skipped first
+        sample = head if options.skip_rows else head[: 4 * SNIFF_CHARS]
+        dialect = sniff_dialect(
+            sample.decode("utf-8", errors="replace"),
+            options,
+            default_delimiter=default_delimiter,
+            compression=codec,
+            encoding=encoding,
+            source=self.label,
+        )
+        stream = _Replay(head, stream)
+        self._stream = SpaceCollapser(stream) if dialect.spaces else stream
+        return dialect
 
     def _read_head(self) -> bytes:
-        head = self._stream.read(SNIFF_BYTES)
+        head = read_exactly(self._stream, SNIFF_BYTES)
         if not head:
             raise DataError(f"{self.label} is empty")
         self._whole = len(head) < SNIFF_BYTES  # short reads happen only at the end of input
@@ -137,7 +230,7 @@ class CsvReader(TableReader):
         """Grow the head by SNIFF_BYTES; False when there is no more to read or allowed."""
         if self._whole or len(self._head) >= MAX_SNIFF_BYTES:
             return False
-        more = self._stream.read(SNIFF_BYTES)
+        more = read_exactly(self._stream, SNIFF_BYTES)
         self._whole = len(more) < SNIFF_BYTES
         self._head += more
         return True
@@ -157,7 +250,7 @@ class CsvReader(TableReader):
                 break
         if error is None:  # no line break ends a row in the whole head
             raise DataError(f"{self.label}: the first row is longer than {MAX_SNIFF_BYTES >> 20} MiB; is this CSV?")
-        raise error
+        raise (self._whole and self._unclosed_quote(self._head)) or error
 
     def _sniff_head(self) -> tuple[pa.Schema | None, DataError | None]:
         """The schema of the head cut after its last whole row, or the error that cutting
@@ -170,23 +263,28 @@ class CsvReader(TableReader):
             if self._whole
             else [c for c in dict.fromkeys([_last_row_end(head), head.rfind(b"\n") + 1]) if c]
         )
+        if self._whole and not head.endswith((b"\n", b"\r")):
+            head += b"\n"  # pyarrow calls a lone header without its line break an empty file
+            cuts = [len(head)]
         first_error = None
         for cut in cuts:
             try:
                 reader = pacsv.open_csv(
                     io.BytesIO(head[:cut]),
-                    read_options=pacsv.ReadOptions(block_size=max(cut, 1)),
+                    read_options=self.dialect.read_options(max(cut, 1)),
                     parse_options=self._parse,
+                    convert_options=self.dialect.convert_options(),
                 )
                 schema = reader.schema
                 schema.names  # noqa: B018 - decodes the header: fails here on bytes that are not UTF-8
                 rows = sum(batch.num_rows for batch in reader)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                first_error = first_error or csv_error(self.label, exc, None)
+                first_error = first_error or self._with_hint(csv_error(self.label, exc, None))
                 continue
             except UnicodeDecodeError:
                 raise DataError(
-                    f"{self.label}: the header is not valid UTF-8 text; convert the file to UTF-8"
+                    f"{self.label}: the header is not valid UTF-8 text; give its encoding (--encoding latin-1, "
+                    "cp1252, ...) or convert the file to UTF-8"
                 ) from None
             if rows:
                 return schema, None
@@ -194,16 +292,29 @@ class CsvReader(TableReader):
                 raise DataError(f"{self.label} has no data rows, only a header")
         return None, first_error
 
-    def _source(self) -> pa.NativeFile | _Replay:
-        """What pyarrow parses. A file is reopened natively from its start: pyarrow reads
-        ahead on its own IO threads, and a Python file object there makes them take the GIL
-        for every block and free Python buffers at any moment, even while the interpreter
-        exits (a SIGABRT in std::terminate). stdin cannot be reopened, so its sniffed head is
-        replayed before the rest."""
-        if self._path == STDIO:
-            return _Replay(self._head, self._stream)
-        self._stream.close()
-        return pa.OSFile(self._path, "r")
+    def _source(self) -> Any:
+        """What pyarrow parses. A plain or gzip/bz2/zstd file is reopened natively from its
+        start: pyarrow reads ahead on its own IO threads, and a Python file object there
+        makes them take the GIL for every block and free Python buffers at any moment, even
+        while the interpreter exits (a SIGABRT in std::terminate). stdin, a pipe or `<(...)`
+        cannot be reopened (a FIFO reopened waits forever for a new writer), and text that
+        Python transcodes or filters is Python's anyway, so there the sniffed head is
+        replayed before the rest, shown to the quote scanner on the way."""
+        if self._through_python:
+            self._quotes = QuoteScanner(self._parse.delimiter, self._parse.quote_char or '"')
+            # buffered, so that each read pyarrow asks for is whole: short blocks would cut
+            # quoted rows across more than two blocks, which its parser refuses
+            return io.BufferedReader(_Replay(self._head, self._stream, self._quotes), CSV_BLOCK_BYTES)
+        self._raw.close()
+        source = pa.OSFile(os.fsencode(self._path), "r")  # bytes: a name need not be UTF-8
+        if self.dialect.compression:
+            return decompressed(source, self.dialect.compression, self.label)
+        return source
+
+    @property
+    def _through_python(self) -> bool:
+        """Whether the input reaches pyarrow through Python (so it cannot be read again)."""
+        return not self._rereadable or self.dialect.needs_filter
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         types, include = self._types, None
@@ -212,35 +323,148 @@ class CsvReader(TableReader):
             # one asked for by name that was empty in the head is read as numbers.
             include = list(columns)
             types = {n: pa.float64() if n in self.empty_names else self._types[n] for n in include}
+        block_size, rows_done = CSV_BLOCK_BYTES, 0
         try:
-            source = self._source()
-            reader = pacsv.open_csv(
-                source,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES),
-                parse_options=self._parse,
-                convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
-            )
-            while True:
-                try:
-                    rb = reader.read_next_batch()
-                except StopIteration:
-                    self.bytes_read = self.total_bytes or self.bytes_read
-                    return
-                # one batch per block read; exact enough for a progress bar
-                self.bytes_read += CSV_BLOCK_BYTES
-                if self.total_bytes is not None:
-                    self.bytes_read = min(self.bytes_read, self.total_bytes)
-                yield TableBatch(rb, self.label)
+            while True:  # once, unless a row longer than the block makes it start over with a bigger one
+                source = self._source()
+                reader = pacsv.open_csv(
+                    source,
+                    read_options=self.dialect.read_options(block_size),
+                    parse_options=self._parse,
+                    convert_options=self.dialect.convert_options(column_types=types, include_columns=include),
+                )
+                skip = rows_done  # rows already handed out before starting over
+                while True:
+                    try:
+                        rb = reader.read_next_batch()
+                    except StopIteration:
+                        self.bytes_read = self.total_bytes or self.bytes_read
+                        unclosed = self._unclosed_quote()
+                        if unclosed:
+                            raise unclosed from None
+                        return
+                    except pa.ArrowInvalid as exc:
+                        if not _straddles(exc):
+                            raise
+                        block_size = self._grown_block(block_size, rows_done)
+                        source.close()
+                        break
+                    if skip:
+                        cut = min(skip, rb.num_rows)
+                        rb, skip = rb.slice(cut), skip - cut
+                        if rb.num_rows == 0:
+                            continue
+                    # one batch per block read; exact enough for a progress bar
+                    self.bytes_read += CSV_BLOCK_BYTES
+                    if self.total_bytes is not None:
+                        self.bytes_read = min(self.bytes_read, self.total_bytes)
+                    rows_done += rb.num_rows
+                    yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise csv_error(self.label, exc, self.names) from None
+            # a row cut short by a quote that swallowed the rest: name the quote, not the row
+            raise (self._unclosed_quote() or self._with_hint(csv_error(self.label, exc, self.names))) from None
         except UnicodeDecodeError:
-            raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
+            raise DataError(
+                f"{self.label} is not valid UTF-8 text; give its encoding with --encoding or convert it to UTF-8"
+            ) from None
+        except OSError as exc:
+            if self.dialect.compression:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise DataError(
+                    f"{self.label} is not a readable {self.dialect.compression} stream ({reason})"
+                ) from None
+            # the input failed (a hung-up terminal, a disk): not the output's fault
+            raise read_error(self.label, exc) from None
         finally:
             self.close()
 
+    def _with_hint(self, error: DataError) -> DataError:
+        """A parse error, with the sniffed dialect said where it may be the cause."""
+        message = str(error)
+        if "UTF-8" in message:
+            return DataError(message.replace("convert the file to UTF-8 first", "give its encoding with --encoding"))
+        described = self.dialect.describe()
+        if described and "fields where" in message:
+            return DataError(f"{message} (read as {described}; give --delimiter if that is wrong)")
+        if described and "non-numeric" in message:
+            return DataError(f"{message} (read as {described}; give --delimiter or --decimal if that is wrong)")
+        return error
+
+    def _unclosed_quote(self, whole: bytes | None = None) -> DataError | None:
+        """A quote that opens a value and is never closed, which pyarrow reads as one value
+        running to the end of the input, swallowing every row after it: an error naming
+        the line where it opens. A file is scanned again (from the page cache; a quote-free
+        chunk costs a search for one), stdin as it streamed through."""
+        if not self._parse.quote_char or self._parse.escape_char or not self._parse.double_quote:
+            return None  # other quoting rules than the scanner's: leave it to the parser
+        if whole is not None:  # the whole input, read for sniffing
+            scanner = QuoteScanner(self._parse.delimiter, self._parse.quote_char)
+            scanner.feed(whole)
+            found = scanner.finish()
+        elif self._through_python:  # stdin, a pipe, transcoded text: scanned as it streamed through
+            found = self._quotes.finish() if self._quotes is not None else None
+        elif self.dialect.compression:  # not seen decompressed here: the parser's error stands
+            found = None
+        else:
+            found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
+        if found is None:
+            return None
+        text = found.text if len(found.text) <= 60 else found.text[:60] + "..."
+        return DataError(
+            f"{self.label}: the quote opened on line {found.line} ({text!r}) is never closed, so every row after "
+            'it would be read as one value; close the quote, or double it ("") if it is part of the text'
+        )
+
+    def _grown_block(self, block_size: int, rows_done: int) -> int:
+        """The block size to start over with after a row longer than `block_size` bytes; an
+        error naming where the row is if the input cannot be read again or the row is huge."""
+        where = f"a row after data row {rows_done:,}" if rows_done else "a row"
+        if self._through_python:
+            raise DataError(
+                f"{self.label}: {where} is longer than {block_size >> 20} MiB, the most normcli reads "
+                "of a stream at once; save the input to a file and give its path"
+            )
+        if block_size >= MAX_CSV_BLOCK_BYTES:
+            raise DataError(
+                f"{self.label}: {where} is longer than {MAX_CSV_BLOCK_BYTES >> 20} MiB, "
+                "more than normcli holds of one row; is this CSV?"
+            )
+        return min(block_size * 8, MAX_CSV_BLOCK_BYTES)
+
+    @property
+    def column_types(self) -> dict[str, pa.DataType]:
+        """The type each column will be read as."""
+        return dict(self._types)
+
+    def read_as_text(self, names: Iterable[str]) -> None:
+        """Read these columns as their original text (the caller types them: io.unscaled)."""
+        for name in names:
+            self._types[name] = pa.string()
+
     def close(self) -> None:
         if self._path != STDIO:
-            self._stream.close()
+            self._raw.close()
+
+
+def _header_looks_like_data(schema: pa.Schema, dialect: Dialect) -> bool:
+    """Whether every header name is a number of its column's kind (an integer over integers,
+    a number over floats), as csv.Sniffer.has_header judges: then it is likely a data row."""
+    for f in schema:
+        text = f.name.strip().replace(dialect.decimal, ".") if dialect.decimal != "." else f.name.strip()
+        try:
+            float(text)
+        except ValueError:
+            return False
+        if pa.types.is_integer(f.type) and not re.fullmatch(r"[+-]?\d+", text):
+            return False
+        if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
+            return False
+    return len(schema) > 0
+
+
+def _straddles(exc: Exception) -> bool:
+    """pyarrow's "straddling object straddles two block boundaries": a row longer than a block."""
+    return "straddl" in str(exc)
 
 
 def _last_row_end(head: bytes) -> int:
@@ -256,12 +480,14 @@ def _last_row_end(head: bytes) -> int:
 
 
 class _Replay(io.RawIOBase):
-    """The bytes already read for sniffing, then the rest of the stream."""
+    """The bytes already read for sniffing, then the rest of the stream (each shown to
+    `quotes` on the way)."""
 
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
+    def __init__(self, head: bytes, rest: BinaryIO, quotes: QuoteScanner | None = None) -> None:
         self._head = memoryview(head)
         # sys.stdin.buffer is a BufferedReader; typing's BinaryIO does not declare readinto
         self._rest = cast(io.BufferedIOBase, rest)
+        self._quotes = quotes
 
     def readable(self) -> bool:
         return True
@@ -273,6 +499,8 @@ class _Replay(io.RawIOBase):
             self._head = self._head[n:]
         else:
             n = self._rest.readinto(buf)
+        if self._quotes is not None and n:
+            self._quotes.feed(memoryview(buf)[:n])
         return n
 
 
@@ -313,48 +541,157 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
 
 
 class ParquetReader(TableReader):
-    """Parquet, a record batch at a time. A Parquet stream on stdin is read into memory
-    first, because the format keeps its index at the end of the file."""
+    """Parquet, a batch of rows at a time, decoded page by page: each column chunk is read
+    through a small buffer, never whole, and nothing is read ahead (pyarrow's `pre_buffer`
+    would fetch every row group asked for up front: memory growing with the file). A Parquet
+    stream on stdin is read into memory first, because the format keeps its index at the end."""
 
     format = "parquet"
 
     def __init__(self, path: str) -> None:
         self.label = label(path)
+        self._spooled: BinaryIO | None = None
         try:
-            if path == STDIO:
-                data = std_stream("stdin").read()
-                if not data:
-                    raise DataError("<stdin> is empty")
-                self.total_bytes = len(data)
-                self._file = pq.ParquetFile(pa.BufferReader(data))
-            else:
-                self.total_bytes = os.path.getsize(path)
-                if self.total_bytes == 0:
-                    raise DataError(f"{path} is empty")
-                self._file = pq.ParquetFile(path)
+            source, self.total_bytes = self._open(path)
+            if self.total_bytes == 0:
+                raise DataError(f"{self.label} is empty")
+            _use_returning_memory_pool()
+            self._file = pq.ParquetFile(source, pre_buffer=False, buffer_size=PARQUET_BUFFER_BYTES)
             schema = self._file.schema_arrow
         except (pa.ArrowException, OSError) as exc:
+            self._close_spool()
             raise parquet_error(self.label, exc) from None
+        except BaseException:
+            self._close_spool()
+            raise
         self.names = schema.names
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
+
+    def _open(self, path: str) -> tuple[str | BinaryIO | pa.NativeFile, int]:
+        """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
+        at the end, so stdin, a pipe or `<(...)` is first spooled to a temporary file."""
+        if path != STDIO and not is_stream(path):
+            return arrow_source(path), os.path.getsize(path)
+        stream, _ = open_input(path)
+        try:
+            self._spooled = spool(stream, self.label)
+        finally:
+            if path != STDIO:
+                stream.close()
+        fd = self._spooled.fileno()
+        size = os.fstat(fd).st_size
+        if os.path.exists(f"/proc/self/fd/{fd}"):  # the anonymous file, opened natively
+            return f"/proc/self/fd/{fd}", size
+        return self._spooled, size  # elsewhere pyarrow reads the Python file
+
+    def _close_spool(self) -> None:
+        if self._spooled is not None:
+            self._spooled.close()
+            self._spooled = None
+
+    def batch_rows(self, columns: list[str] | None) -> int:
+        """Rows per batch: about PARQUET_BATCH_BYTES of the `columns` decoded, judged by
+        the widest row group's uncompressed sizes, at most PARQUET_BATCH_ROWS."""
+        meta = self._file.metadata
+        leaves: list[int] = []  # the Parquet (leaf) columns that store the columns read
+        start = 0
+        for field in self._file.schema_arrow:
+            count = _leaf_count(field.type)
+            if columns is None or field.name in columns:
+                leaves.extend(range(start, start + count))
+            start += count
+        widest = 0.0
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            if group.num_rows:
+                size = sum(group.column(c).total_uncompressed_size for c in leaves if c < group.num_columns)
+                widest = max(widest, size / group.num_rows)
+        rows = int(PARQUET_BATCH_BYTES // widest) if widest else PARQUET_BATCH_ROWS
+        return max(1, min(PARQUET_BATCH_ROWS, rows))
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         total_rows = max(self._file.metadata.num_rows, 1)
         done = 0
+        cols = list(columns) if columns is not None else None
+        rows = self.batch_rows(cols)
         try:
-            cols = list(columns) if columns is not None else None
-            for rb in self._file.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=cols):
+            for rb in self._file.iter_batches(batch_size=rows, columns=cols):
                 done += rb.num_rows
                 self.bytes_read = int(self.total_bytes * done / total_rows) if self.total_bytes else 0
                 yield TableBatch(rb, self.label)
+        except MemoryError as exc:  # pa.ArrowMemoryError too: a failed malloc is not a damaged file
+            raise self._too_big(done, done + rows, exc) from None
         except (pa.ArrowException, OSError) as exc:
-            raise parquet_error(self.label, exc) from None
+            error = parquet_error(self.label, exc)
+            if done:  # the footer was fine: say where the damage is
+                error = DataError(f"{error} after row {done:,} of {total_rows:,}")
+            raise error from None
         finally:
             self.close()
 
+    def _too_big(self, start: int, stop: int, exc: BaseException) -> DataError:
+        """The row group(s) holding rows start..stop, being read when memory ran out, with
+        their size and the fix. (A batch may span the end of one row group.)"""
+        meta = self._file.metadata
+        groups, first_row = [], 0
+        for g in range(meta.num_row_groups):
+            rows = meta.row_group(g).num_rows
+            if first_row < stop and start < first_row + rows:
+                groups.append(g)
+            first_row += rows
+        groups = groups or [max(meta.num_row_groups - 1, 0)]
+        which = f" {groups[0] + 1}" if len(groups) == 1 else f"s {groups[0] + 1}-{groups[-1] + 1}"
+        biggest = max(groups, key=lambda g: meta.row_group(g).total_byte_size) if meta.num_row_groups else 0
+        size = meta.row_group(biggest).total_byte_size / 2**20 if meta.num_row_groups else 0.0
+        count = meta.row_group(biggest).num_rows if meta.num_row_groups else 0
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        return DataError(
+            f"{self.label}: row group{which} of {meta.num_row_groups} ({count:,} rows, {size:,.1f} MB stored "
+            f"uncompressed) did not fit in memory ({reason}); free memory, or rewrite the file with smaller row "
+            "groups (pyarrow: write_table(table, path, row_group_size=100_000))"
+        )
+
     def close(self) -> None:
         self._file.close()
+        self._close_spool()
+
+
+def _use_returning_memory_pool() -> None:
+    """Arrow allocations from jemalloc with pages returned to the system at once (decay 0):
+    decoding Parquet allocates and frees a page's worth per column per batch, and the default
+    allocator (mimalloc) keeps freed pages, so peak RSS (benchmarks/bench_parquet_memory.py)
+    grew by about a third. A pool chosen with ARROW_DEFAULT_MEMORY_POOL is left alone, and a
+    pyarrow built without jemalloc keeps its default; so does a process with a limit on its
+    address space (ulimit -v), where jemalloc's reservations abort the process (at 600 MB)
+    while mimalloc works."""
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or _address_space_limited():
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except (NotImplementedError, pa.ArrowNotImplementedError):
+        pass
+
+
+def _address_space_limited() -> bool:
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return False
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+
+
+def _leaf_count(t: pa.DataType) -> int:
+    """How many Parquet columns store an Arrow column of type `t`."""
+    if pa.types.is_struct(t):
+        return sum(_leaf_count(t.field(i).type) for i in range(t.num_fields))
+    if pa.types.is_map(t):
+        return _leaf_count(t.key_type) + _leaf_count(t.item_type)
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return _leaf_count(t.value_type)
+    return 1
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:

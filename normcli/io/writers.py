@@ -4,6 +4,9 @@ replaced atomically when (and only when) the whole output has been written."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -15,10 +18,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError
-from normcli.io.arrays import append_block, write_npy_header
+from normcli.io.arrays import append_block, write_npy_header, write_slab
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.formats import STDIO
+from normcli.io.formats import STDIO, compression_suffix
+from normcli.io.streams import open_compressed_sink
 
 if TYPE_CHECKING:
     import polars
@@ -29,7 +33,10 @@ __all__ = ["Writer", "open_npy_stream", "open_writer"]
 class Writer:
     """Takes batches in order; `close` finishes the output (footer, header, flush), `abort`
     gives it up: it releases the file without finishing it, since a failed command's output
-    is deleted (a file) or must not look complete (a pipe)."""
+    is deleted (a file) or must not look complete (a pipe).
+    `fixed_types`: every batch must have the first batch's types (not so for text)."""
+
+    fixed_types = True
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         raise NotImplementedError
@@ -48,6 +55,7 @@ class CsvWriter(Writer):
 
     # polars formats a frame on all cores; small frames waste that, so batches are grouped
     GROUP_BYTES = 16 << 20
+    fixed_types = False
 
     def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
         import polars
@@ -61,6 +69,10 @@ class CsvWriter(Writer):
         self._pending_bytes = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
+        frame = getattr(batch, "frame", None)  # a polars frame (io/fastcsv.py): written as it is
+        if frame is not None:
+            self._write_frame(frame)
+            return
         rb = batch.to_record_batch()
         if self._header and not self._pending:
             _check_writable_as_text(rb.schema)
@@ -79,6 +91,7 @@ class CsvWriter(Writer):
             self._sink.write(header_line(table.schema.names, self._delimiter))
             self._sink.flush()  # polars may write to the file descriptor directly
             self._header = False
+        table = _fixed_offsets_as_text(table)
         if table.num_columns == 1:
             # A lone empty field is an empty line, which CSV readers skip: write "" there.
             null = '""'
@@ -89,7 +102,24 @@ class CsvWriter(Writer):
             table = _empty_text_as_null(table)
         # from_arrow gives a DataFrame for a Table (a Series only for an Array)
         renamed = table.rename_columns([str(i) for i in range(table.num_columns)])
-        frame = cast("polars.DataFrame", self._polars.from_arrow(renamed))
+        self._write_csv(cast("polars.DataFrame", self._polars.from_arrow(renamed)), null)
+
+    def _write_frame(self, frame: polars.DataFrame) -> None:
+        """A frame from the fast CSV reader: the same header, empty-text and null rules as
+        Arrow batches get above, so both paths write the same bytes."""
+        if self._header:
+            self._sink.write(header_line(list(frame.columns), self._delimiter))
+            self._sink.flush()
+            self._header = False
+        pl = self._polars
+        null = '""' if frame.width == 1 else ""
+        if frame.width > 1:
+            text = [n for n, t in frame.schema.items() if t == pl.String]
+            if text:
+                frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
+        self._write_csv(frame, null)
+
+    def _write_csv(self, frame: polars.DataFrame, null: str) -> None:
         try:
             frame.write_csv(self._sink, include_header=False, separator=self._delimiter, null_value=null)
         except self._polars.exceptions.ComputeError as exc:  # a type CSV has no text for
@@ -130,6 +160,23 @@ def _check_writable_as_text(schema: pa.Schema) -> None:
             )
 
 
+_FIXED_OFFSET = re.compile(r"[+-]\d\d:?\d\d")
+
+
+def _fixed_offsets_as_text(table: pa.Table) -> pa.Table:
+    """Timestamps in a fixed-offset zone ("+05:30", as Parquet files from many tools hold)
+    as text: polars knows only named zones. The text is what polars writes for a named
+    zone, local time and offset (2024-01-01T15:30:00.123456000+0530), so the instant and
+    the offset survive."""
+    import pyarrow.compute as pc
+
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz and _FIXED_OFFSET.fullmatch(f.type.tz):
+            text = pc.strftime(table.column(i), "%Y-%m-%dT%H:%M:%S%z")  # %S carries the unit's fraction
+            table = table.set_column(i, pa.field(f.name, pa.string()), text)
+    return table
+
+
 def _is_binary(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_fixed_size_binary(t)
 
@@ -165,14 +212,24 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 
 
 class ParquetWriter(Writer):
-    """Parquet, a row group per batch; the footer is written by `close` only.
+    """Parquet in row groups of a bounded size: batches are gathered (not copied) until they
+    hold GROUP_BYTES or GROUP_ROWS rows, then written as one row group, so the row groups do
+    not shrink with the reader's batches, nor grow with the input's row groups. The footer
+    is written by `close` only.
 
     pyarrow's writer writes the footer whenever it is dropped, closed or not, so the sink it
     is given is one we can shut first: a native file of ours, or a gate in front of a stream."""
 
+    GROUP_BYTES = 16 << 20
+    GROUP_ROWS = 128 * 1024
+
     def __init__(self, sink: BinaryIO | str) -> None:
-        self._sink: pa.NativeFile | _Gate = pa.OSFile(sink, "wb") if isinstance(sink, str) else _Gate(sink)
+        # a path is opened by its bytes: pyarrow would encode a name as UTF-8, which not every name is
+        self._sink: pa.NativeFile | _Gate = pa.OSFile(os.fsencode(sink), "w") if isinstance(sink, str) else _Gate(sink)
         self._writer: pq.ParquetWriter | None = None
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_bytes = 0
+        self._pending_rows = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
@@ -181,12 +238,26 @@ class ParquetWriter(Writer):
             # measured data; keep it for the other columns (text, mostly).
             dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
             self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
-        self._writer.write_batch(rb)
+        self._pending.append(rb)
+        self._pending_bytes += rb.nbytes
+        self._pending_rows += rb.num_rows
+        if self._pending_bytes >= self.GROUP_BYTES or self._pending_rows >= self.GROUP_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._writer is None or not self._pending:
+            return
+        table = pa.Table.from_batches(self._pending)
+        self._pending, self._pending_bytes, self._pending_rows = [], 0, 0
+        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-        self._sink.close()
+        try:
+            if self._writer is not None:
+                self._flush()
+                self._writer.close()
+        finally:
+            self._sink.close()
 
     def abort(self) -> None:
         self._sink.close()  # first: the footer pyarrow writes when its writer is dropped goes nowhere
@@ -221,15 +292,17 @@ class NpyWriter(Writer):
     """.npy into a file path, never holding the array.
 
     From an array (known `shape`), batches along axis 0 are appended after the header, as
-    they come; batches along another axis (features on axis 0) fill a memory map instead.
-    From a table, rows are appended and the final row count is written into the header at
-    the end (NumPy pads its header so that the shape can grow in place)."""
+    they come; batches along another axis (features on axis 0, say) are written in place
+    with pwrite into the file, sized up front (a memory map would do the same, but its dirty
+    pages count against this process until they are written back: the whole output). From
+    a table, rows are appended and the final row count is written into the header at the
+    end (NumPy pads its header so that the shape can grow in place)."""
 
     def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: npt.DTypeLike) -> None:
         self._path = path
         self._dtype = np.dtype(dtype)
         self._shape = shape
-        self._map: np.memmap | None = None
+        self._sized = False
         self._rows = 0
         self._width = 0
         self._fh: BinaryIO = open(path, "wb")  # noqa: SIM115 - closed in close()
@@ -238,14 +311,15 @@ class NpyWriter(Writer):
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         if self._shape is not None and isinstance(batch, ArrayBatch):
-            if batch.batch_axis == 0:
+            if batch.batch_axis == 0 and not self._sized:
                 append_block(self._fh, batch.block, self._dtype)
                 return
-            if self._map is None:
-                self._fh.close()
-                self._map = np.lib.format.open_memmap(self._path, mode="w+", dtype=self._dtype, shape=self._shape)
-            index = (slice(None),) * batch.batch_axis + (slice(batch.start, batch.start + batch.num_rows),)
-            self._map[index] = batch.block
+            if not self._sized:
+                self._fh.flush()
+                self._fh.truncate(self._header_len + int(np.prod(self._shape, dtype=np.int64)) * self._dtype.itemsize)
+                self._sized = True
+            block = np.asarray(batch.block, dtype=self._dtype)
+            write_slab(self._fh.fileno(), self._header_len, self._shape, batch.batch_axis, batch.start, block)
             return
         with np.errstate(over="ignore"):  # apply_stream reports values beyond the dtype
             matrix = batch.to_matrix(self._dtype)
@@ -254,14 +328,9 @@ class NpyWriter(Writer):
         self._rows += matrix.shape[0]
 
     def abort(self) -> None:
-        self._map = None  # unmapped, not flushed: the file is about to be deleted
-        self._fh.close()
+        self._fh.close()  # the file is about to be deleted
 
     def close(self) -> None:
-        if self._map is not None:
-            self._map.flush()
-            self._map = None  # unmap before the file is renamed
-            return
         if self._shape is None:
             self._fh.seek(0)
             write_npy_header(self._fh, (self._rows, self._width), self._dtype)
@@ -286,8 +355,16 @@ def open_writer(
             yield writer
         stdout.flush()
         return
-    with atomic_path(output) as tmp, _finished(_table_writer(tmp, fmt)) as writer:
-        yield writer
+    codec = compression_suffix(output)[1]
+    with atomic_path(output) as tmp:
+        # -o data.csv.gz: compressed as it is written
+        sink = open_compressed_sink(tmp, codec) if codec else tmp
+        try:
+            with _finished(_table_writer(sink, fmt)) as writer:
+                yield writer
+        finally:
+            if not isinstance(sink, str):
+                sink.close()
 
 
 @contextlib.contextmanager
@@ -316,11 +393,28 @@ def _npy_target(output: str) -> Iterator[str]:
         with atomic_path(output) as tmp:
             yield tmp
         return
-    with tempfile.TemporaryDirectory(prefix="normcli-") as scratch:
+    folder = tempfile.gettempdir()
+    try:
+        scratch_dir = tempfile.TemporaryDirectory(prefix="normcli-")
+    except OSError as exc:
+        raise _scratch_error(folder, exc) from None
+    with scratch_dir as scratch:
         path = f"{scratch}/out.npy"
-        yield path
+        try:
+            yield path
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):  # the scratch file, not the data
+                raise _scratch_error(folder, exc) from None
+            raise
         with open(path, "rb") as fh, open_output(output) as sink:
             shutil.copyfileobj(fh, sink, 1 << 20)
+
+
+def _scratch_error(folder: str, exc: OSError) -> DataError:
+    return DataError(
+        f"cannot write the .npy scratch file in the temporary folder {folder}: {exc.strerror or exc}; "
+        "set TMPDIR to a folder with room"
+    )
 
 
 @contextlib.contextmanager
