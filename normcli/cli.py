@@ -13,16 +13,82 @@ import os
 import signal
 import sys
 import warnings
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from normcli._version import __version__
-from normcli.errors import DataError, NormcliError, UsageError
+from normcli.errors import DataError, ExitCode, NormcliError, UsageError
 from normcli.untrusted import visible
 
-STDIO = "-"
-FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+if TYPE_CHECKING:
+    import numpy as np
+
+    from normcli.lrn_spec import LRNSpec
+    from normcli.methods import Counters
+    from normcli.norm_pipeline import NormResult
+    from normcli.pipeline import LrnResult
+    from normcli.scaler import Scaler
+    from normcli.stats import ColumnStats
+    from normcli.tensor.norm import NormSpec
+
+from normcli import cli_describe
+from normcli.cli_options import (
+    FORMAT_CHOICES,
+    STDIO,
+    F,
+    _check_not_directory,
+    _dialect_options,
+    _input_options,
+    _Progress,
+)
+
+# The core names parameters (as the Python API spells them); only here do they become flags.
+FLAGS = {
+    # fit: which columns, which method, the methods' options
+    "columns": "--columns",
+    "exclude": "--exclude",
+    "method": "-m",
+    "methods": "--method",
+    "range": "--range",
+    "clip": "--clip",
+    "ddof": "--ddof",
+    "base": "--base",
+    "offset": "--log-offset",
+    "normalize": "--log-normalize",
+    "invalid": "--invalid",
+    "quantile_range": "--quantile-range",
+    "with_centering": "--no-center",
+    "with_scaling": "--no-scale",
+    "unit_variance": "--unit-variance",
+    "n_quantiles": "--n-quantiles",
+    "output_distribution": "--output-distribution",
+    "standardize": "--no-standardize",
+    "memory": "--memory",
+    # lrn
+    "convention": "--convention",
+    "region": "--region",
+    "layout": "--layout",
+    "channel_axis": "--channel-axis",
+    "size": "--size",
+    "depth_radius": "--depth-radius",
+    "alpha": "--alpha",
+    "beta": "--beta",
+    "bias": "--bias",
+    # norm and bn-stats
+    "kind": "--kind",
+    "eps": "--eps",
+    "groups": "--groups",
+    "normalized_dims": "--normalized-dims",
+    "stats": "--stats",
+    "batch_size": "--batch-size",
+    "momentum": "--momentum",
+    # the input and the output
+    "axis": "--axis",
+    "dtype": "--dtype",
+}
 
 
 class Terminated(BaseException):
@@ -69,7 +135,7 @@ class _Group(click.Group):
 # --- shared options ----------------------------------------------------------------------------
 
 
-def _all_outputs_or_none(command):
+def _all_outputs_or_none(command: F) -> F:
     """Commit every file the command writes (data, scaler, --stats-json) together when it has
     succeeded, report included; if anything fails, every old file stays as it was."""
 
@@ -80,99 +146,10 @@ def _all_outputs_or_none(command):
         with staged_outputs():
             return command(*args, **kwargs)
 
-    return run_staged
+    return run_staged  # type: ignore[return-value]
 
 
-_DIALECT = "normcli.dialect"  # where the CSV options are kept in the click context
-
-
-def _dialect_option(*decls: str, parse: str | None = None, **kwargs: Any):
-    """A CSV dialect option: checked by the parser of that name in normcli.io.dialect, and
-    kept in the click context (read by `_dialect_options`), not passed to the command."""
-
-    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        if value is None:
-            return
-        if parse is not None:
-            from normcli.io import dialect
-
-            try:
-                value = getattr(dialect, parse)(value)
-            except ValueError as exc:
-                raise UsageError(f"{max(param.opts, key=len)}: {exc}") from None
-        ctx.meta.setdefault(_DIALECT, {})[param.name] = value
-
-    return click.option(*decls, expose_value=False, callback=store, **kwargs)
-
-
-def _dialect_options() -> Any:
-    """The CSV dialect options given on the command line (a DialectOptions)."""
-    from normcli.io.dialect import DialectOptions
-
-    return DialectOptions(**click.get_current_context().meta.get(_DIALECT, {}))
-
-
-def _input_options(f):
-    options = [
-        _dialect_option(
-            "-d",
-            "--delimiter",
-            parse="parse_delimiter",
-            metavar="C",
-            help="CSV field delimiter: one character, '\\t' for tab, 'spaces' for runs of spaces "
-            "[default: sniffed from , ; tab | spaces].",
-        ),
-        _dialect_option(
-            "--header/--no-header",
-            "header",
-            default=None,
-            help="Whether the first CSV row holds the column names; without one, columns are named 0, 1, ... "
-            "(or --names).",
-        ),
-        _dialect_option(
-            "--names", parse="parse_names", metavar="A,B,...", help="CSV column names (replace the header)."
-        ),
-        _dialect_option(
-            "--na-values",
-            parse="parse_na_values",
-            metavar="TOKENS",
-            help="More comma-separated CSV tokens for a missing value [always: empty, NA, N/A, NaN, null, None, ?].",
-        ),
-        _dialect_option(
-            "--encoding",
-            parse="parse_encoding",
-            metavar="ENC",
-            help="Text encoding of a CSV input, e.g. latin-1, cp1252 [default: utf-8; UTF-16 by its BOM].",
-        ),
-        _dialect_option(
-            "--decimal",
-            parse="parse_decimal",
-            metavar="C",
-            help="Decimal mark of CSV numbers, '.' or ',' [default: sniffed].",
-        ),
-        _dialect_option("--comment", parse="parse_comment", metavar="C", help="Skip CSV lines that start with C."),
-        _dialect_option(
-            "--skip-rows",
-            type=click.IntRange(min=0),
-            metavar="N",
-            help="Skip N lines before the CSV header (after comment lines are dropped).",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
-        f
-    )
-    f = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
-        help="Input format when the extension does not say (stdin: csv).",
-    )(f)
-    return f
-
-
-def _report_options(f):
+def _report_options(f: F) -> F:
     f = click.option(
         "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
     )(f)
@@ -198,7 +175,7 @@ class _LogBase(click.ParamType):
             self.fail(f"{value!r} is not a number; give a base such as 10, 2 or e", param, ctx)
 
 
-def _report_choice(f):
+def _report_choice(f: F) -> F:
     return click.option(
         "--report",
         "report_mode",
@@ -248,8 +225,8 @@ def cli() -> None:
     multiple=True,
     required=True,
     metavar="METHOD|COLUMN=METHOD",
-    help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
-    "sets one column's method.",
+    help="minmax, zscore, scale, maxabs, robust, quantile, yeo-johnson, box-cox, log, atan or reciprocal, "
+    "for every selected column; COLUMN=METHOD (repeatable) sets one column's method (see `normcli methods`).",
 )
 @click.option(
     "-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout); with --apply, the data."
@@ -266,7 +243,7 @@ def cli() -> None:
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
-@click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
+@click.option("--ddof", type=int, help="zscore, scale: delta degrees of freedom of the std [default: 0].")
 @click.option(
     "--base", type=_LogBase(), metavar="B|e", help="log: the logarithm's base, a number > 1 or e [default: 10]."
 )
@@ -277,7 +254,28 @@ def cli() -> None:
     type=click.Choice(["error", "nan"]),
     default="error",
     show_default=True,
-    help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
+    help="What log (x <= 0), reciprocal (x = -1) and box-cox (x <= 0) do with values outside their domain.",
+)
+@click.option(
+    "--quantile-range",
+    nargs=2,
+    type=float,
+    metavar="LO HI",
+    help="robust: the percentiles whose distance is the scale [default: 25 75].",
+)
+@click.option("--no-center", is_flag=True, help="robust: do not subtract the median.")
+@click.option("--no-scale", is_flag=True, help="robust: do not divide by the quantile range.")
+@click.option("--unit-variance", is_flag=True, help="robust: scale so that normal data gets variance 1.")
+@click.option("--n-quantiles", type=int, help="quantile: how many quantiles to fit [default: 1000].")
+@click.option(
+    "--output-distribution", type=click.Choice(["uniform", "normal"]), help="quantile: the output [default: uniform]."
+)
+@click.option("--no-standardize", is_flag=True, help="yeo-johnson, box-cox: leave out the final standardization.")
+@click.option(
+    "--memory",
+    metavar="SIZE",
+    help="robust, quantile, power: memory for exact fits (e.g. 512M, 2G); beyond it a sketch or sample "
+    "[default: 256M].",
 )
 @click.option("--apply", is_flag=True, help="Also transform INPUT with the fitted scaler: the data goes to -o.")
 @click.option("-s", "--scaler", "scaler_path", help="With --apply: save the scaler to this JSON file.")
@@ -296,21 +294,29 @@ def fit(
     output: str,
     columns: tuple[str, ...],
     exclude: tuple[str, ...],
-    range_,
-    clip,
-    ddof,
-    base,
-    offset,
-    normalize,
-    invalid,
-    fmt,
-    axis,
-    quiet,
-    stats_json,
-    report_mode,
-    apply,
-    scaler_path,
-    output_format,
+    range_: tuple[float, float] | None,
+    clip: bool,
+    ddof: int | None,
+    base: float | None,
+    offset: float | None,
+    normalize: bool,
+    invalid: str,
+    quantile_range: tuple[float, float] | None,
+    no_center: bool,
+    no_scale: bool,
+    unit_variance: bool,
+    n_quantiles: int | None,
+    output_distribution: str | None,
+    no_standardize: bool,
+    memory: str | None,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
+    report_mode: str | None,
+    apply: bool,
+    scaler_path: str | None,
+    output_format: str | None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler)."""
@@ -322,6 +328,17 @@ def fit(
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    options.update(
+        _method_options(
+            quantile_range=quantile_range,
+            unit_variance=unit_variance,
+            n_quantiles=n_quantiles,
+            output_distribution=output_distribution,
+        )
+    )
+    for key, off in (("with_centering", no_center), ("with_scaling", no_scale), ("standardize", no_standardize)):
+        if off:
+            options[key] = False
     _check_not_directory(input_path, "fit")
     if apply:
         _fit_apply(
@@ -339,6 +356,7 @@ def fit(
             quiet=quiet,
             stats_json=stats_json,
             report_mode=report_mode,
+            memory=_parse_size(memory),
         )
         return
     if scaler_path is not None or output_format is not None:
@@ -357,6 +375,7 @@ def fit(
             exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
             options=options,
             progress=progress.update,
+            memory=_parse_size(memory),
         )
     if reader.format in ("csv", "tsv"):
         result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
@@ -364,7 +383,7 @@ def fit(
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
     result.warnings[:0] = reader.notes
     fitted = set(methods_by_col)
-    skipped = [n for n in getattr(reader, "empty_names", ()) if n not in fitted]
+    skipped = [n for n in reader.empty_names if n not in fitted]
     for name in skipped:
         result.warnings.append(
             f"column {name!r} is empty in the first MiB, so it was not scaled; "
@@ -388,20 +407,21 @@ def fit(
 
 def _fit_apply(
     *,
-    input_path,
-    fmt,
-    axis,
-    method,
-    overrides,
-    columns,
-    exclude,
-    options,
-    output,
-    scaler_path,
-    output_format,
-    quiet,
-    stats_json,
-    report_mode,
+    input_path: str,
+    fmt: str | None,
+    axis: int | None,
+    method: str | None,
+    overrides: dict[str, str],
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    options: dict[str, Any],
+    output: str,
+    scaler_path: str | None,
+    output_format: str | None,
+    quiet: bool,
+    stats_json: str | None,
+    report_mode: str | None,
+    memory: int | None = None,
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
@@ -418,7 +438,8 @@ def _fit_apply(
         check_output_path(stats_json, (input_path,), "--stats-json", others)
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     with spooled(input_path) as path:
-        with open_reader(path, in_fmt, axis=axis) as reader, _Progress(quiet) as progress:
+        given = _dialect_options()
+        with open_reader(path, in_fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
             reader.label = label(input_path)
             result = fit_stream(
                 reader,
@@ -428,7 +449,10 @@ def _fit_apply(
                 exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
                 options=options,
                 progress=progress.update,
+                memory=memory,
             )
+        if reader.format in ("csv", "tsv"):
+            result.scaler.dialect = given.given()  # as plain fit records it, for later transforms
         if not quiet:
             con = report.console()
             for w in result.warnings:
@@ -454,7 +478,8 @@ def _fit_apply(
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
-    default, overrides = None, {}
+    default: str | None = None
+    overrides: dict[str, str] = {}
     for value in values:
         column, eq, method = value.rpartition("=")
         if eq:
@@ -468,29 +493,74 @@ def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]
             raise UsageError(f"-m given two methods ({default!r}, {value!r}); use COLUMN=METHOD for the second")
         else:
             default = value
-    from normcli.methods import get_method
+    from normcli.method_table import get_method
 
-    for method in [default, *overrides.values()]:
-        if method is not None:
-            get_method(method)
+    for name in [default, *overrides.values()]:
+        if name is not None:
+            get_method(name)
     return default, overrides
 
 
 def _method_options(**given: Any) -> dict[str, Any]:
     """The method options the user actually gave (defaults live with the methods)."""
     out = {}
-    for key, value in given.items():
-        key = key.rstrip("_")
+    for given_key, value in given.items():
+        key = given_key.rstrip("_")
         if value is None or value is False or value == ():
             continue
-        out[key] = list(value) if key == "range" else value
+        out[key] = list(value) if key in ("range", "quantile_range") else value
     return out
+
+
+def _parse_size(text: str | None) -> int | None:
+    """A size in bytes from 1000000, 512K, 256M or 2G (powers of 1024); None when not given."""
+    if text is None:
+        return None
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in units else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number * units[unit] > 1 << 50:
+        raise UsageError(f"--memory {text!r} is not a size; give bytes or a number with K, M or G (e.g. 512M)")
+    return int(number * units[unit])
+
+
+# --- merge ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("scalers", nargs=-1, required=True, metavar="SCALER.json...")
+@click.option("-o", "--output", default=STDIO, show_default=True, help="The merged scaler JSON file ('-': stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary on stderr.")
+def merge(scalers: tuple[str, ...], output: str, quiet: bool) -> None:
+    """Merge scalers fitted on disjoint shards of the same columns, with the same methods and
+    options, into the scaler of all the shards: exact for the moment methods, within the sketch's
+    rank error for robust and quantile; power transforms must be refitted."""
+    from normcli.api import load
+    from normcli.io import check_output_path
+    from normcli.merge import merge_scalers
+
+    check_output_path(output, scalers)
+    merged = merge_scalers([load(path) for path in scalers], [f"scaler file {path}" for path in scalers])
+    _write_text(output, merged.to_json())
+    if quiet:
+        return
+    # plain lines, not rich markup: column names are the user's text
+    lines = [f"merged {len(scalers)} scalers: {len(merged.columns)} column(s)"]
+    for col in merged.columns:
+        if col.summary and col.summary.get("rank_error"):
+            error = col.summary["rank_error"]
+            lines.append(f"column {col.name!r} ({col.method}): quantiles within rank error {error:.3g}")
+    sys.stderr.write("\n".join(lines) + "\n")
 
 
 # --- transform / inverse ---------------------------------------------------------------------
 
 
-def _apply_command(name: str, inverse: bool, doc: str):
+def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @cli.command(name=name, help=doc)
     @click.argument("input_path", metavar="INPUT")
     @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
@@ -524,27 +594,26 @@ def _apply_command(name: str, inverse: bool, doc: str):
 
 def _run_apply(
     *,
-    input_path,
-    scaler_path,
-    output,
-    output_format,
-    dtype,
-    precision,
-    fmt,
-    axis,
-    quiet,
-    stats_json,
-    inverse,
-    report_mode=None,
-    fitted=None,
-    source_label=None,
+    input_path: str,
+    scaler_path: str,
+    output: str,
+    output_format: str | None,
+    dtype: str | None,
+    precision: int | None,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
+    inverse: bool,
+    report_mode: str | None = None,
+    fitted: Scaler | None = None,
+    source_label: str | None = None,
 ) -> None:
     import numpy as np
 
     from normcli.api import load
-    from normcli.io import check_output_path, detect_format, open_reader, open_writer
-    from normcli.io.inputs import is_stream
-    from normcli.pipeline import apply_stream
+    from normcli.io import check_output_path, open_writer
+    from normcli.pipeline import apply_formats, apply_stream, open_apply_input
 
     output, stats_json = _stdout_aliases(output, stats_json)
     if input_path == STDIO and scaler_path == STDIO:
@@ -553,32 +622,21 @@ def _run_apply(
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path) if fitted is None else fitted
-    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
-    if output_format:
-        out_fmt = detect_format(output, output_format, option="--output-format")
-    else:  # from -o's extension; stdout, /dev/null or out.txt: the input's format
-        out_fmt = detect_format(output, None, default=in_fmt, option="--output-format")
+    in_fmt, out_fmt = apply_formats(input_path, output, fmt, output_format)
     _check_binary_output(output, out_fmt)
     dialect = _dialect_options()
     if in_fmt in ("csv", "tsv") and not inverse and scaler.dialect:
         dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))
-    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
-        axis = scaler.layout["axis"]
-    reader = open_reader(
-        input_path,
-        in_fmt,
-        float_columns=scaler.names,
-        text_passthrough=out_fmt in ("csv", "tsv"),
-        axis=axis,
-        dialect=dialect,
-    )
+    opened = open_apply_input(input_path, scaler, in_fmt, out_fmt, axis=axis, dialect=dialect)
+    reader = opened.reader
     if source_label is not None:
         reader.label = source_label
-    shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
     with (
         reader,
         _Progress(quiet) as progress,
-        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype or "float64")) as writer,
+        open_writer(
+            output, opened.output_format, shape=opened.output_shape, dtype=np.dtype(dtype or "float64")
+        ) as writer,
     ):
         result = apply_stream(
             reader,
@@ -659,18 +717,13 @@ inverse = _apply_command(
 # --- methods (stats and show: cli_describe.py) ------------------------------------------------------------------------
 
 
-def _check_not_directory(path: str, command: str) -> None:
-    if path != STDIO and os.path.isdir(path):
-        raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
-
-
 @cli.command()
 def methods() -> None:
     """List the scaling methods with their formulas and inverses."""
-    from normcli.methods import METHODS
+    from normcli.method_table import METHODS
     from normcli.report import console, methods_table
 
-    console(sys.stdout).print(methods_table(METHODS))
+    console(sys.stdout).print(methods_table(METHODS, FLAGS))
 
 
 # --- lrn -------------------------------------------------------------------------------------
@@ -705,28 +758,28 @@ def methods() -> None:
 @_report_options
 @_all_outputs_or_none
 def lrn(
-    input_path,
-    output,
-    convention,
-    layout,
-    channel_axis,
-    size,
-    depth_radius,
-    alpha,
-    beta,
-    bias,
-    region,
-    key,
-    explain,
-    quiet,
-    stats_json,
+    input_path: str,
+    output: str,
+    convention: str,
+    layout: str | None,
+    channel_axis: int | None,
+    size: int | None,
+    depth_radius: int | None,
+    alpha: float | None,
+    beta: float | None,
+    bias: float | None,
+    region: str,
+    key: str | None,
+    explain: bool,
+    quiet: bool,
+    stats_json: str | None,
 ) -> None:
     """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
     from normcli.io import check_output_path
     from normcli.io.arrays import load_array
-    from normcli.lrn_kernel import explain as explain_spec
-    from normcli.lrn_kernel import resolve_spec
+    from normcli.lrn_spec import explain as explain_spec
+    from normcli.lrn_spec import resolve_spec
 
     x = load_array(input_path, key)
     spec = resolve_spec(
@@ -742,7 +795,7 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     output, stats_json = _stdout_aliases(output, stats_json)
@@ -759,10 +812,11 @@ def lrn(
     _report_lrn(input_path, x, spec, result, quiet, stats_json)
 
 
-def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
+def _report_lrn(
+    input_path: str, x: np.ndarray, spec: LRNSpec, result: LrnResult, quiet: bool, stats_json_path: str | None
+) -> None:
     from normcli import report
-    from normcli.lrn_kernel import explain as explain_spec
-    from normcli.pipeline import most_changed
+    from normcli.lrn_spec import explain as explain_spec
 
     notes = []
     if x.dtype.kind in "biu":
@@ -772,30 +826,17 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
     before, after = result.before, result.after
+    if before is None or after is None:  # -q without --stats-json: nothing was gathered to report
+        return
     if stats_json_path:
-        data = {
-            "command": "lrn",
-            "input": input_path,
-            "shape": list(x.shape),
-            "dtype": str(result.out_dtype),
-            "spec": explain_spec(spec),
-            "overflow": result.overflow,
-            "overall": {
-                "before": {**before.overall.summary(), "zeros": before.overall_zeros},
-                "after": {**after.overall.summary(), "zeros": after.overall_zeros},
-            },
-            "channels": [
-                {"channel": c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
-                for c, (b, zb, a, za) in enumerate(
-                    zip(before.stats, before.zeros, after.stats, after.zeros, strict=True)
-                )
-            ],
-        }
+        data = report.lrn_stats_json(
+            input_path, x.shape, str(result.out_dtype), explain_spec(spec, FLAGS), result.overflow, before, after
+        )
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
-    for c in most_changed(before, after):
+    for c in report.most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
     con = report.wide_console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
@@ -902,7 +943,7 @@ def norm(
         running = (mean, var)
     if explain:
         lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}"]
-        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text)
+        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS)
         sys.stdout.write("\n".join(lines) + "\n")
         return
     if output != STDIO and not output.lower().endswith(".npy"):
@@ -946,9 +987,18 @@ def _load_affine_options(
     return gamma, beta, ", ".join(n for n in named if n) or None, (named[0], named[1])
 
 
-def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json_path) -> None:
+def _report_norm(
+    input_path: str,
+    x: np.ndarray,
+    spec: NormSpec,
+    result: NormResult,
+    affine_text: str | None,
+    stats_text: str | None,
+    quiet: bool,
+    stats_json_path: str | None,
+) -> None:
     from normcli import report
-    from normcli.pipeline import most_changed
+    from normcli.report import most_changed
     from normcli.tensor.norm import explain as explain_spec
 
     notes = []
@@ -960,6 +1010,8 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
     label = "feature" if spec.kind in ("layer", "rms") else "channel"
     before, after = result.before, result.after
+    if before is None or after is None:  # not gathered: -q without --stats-json
+        return
     if stats_json_path:
         data = {
             "command": "norm",
@@ -969,7 +1021,7 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
             "kind": spec.kind,
             "convention": spec.convention,
             "eps": result.eps,
-            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text),
+            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS),
             "overflow": result.overflow,
             **report.channel_stats_json(before, after, label),
         }
@@ -1116,7 +1168,18 @@ def _write_text(output: str, text: str) -> None:
 
 
 def _report(
-    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None, skipped=()
+    quiet: bool,
+    stats_json_path: str | None,
+    command: str,
+    source: str,
+    rows: int | None,
+    before: dict[str, ColumnStats],
+    after: dict[str, ColumnStats],
+    methods: dict[str, str],
+    counters: dict[str, Counters] | None,
+    warnings: list[str],
+    mode: str | None = None,
+    skipped: Sequence[str] = (),
 ) -> None:
     from normcli import report
 
@@ -1138,61 +1201,9 @@ def _report(
         report.warn(con, w)
 
 
-class _Progress:
-    """A rich progress bar on stderr (bytes, rate, time left) for work that has run for
-    over two seconds; only when stderr is a terminal, never with -q."""
-
-    DELAY = 2.0
-
-    def __init__(self, quiet: bool) -> None:
-        import time
-
-        self._enabled = not quiet and sys.stderr.isatty()
-        self._start = time.monotonic()
-        self._bar = None
-        self._task = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def update(self, label: str, done: int, total: int | None) -> None:
-        if not self._enabled:
-            return
-        if self._bar is None:
-            import time
-
-            if time.monotonic() - self._start < self.DELAY:
-                return
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            from normcli.report import console
-
-            columns = [
-                TextColumn("{task.description}", markup=False),  # a path: text, never markup
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-            ]
-            self._bar = Progress(*columns, console=console(), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(visible(label), total=total)
-        self._bar.update(self._task, completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
-# stats and show live in their own module, which registers them on `cli`
-from normcli import cli_describe  # noqa: E402, F401
+# stats and show live in their own module
+cli.add_command(cli_describe.stats)
+cli.add_command(cli_describe.show)
 
 # --- entry point -------------------------------------------------------------------------------
 
@@ -1205,12 +1216,19 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
     sys.stderr.write(f"warning: {visible(str(message))}\n")
 
 
-def _on_sigterm(signum, frame) -> NoReturn:
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated(signum)
 
 
@@ -1240,48 +1258,45 @@ def _quiet_broken_pipe() -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    previous = _install_signal_handlers()
-    try:
-        _run_main(argv)
-    finally:  # main() called in a process that goes on (tests, an embedding program)
-        for signum, handler in previous.items():
-            if handler is not None:
-                signal.signal(signum, handler)
+    """Run the CLI; every user mistake becomes one `error:` line and an exit code.
 
-
-def _run_main(argv: list[str] | None) -> NoReturn:
-    warnings.showwarning = _show_warning
+    It leaves the process alone (signal handlers, how warnings are shown): that is the
+    console script's business (`run`), so `main` can also run inside another program."""
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
         sys.stdout.flush()
     except NormcliError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(exc.render(FLAGS), exc.exit_code)
     except click.ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `normcli` (click >= 8.2): the help, as it is
             sys.stderr.write(exc.format_message().rstrip() + "\n")
-            sys.exit(2)
+            sys.exit(ExitCode.USAGE)
         message = " ".join(exc.format_message().split())
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
-        _fail("interrupted", 130)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except Terminated as exc:
         _fail(exc.message, 128 + exc.signum)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        _fail(f"cannot complete:{where} {exc.strerror or exc}", 1)
+        _fail(f"cannot complete:{where} {exc.strerror or exc}", ExitCode.DATA)
     except MemoryError:
-        _fail("out of memory", 1)
+        _fail("out of memory", ExitCode.DATA)
     except Exception as exc:  # a bug of ours, not the user's: say so, in one line
         if os.environ.get("NORMCLI_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _fail(f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)", 1)
-    sys.exit(code or 0)
+        from normcli.validate import first_line
+
+        first = first_line(exc) if str(exc).strip() else ""
+        _fail(
+            f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)",
+            ExitCode.DATA,
+        )
+    sys.exit(code or ExitCode.OK)
 
 
 def run() -> NoReturn:
@@ -1292,7 +1307,12 @@ def run() -> NoReturn:
     a silent pipe holds stdin's lock, and the IO threads of pyarrow's and polars' pools may
     still release Python objects, which during finalization ends in std::terminate (SIGABRT).
     So flush the standard streams and end the process here.
+
+    It also owns the process-wide settings: SIGTERM is raised where the process is (so that
+    partial output is cleaned up), and library warnings are shown as one `warning:` line.
     """
+    _install_signal_handlers()
+    warnings.showwarning = _show_warning
     try:
         main()
     except SystemExit as exc:

@@ -1,6 +1,7 @@
 """The commands that describe: `stats` (of a data file) and `show` (of a scaler file).
 
-They register themselves on the `cli` group; `normcli.cli` imports this module.
+`normcli.cli` adds them to its group; the options they share with the other commands are
+in `normcli.cli_options`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _dialect_options, _input_options, _Progress, cli
+from normcli.cli_options import _check_not_directory, _dialect_options, _input_options, _Progress
 from normcli.errors import UsageError
 
 
-@cli.command()
+@click.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "--columns",
@@ -95,7 +96,7 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
             report.console().print(Text(note))
 
 
-@cli.command()
+@click.command()
 @click.argument("scaler_path", metavar="SCALER.json")
 @click.option(
     "--output-format",
@@ -119,7 +120,7 @@ def show(scaler_path, out_format, as_json) -> None:
     from normcli.scaler import VERSION
 
     layout = scaler.layout
-    shape = f"{layout['ndim']}-D arrays, features on axis {layout['axis']}" if layout["kind"] == "array" else "a table"
+    shape = f"{layout.ndim}-D arrays, features on axis {layout.axis}" if layout.is_array else "a table"
     title = (
         f"scaler: {scaler_path} (format version {VERSION}, fitted on {shape} of "
         f"{len(scaler.input_columns)} column(s), {len(scaler.columns)} scaled)"

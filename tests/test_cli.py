@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import NORMCLI, SAMPLE, assert_clean_error, run
+from inprocess import invoke
 
 HOUSES = SAMPLE / "houses.csv"
 NUMERIC = ["price", "area_sqm", "rooms", "listed_at", "temperature_c", "distance_km"]
@@ -205,16 +206,16 @@ def test_text_passes_through_unchanged_and_in_place(tmp_path, write_csv):
 
 
 def test_user_mistakes_are_one_line_errors_with_the_right_exit_code(tmp_path, scaler, write_csv):
-    assert_clean_error(run("fit", tmp_path / "nope.csv", "-m", "zscore"), 1, "nope.csv", "no such file")
-    assert_clean_error(run("fit", HOUSES, "-m", "rank"), 2, "unknown method 'rank'")
-    assert_clean_error(run("fit", HOUSES, "-m", "zscore", "--range", "0", "1"), 2, "--range is an option of minmax")
-    assert_clean_error(run("fit", HOUSES), 2, "Missing option '-m'")
-    assert_clean_error(run("fit", HOUSES, "-m", "log", "--columns", "temperature_c"), 1, "temperature_c", "<= 0")
+    assert_clean_error(invoke("fit", tmp_path / "nope.csv", "-m", "zscore"), 1, "nope.csv", "no such file")
+    assert_clean_error(invoke("fit", HOUSES, "-m", "rank"), 2, "unknown method 'rank'")
+    assert_clean_error(invoke("fit", HOUSES, "-m", "zscore", "--range", "0", "1"), 2, "--range is an option of minmax")
+    assert_clean_error(invoke("fit", HOUSES), 2, "Missing option '-m'")
+    assert_clean_error(invoke("fit", HOUSES, "-m", "log", "--columns", "temperature_c"), 1, "temperature_c", "<= 0")
     missing = write_csv("price,rooms\n1,2\n")
-    assert_clean_error(run("transform", missing, "-s", scaler), 1, "area_sqm")
+    assert_clean_error(invoke("transform", missing, "-s", scaler), 1, "area_sqm")
     text = write_csv("price,area_sqm,rooms,listed_at,temperature_c,distance_km\n1,2,3,4,5,abc\n", "t.csv")
-    assert_clean_error(run("transform", text, "-s", scaler), 1, "distance_km", "abc")
-    assert_clean_error(run("transform", HOUSES, "-s", scaler, "-o", tmp_path / "no" / "o.csv"), 2, "does not exist")
+    assert_clean_error(invoke("transform", text, "-s", scaler), 1, "distance_km", "abc")
+    assert_clean_error(invoke("transform", HOUSES, "-s", scaler, "-o", tmp_path / "no" / "o.csv"), 2, "does not exist")
 
 
 def test_failed_command_leaves_no_file_and_keeps_the_old_one(tmp_path, scaler, write_csv):

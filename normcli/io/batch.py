@@ -31,8 +31,8 @@ def dtype_name(t: pa.DataType) -> str | None:
 
 
 # Arrow <-> NumPy for float columns straight through the buffers. pyarrow's own converters
-# (Array.to_numpy, pa.array(ndarray)) import pandas on first use, a quarter of a second
-# added to every command; the buffers are all a float column is.
+# (Array.to_numpy, pa.array(ndarray)) import pandas on first use, which would slow the
+# start of every command; the buffers are all a float column is.
 _ARROW_FLOATS = {np.dtype(np.float64): pa.float64(), np.dtype(np.float32): pa.float32()}
 
 

@@ -29,7 +29,8 @@ import pyarrow.csv as pacsv
 
 from normcli.errors import DataError
 from normcli.io.formats import STDIO
-from normcli.io.readers import CSV_BLOCK_BYTES, CsvReader, Reader, TableReader, _last_row_end, csv_error
+from normcli.io.reader_base import Reader
+from normcli.io.readers import CSV_BLOCK_BYTES, CsvReader, TableReader, _last_row_end, csv_error
 
 __all__ = ["FastCsvReader", "FrameBatch", "fast_reader"]
 
@@ -61,7 +62,7 @@ def fast_reader(reader: Reader, writer: Any = None) -> Reader:
 def _plain_start(reader: CsvReader) -> int | None:
     """Where the rows start (after the header line), if the input is a plain file that
     polars reads as pyarrow does; else None."""
-    path = getattr(reader, "_path", STDIO)
+    path = reader._path
     if path == STDIO or not os.path.isfile(path):
         return None
     if not reader.dialect.is_plain:
@@ -233,7 +234,7 @@ class FastCsvReader(TableReader):
             )
             for rb in reader:
                 self.bytes_read = min(self.bytes_read + CSV_BLOCK_BYTES, self.total_bytes or 0)
-                yield FrameBatch(pl.from_arrow(rb), self.label)  # type: ignore[arg-type]
+                yield FrameBatch(pl.from_arrow(rb), self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             # a row cut short by a quote that swallowed the rest: name the quote, as the general path does
             raise (self._base._unclosed_quote() or csv_error(self.label, exc, self.names)) from None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from normcli.errors import UsageError
 
-__all__ = ["COMPRESSIONS", "FORMATS", "STDIO", "compression_suffix", "detect_format", "label"]
+__all__ = ["COMPRESSIONS", "FORMATS", "STDIO", "compression_suffix", "detect_format", "label", "output_format"]
 
 STDIO = "-"
 FORMATS = ("csv", "tsv", "parquet", "npy")
@@ -59,3 +59,9 @@ def detect_format(
                 f"{path}: cannot tell the format from the extension {shown!r}; use {option} {'|'.join(FORMATS)}"
             )
     return default or "csv"
+
+
+def output_format(output: str, override: str | None, input_format: str) -> str:
+    """The format to write `output` in: `override` if given, else the output's extension;
+    stdout, /dev/null or out.txt get the input's format."""
+    return detect_format(output, override, default=input_format, option="--output-format")

@@ -11,18 +11,19 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
-from normcli.io.batch import ArrayBatch, TableBatch, dtype_name, is_numeric_type
+from normcli.io.batch import TableBatch, dtype_name, is_numeric_type
 from normcli.io.dialect import SNIFF_CHARS, Dialect, DialectOptions, sniff_dialect
 from normcli.io.formats import STDIO, compression_suffix, detect_format, label
 from normcli.io.inputs import is_stream, open_input, read_error, spool
 from normcli.io.quotes import QuoteScanner, scan_file
+from normcli.io.reader_base import Reader
 from normcli.io.streams import (
     MAGIC_BYTES,
     CommentFilter,
@@ -33,6 +34,8 @@ from normcli.io.streams import (
     read_exactly,
     sniff_bom,
 )
+from normcli.layout import Layout
+from normcli.validate import first_line
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 
@@ -47,39 +50,9 @@ PARQUET_BATCH_ROWS = 128 * 1024
 # Each column chunk is read through a buffer of this size (pyarrow's default reads a whole
 # column chunk, or with pre_buffer every chunk of every row group asked for, before decoding).
 PARQUET_BUFFER_BYTES = 256 << 10
-NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
 MAX_CSV_BLOCK_BYTES = 128 << 20  # a file with a row longer than a block is read again in blocks up to this
-
-
-class Reader:
-    """What every reader offers: its columns, which are numeric, how the input is laid out,
-    and its batches (`batches()` may be called once)."""
-
-    label: str
-    format: str
-    names: list[str]
-    numeric_names: list[str]
-    layout: dict
-    input_types: dict[str, str | None] = {}  # the input type of each column (int64, float32, ...) where known
-    notes: list[str] = []  # things about the input worth a warning (a header that looks like data)
-    total_bytes: int | None = None
-    bytes_read: int = 0
-
-    def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch | ArrayBatch]:
-        """The input in batches; with `columns`, a table reader may leave the others out."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the input; safe to call twice. Used as a context manager, a reader is
-        closed also when the command fails before reading (a bad option, say)."""
-
-    def __enter__(self) -> Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_reader(
@@ -107,7 +80,7 @@ def open_reader(
     if given and fmt in ("parquet", "npy"):
         raise UsageError(f"{label(path)} is {fmt}; CSV options ({', '.join(sorted(given))}) apply to CSV/TSV only")
     if fmt == "npy":
-        from normcli.io.arrays import ArrayReader
+        from normcli.io.npy_reader import ArrayReader
 
         return ArrayReader(path, axis=axis)
     if axis is not None:
@@ -151,7 +124,7 @@ def _check_names(names: list[str], source: str) -> None:
 
 
 class TableReader(Reader):
-    layout = {"kind": "table"}
+    layout = Layout.table()
 
 
 class CsvReader(TableReader):
@@ -512,13 +485,14 @@ class _Replay(io.RawIOBase):
 
     def __init__(self, head: bytes, rest: BinaryIO, quotes: QuoteScanner | None = None) -> None:
         self._head = memoryview(head)
-        self._rest = rest
+        # sys.stdin.buffer is a BufferedReader; typing's BinaryIO does not declare readinto
+        self._rest = cast(io.BufferedIOBase, rest)
         self._quotes = quotes
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buf) -> int:  # type: ignore[override]
+    def readinto(self, buf: Any) -> int:
         if self._head.nbytes:
             n = min(len(buf), self._head.nbytes)
             buf[:n] = self._head[:n]
@@ -558,13 +532,12 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
         )
     if "UTF8" in msg or "UTF-8" in msg:
         m = _CSV_COLUMN.search(msg)
-        idx = int(m.group(1)) if m else None
-        where = f": column {names[idx]!r}" if m and names and idx < len(names) else ""
+        idx = int(m.group(1)) if m else len(names or ())
+        where = f": column {names[idx]!r}" if names and idx < len(names) else ""
         return DataError(f"{source} is not valid UTF-8 text{where}; convert it to UTF-8 first")
     if "Empty CSV file" in msg:
         return DataError(f"{source} is empty")
-    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-    return DataError(f"{source}: cannot read as CSV: {first}")
+    return DataError(f"{source}: cannot read as CSV: {first_line(exc)}")
 
 
 class ParquetReader(TableReader):
@@ -722,5 +695,4 @@ def _leaf_count(t: pa.DataType) -> int:
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DataError(f"{source} is not a readable Parquet file ({msg})")
+    return DataError(f"{source} is not a readable Parquet file ({first_line(exc)})")

@@ -86,7 +86,7 @@ class _Chunked(io.RawIOBase):
     def _next_chunk(self) -> bytes:
         raise NotImplementedError
 
-    def readinto(self, buf: Any) -> int:  # type: ignore[override]
+    def readinto(self, buf: Any) -> int:
         while not self._pending.nbytes:
             chunk = self._next_chunk()
             if not chunk:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +29,10 @@ import pyarrow.csv as pacsv
 
 from normcli.errors import DataError
 from normcli.io.batch import TableBatch
-from normcli.io.readers import CsvReader, Reader
+from normcli.io.reader_base import Reader
+
+if TYPE_CHECKING:  # readers.open_reader imports this module: no import back at run time
+    from normcli.io.readers import CsvReader
 
 __all__ = ["ExactUnscaled", "numeric_looking_text"]
 
@@ -69,7 +73,7 @@ class ExactUnscaled(Reader):
         self.notes = inner.notes
         self.dialect = inner.dialect
 
-    @property  # type: ignore[override]
+    @property
     def bytes_read(self) -> int:
         return self._inner.bytes_read
 
