@@ -96,6 +96,14 @@ def _input_options(f):
     return f
 
 
+def _input_paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | tuple[str, ...]:
+    """INPUT...: one file (or '-') stays a path; several paths, a glob or a directory are a
+    dataset (a tuple of the paths as given, expanded by normcli.cli_dataset)."""
+    from normcli.io.dataset import is_dataset_argument
+
+    return tuple(value) if is_dataset_argument(value) else value[0]
+
+
 def _report_options(f):
     f = click.option(
         "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
@@ -164,7 +172,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
 @click.option(
     "-m",
     "--method",
@@ -246,6 +254,17 @@ def fit(
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    if isinstance(input_path, tuple):
+        if apply:
+            raise UsageError("fit --apply reads one file; over a dataset, run fit, then transform")
+        from normcli.cli_dataset import fit_dataset
+
+        fit_dataset(
+            input_path, fmt=fmt, axis=axis, output=output, stats_json=stats_json, quiet=quiet,
+            report_mode=report_mode, method=default, overrides=overrides, columns=columns, exclude=exclude,
+            options=options,
+        )  # fmt: skip
+        return
     _check_not_directory(input_path, "fit")
     if apply:
         _fit_apply(
@@ -404,7 +423,7 @@ def _method_options(**given: Any) -> dict[str, Any]:
 
 def _apply_command(name: str, inverse: bool, doc: str):
     @cli.command(name=name, help=doc)
-    @click.argument("input_path", metavar="INPUT")
+    @click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
     @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
     @click.option("-o", "--output", default=STDIO, show_default=True, help="Output file ('-': stdout).")
     @click.option(
@@ -428,8 +447,16 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @_input_options
     @_report_options
     @_report_choice
+    @click.option("--overwrite", is_flag=True, help="With -o DIR/: replace an existing DIR (when all parts succeed).")
     @_all_outputs_or_none
-    def command(**options: Any) -> None:
+    def command(overwrite: bool, **options: Any) -> None:
+        if isinstance(options["input_path"], tuple):
+            from normcli.cli_dataset import apply_dataset
+
+            apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **options)
+            return
+        if overwrite:
+            raise UsageError("--overwrite is for a dataset written to a directory (-o DIR/)")
         _run_apply(inverse=inverse, **options)
 
     return command

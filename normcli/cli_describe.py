@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _input_options, _Progress, cli
+from normcli.cli import _check_not_directory, _input_options, _input_paths, _Progress, cli
 from normcli.errors import UsageError
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
 @click.option(
     "--columns",
     multiple=True,
@@ -51,6 +51,19 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         if out_format not in (None, "json"):
             raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
         out_format = "json"
+    if isinstance(input_path, tuple):
+        from normcli.cli_dataset import stats_dataset
+
+        stats_dataset(
+            input_path,
+            fmt=fmt,
+            axis=axis,
+            columns=columns,
+            exclude=exclude,
+            ddof=ddof,
+            out_format=out_format or "table",
+        )
+        return
     _check_not_directory(input_path, "stats")
     with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
         names = expand_columns(columns, reader.names, "--columns", reader.label)

@@ -1,0 +1,166 @@
+"""fit, stats, transform and inverse over a dataset: several paths, globs or directories.
+
+`normcli.cli` hands a command here when INPUT... names more than one file; the options are
+the command's own, parsed there. The work runs on an engine (engines/local.py in this
+process); this module checks the outputs, opens the parts and reports.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from normcli.errors import UsageError
+from normcli.io.formats import STDIO
+
+__all__ = ["apply_dataset", "fit_dataset", "stats_dataset"]
+
+
+def _open(paths: tuple[str, ...], fmt: str | None, axis: int | None) -> Any:
+    from normcli.io.dataset import expand_inputs
+
+    if axis is not None:
+        raise UsageError("--axis applies to one .npy input; a dataset holds tables")
+    return expand_inputs(paths, fmt)
+
+
+def _parts_line(quiet: bool, dataset: Any, rows: int | None) -> None:
+    if not quiet:
+        n = len(dataset.parts)
+        click.echo(f"read {n} part{'s' if n != 1 else ''}, {rows} rows", err=True)
+
+
+def fit_dataset(paths: tuple[str, ...], *, fmt, axis, output, stats_json, quiet, report_mode, **fit: Any) -> None:
+    """`fit` over the parts in order, as over their concatenation."""
+    from normcli.cli import _Progress, _report, _write_text
+    from normcli.io import check_output_path, open_reader
+    from normcli.io.dataset import DatasetReader
+    from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
+
+    dataset = _open(paths, fmt, axis)
+    check_output_path(output, tuple(dataset.paths))
+    if stats_json:
+        check_output_path(stats_json, tuple(dataset.paths), "--stats-json", (("-o", output),))
+    with (
+        DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader,
+        _Progress(quiet) as progress,
+    ):
+        result = fit_stream(
+            reader,
+            method=fit["method"],
+            overrides=fit["overrides"],
+            columns=expand_columns(fit["columns"], reader.names, "--columns", reader.label),
+            exclude=expand_columns(fit["exclude"], reader.names, "--exclude", reader.label) or (),
+            options=fit["options"],
+            progress=progress.update,
+        )
+    _write_text(output, result.scaler.to_json())
+    methods = {c.name: c.method for c in result.scaler.columns}
+    _report(
+        quiet, stats_json, "fit", reader.label, result.rows, result.before, result.after, methods, None,
+        result.warnings, report_mode,
+    )  # fmt: skip
+    _parts_line(quiet, dataset, result.rows)
+
+
+def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
+    """`stats` of the parts together."""
+    from normcli.cli import _Progress
+    from normcli.cli_describe import _print_stats
+    from normcli.io import open_reader
+    from normcli.io.dataset import DatasetReader
+    from normcli.pipeline import profile_stream
+    from normcli.selection import expand_columns
+
+    dataset = _open(paths, fmt, axis)
+    with (
+        DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader,
+        _Progress(False) as progress,
+    ):
+        names = expand_columns(columns, reader.names, "--columns", reader.label)
+        dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
+        result = profile_stream(reader, names, dropped, progress=progress.update)
+    summaries = {
+        name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
+        for name, p in result.items()
+    }
+    _print_stats(reader.label, summaries, out_format)
+
+
+def apply_dataset(
+    paths: tuple[str, ...],
+    *,
+    scaler_path,
+    output,
+    output_format,
+    dtype,
+    precision,
+    fmt,
+    axis,
+    quiet,
+    stats_json,
+    inverse,
+    overwrite=False,
+    report_mode=None,
+) -> None:
+    """`transform`/`inverse` of a dataset: into one file (the parts concatenated, hive keys as
+    columns) or, with -o DIR/, one output part per input part, atomic as a whole."""
+    import numpy as np
+
+    from normcli.api import load
+    from normcli.cli import _Progress, _report, _stdout_aliases
+    from normcli.engines.local import transform_to_directory
+    from normcli.io import check_output_path, detect_format, open_reader, open_writer
+    from normcli.io.dataset import DatasetReader, check_output_directory, is_directory_output
+    from normcli.pipeline import apply_stream
+    from normcli.report import counter_notes
+
+    output, stats_json = _stdout_aliases(output, stats_json)
+    dataset = _open(paths, fmt, axis)
+    to_directory = is_directory_output(output)
+    if to_directory:
+        check_output_directory(output, dataset, overwrite=overwrite)
+        out_fmt = detect_format(output, output_format, option="--output-format") if output_format else dataset.format
+    else:
+        if overwrite:
+            raise UsageError("--overwrite is for a directory output (-o DIR/); a file output is replaced anyway")
+        check_output_path(output, (*dataset.paths, scaler_path))
+        if output_format:
+            out_fmt = detect_format(output, output_format, option="--output-format")
+        elif output != STDIO:
+            out_fmt = detect_format(output, None, option="--output-format")
+        else:
+            out_fmt = dataset.format
+        if out_fmt == "npy":
+            raise UsageError("a dataset is written as csv, tsv or parquet, not .npy")
+    if stats_json:
+        check_output_path(stats_json, (*dataset.paths, scaler_path), "--stats-json", (("-o", output),))
+    scaler = load(scaler_path)
+
+    def open_part(path: str) -> Any:
+        return open_reader(path, dataset.format, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"))
+
+    kwargs = {
+        "inverse": inverse,
+        "dtype": np.dtype(dtype),
+        "precision": precision,
+        "with_stats": not quiet or bool(stats_json),
+    }
+    with _Progress(quiet) as progress:
+        if to_directory:
+            result = transform_to_directory(
+                dataset, output, out_fmt, scaler, open_part, overwrite=overwrite, progress=progress.update, **kwargs
+            )
+            label = dataset.label
+        else:
+            with DatasetReader(dataset, open_part) as reader, open_writer(output, out_fmt) as writer:
+                result = apply_stream(reader, writer, scaler, progress=progress.update, **kwargs)
+            label = reader.label
+    methods = {c.name: c.method for c in scaler.columns}
+    _report(
+        quiet, stats_json, "inverse" if inverse else "transform", label, result.rows, result.before, result.after,
+        methods, result.counters, result.warnings + counter_notes(result.counters), report_mode,
+    )  # fmt: skip
+    _parts_line(quiet, dataset, result.rows)
