@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import click
 
 from normcli._version import __version__
+from normcli.cli_dataset import check_engine, engine_options
 from normcli.errors import DataError, NormcliError, UsageError
 from normcli.untrusted import visible
 
@@ -221,6 +222,7 @@ def cli() -> None:
 @_input_options
 @_report_options
 @_report_choice
+@engine_options
 @_all_outputs_or_none
 def fit(
     input_path: str,
@@ -243,6 +245,9 @@ def fit(
     apply,
     scaler_path,
     output_format,
+    engine="local",
+    scheduler=None,
+    workers=None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler)."""
@@ -254,6 +259,9 @@ def fit(
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    check_engine(engine, scheduler, workers)
+    if engine != "local" and not isinstance(input_path, tuple):
+        input_path = (input_path,)  # one file is a dataset of one part
     if isinstance(input_path, tuple):
         if apply:
             raise UsageError("fit --apply reads one file; over a dataset, run fit, then transform")
@@ -262,7 +270,7 @@ def fit(
         fit_dataset(
             input_path, fmt=fmt, axis=axis, output=output, stats_json=stats_json, quiet=quiet,
             report_mode=report_mode, method=default, overrides=overrides, columns=columns, exclude=exclude,
-            options=options,
+            options=options, engine=engine, scheduler=scheduler, workers=workers,
         )  # fmt: skip
         return
     _check_not_directory(input_path, "fit")
@@ -448,12 +456,17 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @_report_options
     @_report_choice
     @click.option("--overwrite", is_flag=True, help="With -o DIR/: replace an existing DIR (when all parts succeed).")
+    @engine_options
     @_all_outputs_or_none
-    def command(overwrite: bool, **options: Any) -> None:
+    def command(overwrite: bool, engine: str, scheduler: str | None, workers: int | None, **options: Any) -> None:
+        check_engine(engine, scheduler, workers)
+        if engine != "local" and not isinstance(options["input_path"], tuple):
+            options["input_path"] = (options["input_path"],)  # one file is a dataset of one part
         if isinstance(options["input_path"], tuple):
             from normcli.cli_dataset import apply_dataset
 
-            apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **options)
+            engine_args = {"engine": engine, "scheduler": scheduler, "workers": workers}
+            apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **engine_args, **options)
             return
         if overwrite:
             raise UsageError("--overwrite is for a dataset written to a directory (-o DIR/)")

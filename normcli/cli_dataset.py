@@ -12,9 +12,39 @@ from typing import Any
 import click
 
 from normcli.errors import UsageError
-from normcli.io.formats import STDIO
 
-__all__ = ["apply_dataset", "fit_dataset", "stats_dataset"]
+STDIO = "-"  # not from normcli.io, which loads pyarrow: this module is imported at start-up
+
+__all__ = ["apply_dataset", "engine_options", "fit_dataset", "stats_dataset"]
+
+
+def engine_options(f: Any) -> Any:
+    """--engine, --scheduler, --workers (named as Dask names them)."""
+    f = click.option(
+        "--workers",
+        type=click.IntRange(min=1),
+        metavar="N",
+        help="--engine dask: start a local cluster of N processes.",
+    )(f)
+    f = click.option(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="--engine dask: the scheduler to use, e.g. tcp://host:8786 [default: $DASK_SCHEDULER_ADDRESS].",
+    )(f)
+    f = click.option(
+        "--engine",
+        type=click.Choice(["local", "dask"]),
+        default="local",
+        show_default=True,
+        help="Run here, or one task per part on a Dask cluster (pip install 'normcli[dask]').",
+    )(f)
+    return f
+
+
+def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
+    if engine == "local" and (scheduler or workers):
+        flag = "--scheduler" if scheduler else "--workers"
+        raise UsageError(f"{flag} is for --engine dask")
 
 
 def _open(paths: tuple[str, ...], fmt: str | None, axis: int | None) -> Any:
@@ -31,7 +61,20 @@ def _parts_line(quiet: bool, dataset: Any, rows: int | None) -> None:
         click.echo(f"read {n} part{'s' if n != 1 else ''}, {rows} rows", err=True)
 
 
-def fit_dataset(paths: tuple[str, ...], *, fmt, axis, output, stats_json, quiet, report_mode, **fit: Any) -> None:
+def fit_dataset(
+    paths: tuple[str, ...],
+    *,
+    fmt,
+    axis,
+    output,
+    stats_json,
+    quiet,
+    report_mode,
+    engine="local",
+    scheduler=None,
+    workers=None,
+    **fit: Any,
+) -> None:
     """`fit` over the parts in order, as over their concatenation."""
     from normcli.cli import _Progress, _report, _write_text
     from normcli.io import check_output_path, open_reader
@@ -47,15 +90,17 @@ def fit_dataset(paths: tuple[str, ...], *, fmt, axis, output, stats_json, quiet,
         DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader,
         _Progress(quiet) as progress,
     ):
-        result = fit_stream(
-            reader,
-            method=fit["method"],
-            overrides=fit["overrides"],
-            columns=expand_columns(fit["columns"], reader.names, "--columns", reader.label),
-            exclude=expand_columns(fit["exclude"], reader.names, "--exclude", reader.label) or (),
-            options=fit["options"],
-            progress=progress.update,
-        )
+        selected = {
+            "method": fit["method"],
+            "overrides": fit["overrides"],
+            "columns": expand_columns(fit["columns"], reader.names, "--columns", reader.label),
+            "exclude": expand_columns(fit["exclude"], reader.names, "--exclude", reader.label) or (),
+            "options": fit["options"],
+        }
+        if engine == "dask":
+            result = _fit_on_dask(dataset, reader, selected, scheduler, workers, progress.update)
+        else:
+            result = fit_stream(reader, progress=progress.update, **selected)
     _write_text(output, result.scaler.to_json())
     methods = {c.name: c.method for c in result.scaler.columns}
     _report(
@@ -63,6 +108,18 @@ def fit_dataset(paths: tuple[str, ...], *, fmt, axis, output, stats_json, quiet,
         result.warnings, report_mode,
     )  # fmt: skip
     _parts_line(quiet, dataset, result.rows)
+
+
+def _fit_on_dask(dataset: Any, reader: Any, selected: dict[str, Any], scheduler, workers, progress) -> Any:
+    from normcli.engines.dask import connect, fit_parts
+    from normcli.scaler import plan_columns
+
+    plans = plan_columns(reader.names, reader.numeric_names, source=reader.label, empty=reader.empty_names, **selected)
+    names, numeric = [n for n in reader.names if n not in dataset.key_names], list(reader.numeric_names)
+    first = dataset.parts[0].path
+    reader.close()
+    with connect(scheduler, workers) as client:
+        return fit_parts(client, dataset, plans, names, numeric, first, reader.layout, list(reader.names), progress)
 
 
 def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
@@ -104,6 +161,9 @@ def apply_dataset(
     inverse,
     overwrite=False,
     report_mode=None,
+    engine="local",
+    scheduler=None,
+    workers=None,
 ) -> None:
     """`transform`/`inverse` of a dataset: into one file (the parts concatenated, hive keys as
     columns) or, with -o DIR/, one output part per input part, atomic as a whole."""
@@ -135,6 +195,8 @@ def apply_dataset(
             out_fmt = dataset.format
         if out_fmt == "npy":
             raise UsageError("a dataset is written as csv, tsv or parquet, not .npy")
+        if engine == "dask":
+            raise UsageError("--engine dask writes one part per task: give a directory output, -o DIR/")
     if stats_json:
         check_output_path(stats_json, (*dataset.paths, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
@@ -149,7 +211,20 @@ def apply_dataset(
         "with_stats": not quiet or bool(stats_json),
     }
     with _Progress(quiet) as progress:
-        if to_directory:
+        if engine == "dask":
+            from normcli.engines.dask import connect, transform_parts
+            from normcli.engines.local import merge_apply_results
+
+            with DatasetReader(dataset, open_part, with_keys=False) as reader:
+                names, numeric, first = list(reader.names), list(reader.numeric_names), dataset.parts[0].label
+            reader_options = {"float_columns": scaler.names, "text_passthrough": out_fmt in ("csv", "tsv")}
+            with connect(scheduler, workers) as client:
+                result = transform_parts(
+                    client, dataset, output, out_fmt, scaler, reader_options, names, numeric, first,
+                    overwrite=overwrite, merge=merge_apply_results, progress=progress.update, **kwargs,
+                )  # fmt: skip
+            label = dataset.label
+        elif to_directory:
             result = transform_to_directory(
                 dataset, output, out_fmt, scaler, open_part, overwrite=overwrite, progress=progress.update, **kwargs
             )

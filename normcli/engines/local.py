@@ -8,7 +8,6 @@ renamed into place when every part has succeeded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -47,8 +46,8 @@ def transform_to_directory(
     open_part: Callable[[str], Reader],
     *,
     overwrite: bool,
+    dtype: np.dtype,
     inverse: bool = False,
-    dtype: np.dtype = np.dtype(np.float64),
     precision: int | None = None,
     with_stats: bool = True,
     progress: Progress | None = None,
@@ -57,8 +56,8 @@ def transform_to_directory(
     results = []
     with atomic_directory(output, overwrite=overwrite) as folder:
         for part in dataset.parts:
-            target = os.path.join(folder, output_part_name(part.relpath, out_format))
-            with open_part(part.path) as reader, open_part_writer(target, out_format, output) as writer:
+            target = output_part_name(part.relpath, out_format)
+            with open_part(part.path) as reader, open_part_writer(folder, target, out_format, output) as writer:
                 results.append(
                     apply_stream(
                         reader,

@@ -33,6 +33,7 @@ __all__ = [
     "Part",
     "atomic_directory",
     "check_output_directory",
+    "check_part",
     "expand_inputs",
     "is_dataset_argument",
     "is_directory_output",
@@ -52,6 +53,11 @@ class Part:
     path: str
     relpath: str
     keys: tuple[tuple[str, Any], ...] = ()
+    label: str = ""  # how messages name it: the path as found (set from `path` when empty)
+
+    def __post_init__(self) -> None:
+        if not self.label:
+            object.__setattr__(self, "label", self.path)
 
 
 @dataclass
@@ -89,7 +95,7 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
     found: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = []  # path, root, raw keys
     for arg in paths:
         if os.path.isdir(arg):
-            found.extend(_walk(arg))
+            found.extend(_walk(arg, fmt))
         elif os.path.lexists(arg):
             found.append((arg, None, ()))
         elif _GLOB_CHARS & set(arg):
@@ -97,7 +103,7 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
             if not matches:
                 raise DataError(f"{arg}: no such file, and no file matches it as a pattern (quote a pattern)")
             for m in matches:
-                found.extend(_walk(m) if os.path.isdir(m) else [(m, None, ())])
+                found.extend(_walk(m, fmt) if os.path.isdir(m) else [(m, None, ())])
         else:
             raise DataError(f"{arg}: no such file")
     seen: dict[str, str] = {}
@@ -111,7 +117,7 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
         formats.setdefault(detect_format(path, fmt), path)
     if len(formats) > 1:
         listed = ", ".join(f"{f} ({p})" for f, p in formats.items())
-        raise UsageError(f"the inputs mix formats: {listed}; a dataset holds one format")
+        raise UsageError(f"the inputs mix formats: {listed}; name the files of one format (a quoted glob: 'DIR/*.csv')")
     (part_format,) = formats
     if part_format not in _TABLE_FORMATS:
         raise UsageError(f"a dataset of {part_format} files is not supported; give one .npy file at a time")
@@ -131,9 +137,10 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
     return Dataset(parts, part_format, f"{label} ({len(parts)} part{'s' if len(parts) != 1 else ''})", key_names)
 
 
-def _walk(root: str) -> list[tuple[str, str | None, tuple[tuple[str, str], ...]]]:
+def _walk(root: str, fmt: str | None) -> list[tuple[str, str | None, tuple[tuple[str, str], ...]]]:
     """The data files under `root`, sorted; names starting with '.' or '_' (_SUCCESS,
-    .crc, temporary files) are skipped, as Spark and pyarrow.dataset do."""
+    .crc, temporary files) are skipped, as Spark and pyarrow.dataset do, and without a
+    --format so are files whose extension names no data format (a README, a script)."""
     out = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")))
@@ -141,6 +148,8 @@ def _walk(root: str) -> list[tuple[str, str | None, tuple[tuple[str, str], ...]]
         keys = tuple(tuple(c.split("=", 1)) for c in ([] if rel == "." else rel.split(os.sep)) if "=" in c)
         for name in sorted(files):
             if name.startswith((".", "_")):
+                continue
+            if fmt is None and os.path.splitext(name)[1].lower() not in _EXTENSIONS:
                 continue
             out.append((os.path.join(folder, name), root, keys))
     out.sort(key=lambda t: t[0])
@@ -216,32 +225,9 @@ class DatasetReader(TableReader):
         self._current = None
 
     def _check_part(self, reader: Reader, columns: list[str] | None) -> None:
-        if reader is self._first:
-            return
-        names = set(reader.names)
-        expected = [n for n in self.names if n not in self._keys] if columns is None else columns
-        for name in expected:
-            if name not in names:
-                raise DataError(
-                    f"{reader.label} has no column {name!r}, which {self._first_label} has; "
-                    "every part of a dataset needs the same columns"
-                )
-            if (
-                name in self.numeric_names
-                and name not in reader.numeric_names
-                and name not in getattr(reader, "empty_names", ())
-            ):
-                raise DataError(
-                    f"{reader.label}: column {name!r} holds text, but numbers in {self._first_label}; "
-                    "fix that part or leave it out"
-                )
-        if columns is None:
-            extra = [n for n in reader.names if n not in set(expected)]
-            if extra:
-                raise DataError(
-                    f"{reader.label} has a column {extra[0]!r} that {self._first_label} lacks; "
-                    "every part of a dataset needs the same columns"
-                )
+        if reader is not self._first:
+            names = [n for n in self.names if n not in self._keys]
+            check_part(reader, names, self.numeric_names, self._first_label, columns)
 
     def _conform(self, batch: TableBatch | ArrayBatch, part: Part, source: str, wanted: list[str] | None) -> TableBatch:
         """The batch with its columns in the first part's order and types, keys appended."""
@@ -283,6 +269,29 @@ class DatasetReader(TableReader):
             self._current.close()
             self._current = None
         self._first.close()
+
+
+def check_part(
+    reader: Reader, names: list[str], numeric: list[str], first: str, columns: list[str] | None = None
+) -> None:
+    """A part must have the first part's `names` (or the `columns` read), numeric where they are."""
+    present = set(reader.names)
+    expected = names if columns is None else columns
+    for name in expected:
+        if name not in present:
+            raise DataError(
+                f"{reader.label} has no column {name!r}, which {first} has; "
+                "every part of a dataset needs the same columns"
+            )
+        if name in numeric and name not in reader.numeric_names and name not in getattr(reader, "empty_names", ()):
+            raise DataError(f"{reader.label}: column {name!r} holds text, but numbers in {first}; fix that part")
+    if columns is None:
+        extra = [n for n in reader.names if n not in set(expected)]
+        if extra:
+            raise DataError(
+                f"{reader.label} has a column {extra[0]!r} that {first} lacks; "
+                "every part of a dataset needs the same columns"
+            )
 
 
 def _size(path: str) -> int:
@@ -357,9 +366,13 @@ def output_part_name(relpath: str, fmt: str) -> str:
 
 
 @contextlib.contextmanager
-def open_part_writer(path: str, fmt: str, output: str) -> Iterator[Writer]:
-    """A writer for one part inside a temporary output folder (which is atomic as a whole)."""
+def open_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator[Writer]:
+    """A writer for the part `relpath` inside the temporary output folder `root` (which is
+    atomic as a whole)."""
+    path = os.path.join(root, relpath)
     try:
+        if not os.path.isdir(root):  # the run failed and removed its folder: write nothing more
+            raise DataError(f"cannot write {output}: the run was stopped")
         os.makedirs(os.path.dirname(path), exist_ok=True)
         writer: Writer = ParquetWriter(path) if fmt == "parquet" else CsvWriter(path, "\t" if fmt == "tsv" else ",")
     except OSError as exc:
