@@ -44,6 +44,14 @@ class Scaler(core.Scaler):
         with atomic_path(os.fspath(path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.to_json())
 
+    def transform_dataset(self, src: Any, dst: str | os.PathLike[str], **options: Any) -> int:
+        """Transform the files `src` (paths, globs, a directory) into `dst` (a directory with
+        a trailing '/': one part per input part, all or nothing; else one file), with
+        `engine="local"|"dask"`; see `normcli.api_dataset.transform_dataset`. Returns the rows."""
+        from normcli.api_dataset import transform_dataset
+
+        return transform_dataset(self, src, dst, **options)
+
     def _apply_data(self, data: Any, inverse: bool) -> Any:
         axis = self.layout.get("axis") if self.layout.get("kind") == "array" else None
         table = _Columns.of(data, axis)

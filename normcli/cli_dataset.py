@@ -76,10 +76,10 @@ def fit_dataset(
     **fit: Any,
 ) -> None:
     """`fit` over the parts in order, as over their concatenation."""
+    from normcli.api_dataset import run_fit
     from normcli.cli import _Progress, _report, _write_text
     from normcli.io import check_output_path, open_reader
     from normcli.io.dataset import DatasetReader
-    from normcli.pipeline import fit_stream
     from normcli.selection import expand_columns
 
     dataset = _open(paths, fmt, axis)
@@ -97,10 +97,9 @@ def fit_dataset(
             "exclude": expand_columns(fit["exclude"], reader.names, "--exclude", reader.label) or (),
             "options": fit["options"],
         }
-        if engine == "dask":
-            result = _fit_on_dask(dataset, reader, selected, scheduler, workers, progress.update)
-        else:
-            result = fit_stream(reader, progress=progress.update, **selected)
+        result = run_fit(
+            dataset, reader, selected, engine=engine, scheduler=scheduler, workers=workers, progress=progress.update
+        )
     _write_text(output, result.scaler.to_json())
     methods = {c.name: c.method for c in result.scaler.columns}
     _report(
@@ -108,18 +107,6 @@ def fit_dataset(
         result.warnings, report_mode,
     )  # fmt: skip
     _parts_line(quiet, dataset, result.rows)
-
-
-def _fit_on_dask(dataset: Any, reader: Any, selected: dict[str, Any], scheduler, workers, progress) -> Any:
-    from normcli.engines.dask import connect, fit_parts
-    from normcli.scaler import plan_columns
-
-    plans = plan_columns(reader.names, reader.numeric_names, source=reader.label, empty=reader.empty_names, **selected)
-    names, numeric = [n for n in reader.names if n not in dataset.key_names], list(reader.numeric_names)
-    first = dataset.parts[0].path
-    reader.close()
-    with connect(scheduler, workers) as client:
-        return fit_parts(client, dataset, plans, names, numeric, first, reader.layout, list(reader.names), progress)
 
 
 def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
@@ -170,11 +157,10 @@ def apply_dataset(
     import numpy as np
 
     from normcli.api import load
+    from normcli.api_dataset import run_transform
     from normcli.cli import _Progress, _report, _stdout_aliases
-    from normcli.engines.local import transform_to_directory
-    from normcli.io import check_output_path, detect_format, open_reader, open_writer
-    from normcli.io.dataset import DatasetReader, check_output_directory, is_directory_output
-    from normcli.pipeline import apply_stream
+    from normcli.io import check_output_path, detect_format
+    from normcli.io.dataset import check_output_directory, is_directory_output
     from normcli.report import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
@@ -200,39 +186,12 @@ def apply_dataset(
     if stats_json:
         check_output_path(stats_json, (*dataset.paths, scaler_path), "--stats-json", (("-o", output),))
     scaler = load(scaler_path)
-
-    def open_part(path: str) -> Any:
-        return open_reader(path, dataset.format, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"))
-
-    kwargs = {
-        "inverse": inverse,
-        "dtype": np.dtype(dtype),
-        "precision": precision,
-        "with_stats": not quiet or bool(stats_json),
-    }
     with _Progress(quiet) as progress:
-        if engine == "dask":
-            from normcli.engines.dask import connect, transform_parts
-            from normcli.engines.local import merge_apply_results
-
-            with DatasetReader(dataset, open_part, with_keys=False) as reader:
-                names, numeric, first = list(reader.names), list(reader.numeric_names), dataset.parts[0].label
-            reader_options = {"float_columns": scaler.names, "text_passthrough": out_fmt in ("csv", "tsv")}
-            with connect(scheduler, workers) as client:
-                result = transform_parts(
-                    client, dataset, output, out_fmt, scaler, reader_options, names, numeric, first,
-                    overwrite=overwrite, merge=merge_apply_results, progress=progress.update, **kwargs,
-                )  # fmt: skip
-            label = dataset.label
-        elif to_directory:
-            result = transform_to_directory(
-                dataset, output, out_fmt, scaler, open_part, overwrite=overwrite, progress=progress.update, **kwargs
-            )
-            label = dataset.label
-        else:
-            with DatasetReader(dataset, open_part) as reader, open_writer(output, out_fmt) as writer:
-                result = apply_stream(reader, writer, scaler, progress=progress.update, **kwargs)
-            label = reader.label
+        result, label = run_transform(
+            dataset, output, out_fmt, scaler, overwrite=overwrite, engine=engine, scheduler=scheduler,
+            workers=workers, progress=progress.update, inverse=inverse, dtype=np.dtype(dtype), precision=precision,
+            with_stats=not quiet or bool(stats_json),
+        )  # fmt: skip
     methods = {c.name: c.method for c in scaler.columns}
     _report(
         quiet, stats_json, "inverse" if inverse else "transform", label, result.rows, result.before, result.after,

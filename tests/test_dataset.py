@@ -220,3 +220,19 @@ def test_any_split_into_files_fits_as_the_whole(tmp_path_factory, values, cuts, 
     for key in whole:
         assert parts[key] == pytest.approx(whole[key], rel=1e-12, abs=1e-300)
     assert os.listdir(folder)  # the parts are still there, untouched
+
+
+def test_the_python_api_fits_and_transforms_a_dataset(tmp_path):
+    import normcli
+
+    parts = daily_exports(tmp_path / "exports")
+    assert run("fit", *parts, "-m", "minmax", "--columns", "price,qty", "-o", tmp_path / "cli.json", "-q").code == 0
+    scaler = normcli.fit_dataset(str(tmp_path / "exports" / "*.csv"), "minmax", columns=["price", "qty"])
+    assert_close({c.name: c.fitted for c in scaler.columns}, fitted(tmp_path / "cli.json"))
+    rows = scaler.transform_dataset(tmp_path / "exports", f"{tmp_path / 'scaled'}/", output_format="parquet")
+    assert rows == 120
+    out = pq.read_table(tmp_path / "scaled" / "2026-03-02.parquet")
+    assert out.column_names == ["order", "price", "qty", "shop"]
+    assert min(out["price"].to_pylist()) >= 0.0 and max(out["price"].to_pylist()) <= 1.0
+    with pytest.raises(normcli.UsageError, match="exists"):
+        scaler.transform_dataset(tmp_path / "exports", f"{tmp_path / 'scaled'}/")
