@@ -153,3 +153,85 @@ def test_a_cluster_started_with_the_dask_cli(tmp_path, cluster):
     )
     assert proc.returncode == 0, proc.stderr
     assert len(list((tmp_path / "out").rglob("*.parquet"))) == 5
+
+
+def _holders(path: Path) -> list[int]:
+    """The processes (other than this one) with `path` open."""
+    target = os.path.realpath(path)
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if int(pid) == os.getpid():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    found.append(int(pid))
+                    break
+            except OSError:
+                continue
+    return found
+
+
+def _wait_for(condition, what: str, timeout: float = 90.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds the worker through /proc")
+def test_a_worker_killed_mid_task_is_retried_and_the_result_unchanged(tmp_path, cluster):
+    """The second part is a named pipe: its task blocks reading it, so the worker running it
+    is known (it holds the pipe open) and is killed mid-task; Dask runs the task again on a
+    worker, the test then feeds the pipe, and the scaler equals the local engine's."""
+    import signal
+
+    address, _ = cluster
+    rng = np.random.default_rng(9)
+    first = "x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in rng.normal(1e9, 3, (200, 2)))
+    second = "x,y\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in rng.normal(1e9, 5, (300, 2)))
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.csv").write_text(first)
+    (tmp_path / "plain" / "b.csv").write_text(second)
+    assert run("fit", "plain", "-m", "zscore", "-o", "local.json", "-q", cwd=tmp_path).code == 0
+
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "a.csv").write_text(first)
+    pipe = tmp_path / "lake" / "b.csv"
+    os.mkfifo(pipe)
+    # held open read-write here, so a reader's open() returns and it blocks in read() instead
+    keep = os.open(pipe, os.O_RDWR)
+    fit = subprocess.Popen(
+        [str(NORMCLI), "fit", "lake", "-m", "zscore", "-o", "dask.json", "-q", "--engine", "dask"]
+        + ["--scheduler", address],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        (victim,) = _wait_for(lambda: _holders(pipe), "a worker reading the pipe")
+        os.kill(victim, signal.SIGKILL)
+        _wait_for(lambda: [p for p in _holders(pipe) if p != victim], "the task to run again")
+        with os.fdopen(os.open(pipe, os.O_WRONLY), "w") as feed:
+            feed.write(second)
+        os.close(keep)
+        keep = -1
+        err = fit.communicate(timeout=120)[1].decode()
+    finally:
+        if keep >= 0:
+            os.close(keep)
+        if fit.poll() is None:
+            fit.kill()
+    assert fit.returncode == 0, err
+    local, dask = fitted(tmp_path / "local.json"), fitted(tmp_path / "dask.json")
+    for name in local:
+        for key, value in local[name].items():
+            assert dask[name][key] == pytest.approx(value, rel=1e-12), (name, key)
