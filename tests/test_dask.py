@@ -235,3 +235,60 @@ def test_a_worker_killed_mid_task_is_retried_and_the_result_unchanged(tmp_path, 
     for name in local:
         for key, value in local[name].items():
             assert dask[name][key] == pytest.approx(value, rel=1e-12), (name, key)
+
+
+class _Workers:
+    """A client whose workers answer `run` with these normcli versions (or fail to)."""
+
+    def __init__(self, versions: dict[str, str] | Exception) -> None:
+        self.versions = versions
+
+    def run(self, func):
+        if isinstance(self.versions, Exception):
+            raise self.versions
+        return self.versions
+
+
+def test_workers_of_another_normcli_version_are_refused():
+    from normcli import DataError, __version__
+    from normcli.engines.dask import check_versions
+
+    check_versions(_Workers({"tcp://10.0.0.2:4000": __version__}), "tcp://10.0.0.1:8786")  # the same: fine
+    with pytest.raises(DataError, match=r"worker tcp://10\.0\.0\.3:4000 runs normcli 0\.0\.1, this client"):
+        check_versions(_Workers({"tcp://10.0.0.2:4000": __version__, "tcp://10.0.0.3:4000": "0.0.1"}), "here")
+    with pytest.raises(DataError, match="cannot run normcli .No module named 'normcli'.; install normcli"):
+        check_versions(_Workers(ModuleNotFoundError("No module named 'normcli'")), "tcp://10.0.0.1:8786")
+    with pytest.raises(DataError, match="has no workers"):
+        check_versions(_Workers({}), "tcp://10.0.0.1:8786")
+
+
+def test_ctrl_c_cancels_the_run_and_leaves_nothing(tmp_path):
+    """Interrupted while a task is reading (a named pipe part that never ends): exit 130, no
+    output folder, no temporary folder, and the local cluster's workers are gone."""
+    import signal
+
+    lake(tmp_path / "lake", parts=2)
+    assert run("fit", "lake", "-m", "zscore", "-o", "s.json", "-q", cwd=tmp_path).code == 0
+    pipe = tmp_path / "lake" / "day=3" / "part-0.parquet"
+    pipe.parent.mkdir()
+    os.mkfifo(pipe)
+    keep = os.open(pipe, os.O_RDWR)  # a writer that never writes: the task reading it waits
+    try:
+        proc = subprocess.Popen(
+            [str(NORMCLI), "transform", "lake", "-s", "s.json", "-o", "out/", "--engine", "dask", "--workers", "1"],
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            (worker,) = _wait_for(lambda: _holders(pipe), "the task reading the pipe")
+            proc.send_signal(signal.SIGINT)
+            err = proc.communicate(timeout=120)[1].decode()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 130, err
+        assert err.strip().splitlines()[0] == "error: interrupted", err
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["lake", "s.json"]
+        _wait_for(lambda: not os.path.exists(f"/proc/{worker}") or _holders(pipe) == [], "the worker to stop")
+    finally:
+        os.close(keep)

@@ -60,7 +60,7 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # its HTTP server starts anyway: a free local port
                 silence_logs=logging.CRITICAL,  # a failed task is reported once, by the client
             )
             stack.callback(cluster.close)
