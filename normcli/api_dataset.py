@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import UsageError
-from normcli.io.dataset import Dataset, DatasetReader, check_output_directory, expand_inputs, is_directory_output
+from normcli.io.dataset import (
+    Dataset,
+    DatasetReader,
+    check_output_directory,
+    expand_inputs,
+    is_directory_output,
+    local_path,
+)
 from normcli.io.readers import Reader, open_reader
 from normcli.pipeline import ApplyResult, Progress, apply_stream, fit_stream
 from normcli.scaler import FitResult, Scaler, plan_columns
@@ -170,7 +177,7 @@ def transform_dataset(
     from normcli.io import check_output_path, detect_format
 
     dataset = expand_inputs(_paths(src), format)
-    output = os.fspath(dst)
+    output = local_path(os.fspath(dst))
     if is_directory_output(output):
         check_output_directory(output, dataset, overwrite=overwrite)
         out_format = detect_format(output, output_format) if output_format else dataset.format

@@ -79,10 +79,11 @@ def fit_dataset(
     from normcli.api_dataset import run_fit
     from normcli.cli import _Progress, _report, _write_text
     from normcli.io import check_output_path, open_reader
-    from normcli.io.dataset import DatasetReader
+    from normcli.io.dataset import DatasetReader, local_path
     from normcli.selection import expand_columns
 
     dataset = _open(paths, fmt, axis)
+    output = local_path(output)
     check_output_path(output, tuple(dataset.paths))
     if stats_json:
         check_output_path(stats_json, tuple(dataset.paths), "--stats-json", (("-o", output),))
@@ -160,11 +161,12 @@ def apply_dataset(
     from normcli.api_dataset import run_transform
     from normcli.cli import _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
-    from normcli.io.dataset import check_output_directory, is_directory_output
+    from normcli.io.dataset import check_output_directory, is_directory_output, local_path
     from normcli.report import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
     dataset = _open(paths, fmt, axis)
+    output = local_path(output)
     to_directory = is_directory_output(output)
     if to_directory:
         check_output_directory(output, dataset, overwrite=overwrite)

@@ -236,3 +236,15 @@ def test_the_python_api_fits_and_transforms_a_dataset(tmp_path):
     assert min(out["price"].to_pylist()) >= 0.0 and max(out["price"].to_pylist()) <= 1.0
     with pytest.raises(normcli.UsageError, match="exists"):
         scaler.transform_dataset(tmp_path / "exports", f"{tmp_path / 'scaled'}/")
+
+
+def test_file_urls_name_inputs_and_outputs(tmp_path):
+    hive_lake(tmp_path / "lake")
+    url = (tmp_path / "lake").as_uri()
+    r = run("fit", url, "-m", "zscore", "-o", (tmp_path / "s.json").as_uri(), "-q")
+    assert r.code == 0, r.err
+    assert run("fit", tmp_path / "lake", "-m", "zscore", "-o", tmp_path / "plain.json", "-q").code == 0
+    assert (tmp_path / "s.json").read_text() == (tmp_path / "plain.json").read_text()
+    r = run("transform", url, "-s", tmp_path / "s.json", "-o", (tmp_path / "out").as_uri() + "/", "-q")
+    assert r.code == 0, r.err
+    assert len(list((tmp_path / "out").rglob("*.parquet"))) == 4

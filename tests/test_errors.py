@@ -1682,6 +1682,24 @@ DATASET_CASES: list[Case] = [
         "-o DIR/",
     ),
 ]
+DATASET_CASES += [
+    case(
+        "dataset-s3-url",
+        files({}),
+        "fit s3://bucket/lake/ -m zscore -o out.json",
+        2,
+        "s3://bucket/lake/",
+        "not supported",
+    ),
+    case(
+        "dataset-file-url-other-host",
+        files({}),
+        "fit file://server/lake/ -m zscore -o out.json",
+        2,
+        "file://server/lake/",
+        "this machine",
+    ),
+]
 CASES += DATASET_CASES
 
 

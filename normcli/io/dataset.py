@@ -37,6 +37,7 @@ __all__ = [
     "expand_inputs",
     "is_dataset_argument",
     "is_directory_output",
+    "local_path",
     "open_part_writer",
     "output_part_name",
 ]
@@ -74,10 +75,31 @@ class Dataset:
         return [p.path for p in self.parts]
 
 
+def local_path(arg: str) -> str:
+    """A `file://` URL as the local path it names; other URLs are refused (reading s3://,
+    gs:// or abfs:// directly is not supported yet); a plain path as it is."""
+    scheme, sep, _ = arg.partition("://")
+    if not sep or not scheme.isalnum():
+        return arg
+    if scheme.lower() != "file":
+        raise UsageError(
+            f"{arg}: {scheme}:// is not supported yet; mount the bucket or copy the files, and name the path"
+        )
+    from urllib.parse import unquote, urlsplit
+
+    url = urlsplit(arg)
+    if url.netloc not in ("", "localhost"):
+        raise UsageError(f"{arg}: a file:// URL names a file on this machine (file:///path), not on {url.netloc}")
+    path = unquote(url.path)
+    return path + "/" if arg.endswith("/") and not path.endswith("/") else path
+
+
 def is_dataset_argument(paths: Sequence[str]) -> bool:
-    """Whether INPUT... names a dataset (several paths, a glob, a directory) rather than one
-    file or stdin, which keep the single-file path and its messages."""
+    """Whether INPUT... names a dataset (several paths, a glob, a directory, a URL) rather
+    than one file or stdin, which keep the single-file path and its messages."""
     if len(paths) != 1:
+        return True
+    if "://" in paths[0]:
         return True
     path = paths[0]
     if path == STDIO:
@@ -92,6 +114,7 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
     """The parts named by `paths`: files as given, globs and directories expanded and sorted."""
     if STDIO in paths:
         raise UsageError("'-' (stdin) cannot be one of several inputs; name files, globs or directories")
+    paths = [local_path(p) for p in paths]
     found: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = []  # path, root, raw keys
     for arg in paths:
         if os.path.isdir(arg):
