@@ -250,7 +250,8 @@ def fit(
     workers=None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
-    also transform INPUT in the same command (-o: the data, -s: the scaler)."""
+    also transform INPUT in the same command (-o: the data, -s: the scaler). Several paths,
+    quoted globs or directories are fitted as one table (a dataset)."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
     from normcli.selection import expand_columns
@@ -555,7 +556,10 @@ def _run_apply(
 
 
 transform = _apply_command(
-    "transform", False, "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout)."
+    "transform",
+    False,
+    "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout). Several paths, quoted "
+    "globs or directories are a dataset: -o DIR/ writes one part per input part.",
 )
 inverse = _apply_command(
     "inverse", True, "Undo a transform: map scaled INPUT back to the original units with the same scaler."
