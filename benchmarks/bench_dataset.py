@@ -12,7 +12,7 @@ Then runs, in turns, `--repeats` times each:
 - `dask-2`:  the same with --engine dask --workers 2
 
 and prints the median wall time, rows/s, the ratio to the local engine and the driver's peak RSS
-(the normcli process only: RUSAGE_SELF at its exit, workers not included). Cluster start-up is
+(the normcli process only: its VmHWM at exit, workers not included). Cluster start-up is
 part of each dask run, as a user sees it. The machine's load average is printed: numbers from
 a loaded machine are noisy; the ratios, from interleaved runs, less so.
 """
@@ -31,11 +31,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 # Runs normcli in this interpreter and writes its own peak RSS (KiB) to the file in $NORMCLI_RSS_FILE.
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the forking parent (this script,
+# which holds the generated data), so it would report this script's peak, not normcli's.
 LAUNCHER = """
 import atexit, os, resource, sys
 def _rss():
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as status:
+            kib = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
     with open(os.environ["NORMCLI_RSS_FILE"], "w") as f:
-        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        f.write(str(kib))
 atexit.register(_rss)
 sys.argv = ["normcli", *sys.argv[1:]]
 from normcli.cli import main
