@@ -128,7 +128,7 @@ def cluster(tmp_path):
             p.terminate()
         for p in procs:
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=10)  # a nanny whose worker was killed may linger: then kill it
             except subprocess.TimeoutExpired:
                 p.kill()
 
