@@ -31,7 +31,7 @@ __all__ = [
 
 _LAZY = {
     "fit": "normcli.api",
-    "fit_dataset": "normcli.api_dataset",
+    "fit_dataset": "normcli.api",
     "load": "normcli.api",
     "Scaler": "normcli.api",
     "lrn": "normcli.lrn_kernel",

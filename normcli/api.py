@@ -1,6 +1,6 @@
 """The Python API: fit on a pandas DataFrame or a NumPy array, transform, save, load.
 
-It drives the same core (`plan_columns`, `ScalerFitter`, `Scaler`) as the command line;
+It drives the same core (`plan_columns`, `fit_batches`, `Scaler`) as the command line;
 the data are simply one batch held in memory.
 """
 
@@ -15,8 +15,9 @@ import numpy as np
 
 from normcli import scaler as core
 from normcli.errors import DataError, UsageError
+from normcli.layout import Layout
 
-__all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "load"]
+__all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "fit_dataset", "load"]
 
 MAX_SCALER_BYTES = 64 << 20  # a scaler file is small; a huge one is a mistake, not a scaler
 
@@ -27,7 +28,7 @@ class Scaler(core.Scaler):
 
     @classmethod
     def from_core(cls, s: core.Scaler) -> Scaler:
-        return cls(s.columns, s.input_columns, s.layout)
+        return cls(s.columns, s.input_columns, s.layout, s.dialect)
 
     def transform(self, data: Any) -> Any:
         """The data with the scaler's columns scaled (float64); other columns unchanged."""
@@ -53,7 +54,7 @@ class Scaler(core.Scaler):
         return transform_dataset(self, src, dst, **options)
 
     def _apply_data(self, data: Any, inverse: bool) -> Any:
-        axis = self.layout.get("axis") if self.layout.get("kind") == "array" else None
+        axis = self.layout.axis
         table = _Columns.of(data, axis)
         self.check_layout(table.layout, table.names, "the data")
         new = self.inverse_columns(table.arrays) if inverse else self.transform_columns(table.arrays)
@@ -68,6 +69,7 @@ def fit(
     exclude: Iterable[str] = (),
     methods: Mapping[str, str] | None = None,
     axis: int | None = None,
+    memory: int | None = None,
     **options: Any,
 ) -> Scaler:
     """Fit a scaler on `data`: a pandas DataFrame, a mapping of column -> array, or a
@@ -75,7 +77,11 @@ def fit(
 
     `method` applies to every numeric column (or to `columns`, minus `exclude`);
     `methods` maps single columns to their own method. Method options: `range=(lo, hi)`,
-    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`.
+    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`; robust:
+    `quantile_range=(25, 75)`, `with_centering`, `with_scaling`, `unit_variance`; quantile:
+    `n_quantiles=1000`, `output_distribution="uniform"|"normal"`; yeo-johnson and box-cox:
+    `standardize`. `memory` (bytes) bounds the values robust, quantile and the power
+    transforms keep for an exact fit (beyond it: a quantile sketch, or a seeded sample).
     Warnings (a constant column, say) are issued as Python warnings."""
     table = _Columns.of(data, axis)
     plans = core.plan_columns(
@@ -88,12 +94,23 @@ def fit(
         options=options,
         source="the data",
     )
-    fitter = core.ScalerFitter(plans, table.names, table.layout)
-    fitter.update({p.name: table.arrays[p.name] for p in plans})
-    result = fitter.finish()
+    columns = {p.name: table.arrays[p.name] for p in plans}
+    batch = (columns, table.arrays[plans[0].name].size)
+    result = core.fit_batches(
+        plans, table.names, table.layout, [batch], "the data", core.DEFAULT_MEMORY if memory is None else memory
+    )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return Scaler.from_core(result.scaler)
+
+
+def fit_dataset(paths: Any, method: str | None = "zscore", **options: Any) -> Scaler:
+    """Fit a scaler on the files named by `paths` (a path, a glob, a directory, or a list of
+    them) as on their concatenation; see `normcli.api_dataset.fit_dataset` for the options
+    (`engine="dask"`, `scheduler=`, `workers=`, `format=`, and those of `fit`)."""
+    from normcli.api_dataset import fit_dataset as fit_files
+
+    return Scaler.from_core(fit_files(paths, method, **options))
 
 
 def load(path: str | os.PathLike[str]) -> Scaler:
@@ -128,7 +145,7 @@ class _Columns:
         self.names: list[str] = names
         self.numeric: list[str] = numeric
         self.arrays: dict[str, np.ndarray] = arrays
-        self.layout: dict[str, Any] = layout
+        self.layout: Layout = layout
         self.rebuild = rebuild
 
     @classmethod
@@ -162,7 +179,7 @@ class _Columns:
                 out[labels[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_mapping(cls, data: Mapping) -> _Columns:
@@ -183,7 +200,7 @@ class _Columns:
                 out[keys[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_array(cls, x: np.ndarray, axis: int | None) -> _Columns:
@@ -210,7 +227,7 @@ class _Columns:
                 out[(slice(None),) * axis + (int(name),)] = values
             return out.reshape(shape)
 
-        return cls(names, list(names), arrays, {"kind": "array", "ndim": x.ndim, "axis": axis}, rebuild)
+        return cls(names, list(names), arrays, Layout.array(x.ndim, axis), rebuild)
 
 
 def _is_dataframe(data: Any) -> bool:

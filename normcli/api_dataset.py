@@ -27,6 +27,7 @@ from normcli.io.dataset import (
 from normcli.io.readers import Reader, open_reader
 from normcli.pipeline import ApplyResult, Progress, apply_stream, fit_stream
 from normcli.scaler import FitResult, Scaler, plan_columns
+from normcli.validate import check_engine
 
 __all__ = ["fit_dataset", "run_fit", "run_transform", "transform_dataset"]
 
@@ -134,15 +135,13 @@ def fit_dataset(
     scheduler: str | None = None,
     workers: int | None = None,
     **options: Any,
-) -> Any:
+) -> Scaler:
     """Fit a scaler on the files named by `paths` (a path, a glob, a directory, or a list of
     them) as on their concatenation. `engine="dask"` runs one task per file on the cluster
     at `scheduler` (else $DASK_SCHEDULER_ADDRESS) or on a local cluster of `workers`
-    processes. Options as `normcli.fit`; returns a `normcli.Scaler`."""
-    from normcli.api import Scaler as ApiScaler
-
-    if engine not in ("local", "dask"):
-        raise UsageError(f"engine must be 'local' or 'dask', not {engine!r}")
+    processes. Options as `normcli.fit`; returns the core scaler (`normcli.fit_dataset` wraps
+    it as a `normcli.Scaler`: this module does not import the API module, which imports it)."""
+    workers = check_engine(engine, scheduler, workers)
     options.setdefault("invalid", "error")
     dataset = expand_inputs(_paths(paths), format)
     selected = {
@@ -155,8 +154,8 @@ def fit_dataset(
     with DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader:
         result = run_fit(dataset, reader, selected, engine=engine, scheduler=scheduler, workers=workers)
     for message in result.warnings:
-        warnings.warn(message, UserWarning, stacklevel=2)
-    return ApiScaler.from_core(result.scaler)
+        warnings.warn(message, UserWarning, stacklevel=3)  # the caller of normcli.fit_dataset
+    return result.scaler
 
 
 def transform_dataset(
@@ -176,6 +175,7 @@ def transform_dataset(
     one: one part per input part, all or nothing) or one file. Returns the rows written."""
     from normcli.io import check_output_path, detect_format
 
+    workers = check_engine(engine, scheduler, workers)
     dataset = expand_inputs(_paths(src), format)
     output = local_path(os.fspath(dst))
     if is_directory_output(output):

@@ -42,9 +42,9 @@ def engine_options(f: Any) -> Any:
 
 
 def check_engine(engine: str, scheduler: str | None, workers: int | None) -> None:
-    if engine == "local" and (scheduler or workers):
-        flag = "--scheduler" if scheduler else "--workers"
-        raise UsageError(f"{flag} is for --engine dask")
+    from normcli.validate import check_engine as checked
+
+    checked(engine, scheduler, workers)
 
 
 def _open(paths: tuple[str, ...], fmt: str | None, axis: int | None) -> Any:
@@ -77,7 +77,7 @@ def fit_dataset(
 ) -> None:
     """`fit` over the parts in order, as over their concatenation."""
     from normcli.api_dataset import run_fit
-    from normcli.cli import _Progress, _report, _write_text
+    from normcli.cli_options import _Progress, _report, _write_text
     from normcli.io import check_output_path, open_reader
     from normcli.io.dataset import DatasetReader, local_path
     from normcli.selection import expand_columns
@@ -112,8 +112,7 @@ def fit_dataset(
 
 def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
     """`stats` of the parts together."""
-    from normcli.cli import _Progress
-    from normcli.cli_describe import _print_stats
+    from normcli.cli_options import _print_stats, _Progress
     from normcli.io import open_reader
     from normcli.io.dataset import DatasetReader
     from normcli.pipeline import profile_stream
@@ -159,7 +158,7 @@ def apply_dataset(
 
     from normcli.api import load
     from normcli.api_dataset import run_transform
-    from normcli.cli import _Progress, _report, _stdout_aliases
+    from normcli.cli_options import _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
     from normcli.io.dataset import check_output_directory, is_directory_output, local_path
     from normcli.report import counter_notes

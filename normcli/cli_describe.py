@@ -1,20 +1,27 @@
 """The commands that describe: `stats` (of a data file) and `show` (of a scaler file).
 
-They register themselves on the `cli` group; `normcli.cli` imports this module.
+`normcli.cli` adds them to its group; the options they share with the other commands are
+in `normcli.cli_options`.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _input_options, _input_paths, _Progress, cli
+from normcli.cli_options import (
+    _check_not_directory,
+    _dialect_options,
+    _input_options,
+    _input_paths,
+    _print_stats,
+    _Progress,
+)
 from normcli.errors import UsageError
 
 
-@cli.command()
+@click.command()
 @click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
 @click.option(
     "--columns",
@@ -65,7 +72,10 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         )
         return
     _check_not_directory(input_path, "stats")
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
+    with (
+        open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader,
+        _Progress(False) as progress,
+    ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
         result = profile_stream(reader, names, dropped, progress=progress.update)
@@ -74,32 +84,15 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         for name, p in result.items()
     }
     _print_stats(reader.label, summaries, out_format or "table")
+    if reader.notes:  # what the dialect sniffing guessed and the user may want to correct
+        from normcli import report
+
+        con = report.console()
+        for note in reader.notes:
+            report.warn(con, note)
 
 
-def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
-    from normcli import report
-
-    if out_format == "json":
-        sys.stdout.write(report.dumps(summaries))
-    elif out_format in ("csv", "tsv"):
-        import csv
-
-        writer = csv.writer(sys.stdout, delimiter="," if out_format == "csv" else "\t", lineterminator="\n")
-        writer.writerow(report.STATS_FIELDS)
-        for row in report.stats_rows(summaries):
-            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
-    else:
-        con = report.wide_console(sys.stdout)
-        for grid in report.stats_grids(f"stats: {source}", summaries):
-            con.print(report.layout(grid, con))
-        note = report.quantile_note(summaries)
-        if note:
-            from rich.text import Text
-
-            report.console().print(Text(note))
-
-
-@cli.command()
+@click.command()
 @click.argument("scaler_path", metavar="SCALER.json")
 @click.option(
     "--output-format",
@@ -123,7 +116,7 @@ def show(scaler_path, out_format, as_json) -> None:
     from normcli.scaler import VERSION
 
     layout = scaler.layout
-    shape = f"{layout['ndim']}-D arrays, features on axis {layout['axis']}" if layout["kind"] == "array" else "a table"
+    shape = f"{layout.ndim}-D arrays, features on axis {layout.axis}" if layout.is_array else "a table"
     title = (
         f"scaler: {scaler_path} (format version {VERSION}, fitted on {shape} of "
         f"{len(scaler.input_columns)} column(s), {len(scaler.columns)} scaled)"

@@ -21,6 +21,7 @@ from typing import Any
 
 from normcli.errors import DataError, UsageError
 from normcli.io.dataset import Dataset, Part, atomic_directory, check_part, open_part_writer, output_part_name
+from normcli.layout import Layout
 from normcli.pipeline import ApplyResult, Progress, apply_stream
 from normcli.scaler import ColumnPlan, FitResult, Scaler, ScalerFitter
 
@@ -45,9 +46,9 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
     distributed = _distributed()
     address = scheduler or (None if workers else os.environ.get(SCHEDULER_ENV))
     if address and workers:
-        raise UsageError("--scheduler and --workers both given; connect to a cluster or start one, not both")
+        raise UsageError.about("{scheduler} and {workers} both given; connect to a cluster or start one, not both")
     if not address and not workers:
-        raise UsageError(f"--engine dask needs --scheduler ADDRESS (or {SCHEDULER_ENV}) or --workers N")
+        raise UsageError.about("{engine} dask needs {scheduler} ADDRESS (or {env}) or {workers} N", env=SCHEDULER_ENV)
     cluster = None
     with contextlib.ExitStack() as stack:
         if address:
@@ -166,7 +167,7 @@ def fit_parts(
     names: list[str],
     numeric: list[str],
     first: str,
-    layout: dict,
+    layout: Layout | None,
     input_columns: list[str],
     progress: Progress | None = None,
 ) -> FitResult:

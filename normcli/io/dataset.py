@@ -339,7 +339,7 @@ def check_output_directory(output: str, dataset: Dataset, *, overwrite: bool) ->
     if os.path.lexists(target) and not os.path.isdir(target):
         raise UsageError(f"{output} is a file, not a directory; name another output directory")
     if os.path.isdir(target) and not overwrite:
-        raise UsageError(f"{output} exists; add --overwrite to replace it, or name a new directory")
+        raise UsageError.about("{path} exists; add {overwrite} to replace it, or name a new directory", path=output)
     for part in dataset.parts:
         if os.path.abspath(part.path).startswith(target + os.sep):
             raise UsageError(f"{output} holds the input part {part.path}; write the output elsewhere")
@@ -362,7 +362,9 @@ def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
         yield tmp
         if os.path.isdir(target):
             if not overwrite:
-                raise UsageError(f"{output} exists; add --overwrite to replace it, or name a new directory")
+                raise UsageError.about(
+                    "{path} exists; add {overwrite} to replace it, or name a new directory", path=output
+                )
             old = os.path.join(parent, temp_name(name, parent))
             os.rename(target, old)
             try:

@@ -1,0 +1,257 @@
+"""What the commands of the command line share: the input options (format, axis, CSV
+dialect), the progress bar, and checks of the paths they are given.
+
+Both `normcli.cli` and `normcli.cli_describe` (stats, show) use them, so they live apart
+from either (the commands are registered on the group by `normcli.cli`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from normcli.errors import DataError, UsageError
+from normcli.untrusted import visible
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn, TaskID
+
+    from normcli.io.dialect import DialectOptions
+    from normcli.methods import Counters
+    from normcli.stats import ColumnStats
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STDIO = "-"
+FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+
+
+_DIALECT = "normcli.dialect"  # where the CSV options are kept in the click context
+
+
+def _dialect_option(*decls: str, parse: str | None = None, **kwargs: Any) -> Callable[[F], F]:
+    """A CSV dialect option: checked by the parser of that name in normcli.io.dialect, and
+    kept in the click context (read by `_dialect_options`), not passed to the command."""
+
+    def store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        if parse is not None:
+            from normcli.io import dialect
+
+            try:
+                value = getattr(dialect, parse)(value)
+            except ValueError as exc:
+                raise UsageError(f"{max(param.opts, key=len)}: {exc}") from None
+        ctx.meta.setdefault(_DIALECT, {})[param.name] = value
+
+    return click.option(*decls, expose_value=False, callback=store, **kwargs)
+
+
+def _dialect_options() -> DialectOptions:
+    """The CSV dialect options given on the command line (a DialectOptions)."""
+    from normcli.io.dialect import DialectOptions
+
+    return DialectOptions(**click.get_current_context().meta.get(_DIALECT, {}))
+
+
+def _input_options(f: F) -> F:
+    options = [
+        _dialect_option(
+            "-d",
+            "--delimiter",
+            parse="parse_delimiter",
+            metavar="C",
+            help="CSV field delimiter: one character, '\\t' for tab, 'spaces' for runs of spaces "
+            "[default: sniffed from , ; tab | spaces].",
+        ),
+        _dialect_option(
+            "--header/--no-header",
+            "header",
+            default=None,
+            help="Whether the first CSV row holds the column names; without one, columns are named 0, 1, ... "
+            "(or --names).",
+        ),
+        _dialect_option(
+            "--names", parse="parse_names", metavar="A,B,...", help="CSV column names (replace the header)."
+        ),
+        _dialect_option(
+            "--na-values",
+            parse="parse_na_values",
+            metavar="TOKENS",
+            help="More comma-separated CSV tokens for a missing value [always: empty, NA, N/A, NaN, null, None, ?].",
+        ),
+        _dialect_option(
+            "--encoding",
+            parse="parse_encoding",
+            metavar="ENC",
+            help="Text encoding of a CSV input, e.g. latin-1, cp1252 [default: utf-8; UTF-16 by its BOM].",
+        ),
+        _dialect_option(
+            "--decimal",
+            parse="parse_decimal",
+            metavar="C",
+            help="Decimal mark of CSV numbers, '.' or ',' [default: sniffed].",
+        ),
+        _dialect_option("--comment", parse="parse_comment", metavar="C", help="Skip CSV lines that start with C."),
+        _dialect_option(
+            "--skip-rows",
+            type=click.IntRange(min=0),
+            metavar="N",
+            help="Skip N lines before the CSV header (after comment lines are dropped).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
+        f
+    )
+    f = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
+        help="Input format when the extension does not say (stdin: csv).",
+    )(f)
+    return f
+
+
+def _input_paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | tuple[str, ...]:
+    """INPUT...: one file (or '-') stays a path; several paths, a glob or a directory are a
+    dataset (a tuple of the paths as given, expanded by normcli.cli_dataset)."""
+    from normcli.io.dataset import is_dataset_argument
+
+    return tuple(value) if is_dataset_argument(value) else value[0]
+
+
+def _check_not_directory(path: str, command: str) -> None:
+    if path != STDIO and os.path.isdir(path):
+        raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
+
+
+class _Progress:
+    """A rich progress bar on stderr (bytes, rate, time left) for work that has run for
+    over two seconds; only when stderr is a terminal, never with -q."""
+
+    DELAY = 2.0
+
+    def __init__(self, quiet: bool) -> None:
+        import time
+
+        self._enabled = not quiet and sys.stderr.isatty()
+        self._start = time.monotonic()
+        self._bar: Progress | None = None
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def update(self, label: str, done: int, total: int | None) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None:
+            import time
+
+            if time.monotonic() - self._start < self.DELAY:
+                return
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            from normcli.report import console
+
+            columns: list[str | ProgressColumn] = [
+                TextColumn("{task.description}", markup=False),  # a path: text, never markup
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                TimeRemainingColumn(),
+            ]
+            self._bar = Progress(*columns, console=console(), transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task(visible(label), total=total)
+        if self._task is not None:
+            self._bar.update(self._task, completed=done)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
+    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
+    from normcli.io.atomic import stdout_alias
+
+    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
+
+
+def _write_text(output: str, text: str) -> None:
+    from normcli.io import open_output
+
+    with open_output(output) as fh:
+        fh.write(text.encode())
+
+
+def _report(
+    quiet: bool,
+    stats_json_path: str | None,
+    command: str,
+    source: str,
+    rows: int | None,
+    before: dict[str, ColumnStats],
+    after: dict[str, ColumnStats],
+    methods: dict[str, str],
+    counters: dict[str, Counters] | None,
+    warnings: list[str],
+    mode: str | None = None,
+    skipped: Sequence[str] = (),
+) -> None:
+    from normcli import report
+
+    if stats_json_path:
+        data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        if skipped:  # columns left out because the head held no value to type them by
+            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
+        _write_text(stats_json_path, report.dumps(data))
+    if quiet:
+        return
+    con = report.wide_console()
+    mode = mode or report.default_report(len(before))
+    title = f"{command}: {source}"
+    if mode == "full":
+        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+    elif mode == "summary":
+        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
+    for w in warnings:
+        report.warn(con, w)
+
+
+def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
+    from normcli import report
+
+    if out_format == "json":
+        sys.stdout.write(report.dumps(summaries))
+    elif out_format in ("csv", "tsv"):
+        import csv
+
+        writer = csv.writer(sys.stdout, delimiter="," if out_format == "csv" else "\t", lineterminator="\n")
+        writer.writerow(report.STATS_FIELDS)
+        for row in report.stats_rows(summaries):
+            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
+    else:
+        con = report.wide_console(sys.stdout)
+        for grid in report.stats_grids(f"stats: {source}", summaries):
+            con.print(report.layout(grid, con))
+        note = report.quantile_note(summaries)
+        if note:
+            from rich.text import Text
+
+            report.console().print(Text(note))
