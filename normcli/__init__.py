@@ -4,6 +4,8 @@
     >>> scaler = normcli.fit(df, method="zscore")      # a pandas DataFrame or NumPy array
     >>> scaled = scaler.transform(df)
     >>> scaler.save("scaler.json"); normcli.load("scaler.json").inverse(scaled)
+    >>> scaler = normcli.fit_dataset("lake/events/", method="zscore")  # files, globs, folders
+    >>> scaler.transform_dataset("lake/events/", "scaled/", engine="dask", workers=2)
     >>> normcli.lrn(acts, convention="torch", size=5)  # Local Response Normalization
     >>> normcli.norm(acts, "group", groups=8)          # batch/layer/instance/group/rms norm
     >>> normcli.bn_stats(acts, batch_size=32)           # batch norm's population statistics
@@ -21,6 +23,7 @@ __all__ = [
     "__version__",
     "bn_stats",
     "fit",
+    "fit_dataset",
     "load",
     "lrn",
     "norm",
@@ -28,6 +31,7 @@ __all__ = [
 
 _LAZY = {
     "fit": "normcli.api",
+    "fit_dataset": "normcli.api",
     "load": "normcli.api",
     "Scaler": "normcli.api",
     "lrn": "normcli.lrn_kernel",

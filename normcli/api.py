@@ -17,7 +17,7 @@ from normcli import scaler as core
 from normcli.errors import DataError, UsageError
 from normcli.layout import Layout
 
-__all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "load"]
+__all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "fit_dataset", "load"]
 
 MAX_SCALER_BYTES = 64 << 20  # a scaler file is small; a huge one is a mistake, not a scaler
 
@@ -44,6 +44,14 @@ class Scaler(core.Scaler):
 
         with atomic_path(os.fspath(path)) as tmp, open(tmp, "w", encoding="utf-8") as fh:
             fh.write(self.to_json())
+
+    def transform_dataset(self, src: Any, dst: str | os.PathLike[str], **options: Any) -> int:
+        """Transform the files `src` (paths, globs, a directory) into `dst` (a directory with
+        a trailing '/': one part per input part, all or nothing; else one file), with
+        `engine="local"|"dask"`; see `normcli.api_dataset.transform_dataset`. Returns the rows."""
+        from normcli.api_dataset import transform_dataset
+
+        return transform_dataset(self, src, dst, **options)
 
     def _apply_data(self, data: Any, inverse: bool) -> Any:
         axis = self.layout.axis
@@ -94,6 +102,15 @@ def fit(
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     return Scaler.from_core(result.scaler)
+
+
+def fit_dataset(paths: Any, method: str | None = "zscore", **options: Any) -> Scaler:
+    """Fit a scaler on the files named by `paths` (a path, a glob, a directory, or a list of
+    them) as on their concatenation; see `normcli.api_dataset.fit_dataset` for the options
+    (`engine="dask"`, `scheduler=`, `workers=`, `format=`, and those of `fit`)."""
+    from normcli.api_dataset import fit_dataset as fit_files
+
+    return Scaler.from_core(fit_files(paths, method, **options))
 
 
 def load(path: str | os.PathLike[str]) -> Scaler:

@@ -13,13 +13,13 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from normcli._version import __version__
+from normcli.cli_dataset import check_engine, engine_options
 from normcli.errors import DataError, ExitCode, NormcliError, UsageError
 from normcli.untrusted import visible
 
@@ -27,11 +27,9 @@ if TYPE_CHECKING:
     import numpy as np
 
     from normcli.lrn_spec import LRNSpec
-    from normcli.methods import Counters
     from normcli.norm_pipeline import NormResult
     from normcli.pipeline import LrnResult
     from normcli.scaler import Scaler
-    from normcli.stats import ColumnStats
     from normcli.tensor.norm import NormSpec
 
 from normcli import cli_describe
@@ -42,7 +40,11 @@ from normcli.cli_options import (
     _check_not_directory,
     _dialect_options,
     _input_options,
+    _input_paths,
     _Progress,
+    _report,
+    _stdout_aliases,
+    _write_text,
 )
 
 # The core names parameters (as the Python API spells them); only here do they become flags.
@@ -88,6 +90,11 @@ FLAGS = {
     # the input and the output
     "axis": "--axis",
     "dtype": "--dtype",
+    # datasets and their engines
+    "overwrite": "--overwrite",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "workers": "--workers",
 }
 
 
@@ -217,7 +224,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
 @click.option(
     "-m",
     "--method",
@@ -287,6 +294,7 @@ def cli() -> None:
 @_input_options
 @_report_options
 @_report_choice
+@engine_options
 @_all_outputs_or_none
 def fit(
     input_path: str,
@@ -317,9 +325,13 @@ def fit(
     apply: bool,
     scaler_path: str | None,
     output_format: str | None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
-    also transform INPUT in the same command (-o: the data, -s: the scaler)."""
+    also transform INPUT in the same command (-o: the data, -s: the scaler). Several paths,
+    quoted globs or directories are fitted as one table (a dataset)."""
     from normcli.io import check_output_path, open_reader
     from normcli.pipeline import fit_stream
     from normcli.selection import expand_columns
@@ -339,6 +351,21 @@ def fit(
     for key, off in (("with_centering", no_center), ("with_scaling", no_scale), ("standardize", no_standardize)):
         if off:
             options[key] = False
+    check_engine(engine, scheduler, workers)
+    # one file is a dataset of one part for a cluster engine
+    paths = input_path if isinstance(input_path, tuple) else None if engine == "local" else (input_path,)
+    if paths is not None:
+        if apply:
+            raise UsageError("fit --apply reads one file; over a dataset, run fit, then transform")
+        from normcli.cli_dataset import fit_dataset
+
+        fit_dataset(
+            paths, fmt=fmt, axis=axis, output=output, stats_json=stats_json, quiet=quiet,
+            report_mode=report_mode, method=default, overrides=overrides, columns=columns, exclude=exclude,
+            options=options, engine=engine, scheduler=scheduler, workers=workers,
+        )  # fmt: skip
+        return
+    assert isinstance(input_path, str)  # a tuple is a dataset, fitted above
     _check_not_directory(input_path, "fit")
     if apply:
         _fit_apply(
@@ -562,7 +589,7 @@ def merge(scalers: tuple[str, ...], output: str, quiet: bool) -> None:
 
 def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @cli.command(name=name, help=doc)
-    @click.argument("input_path", metavar="INPUT")
+    @click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
     @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
     @click.option("-o", "--output", default=STDIO, show_default=True, help="Output file ('-': stdout).")
     @click.option(
@@ -585,8 +612,21 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @_input_options
     @_report_options
     @_report_choice
+    @click.option("--overwrite", is_flag=True, help="With -o DIR/: replace an existing DIR (when all parts succeed).")
+    @engine_options
     @_all_outputs_or_none
-    def command(**options: Any) -> None:
+    def command(overwrite: bool, engine: str, scheduler: str | None, workers: int | None, **options: Any) -> None:
+        check_engine(engine, scheduler, workers)
+        if engine != "local" and not isinstance(options["input_path"], tuple):
+            options["input_path"] = (options["input_path"],)  # one file is a dataset of one part
+        if isinstance(options["input_path"], tuple):
+            from normcli.cli_dataset import apply_dataset
+
+            engine_args = {"engine": engine, "scheduler": scheduler, "workers": workers}
+            apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **engine_args, **options)
+            return
+        if overwrite:
+            raise UsageError("--overwrite is for a dataset written to a directory (-o DIR/)")
         _run_apply(inverse=inverse, **options)
 
     return command
@@ -707,7 +747,10 @@ def _is_terminal(output: str) -> bool:
 
 
 transform = _apply_command(
-    "transform", False, "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout)."
+    "transform",
+    False,
+    "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout). Several paths, quoted "
+    "globs or directories are a dataset: -o DIR/ writes one part per input part.",
 )
 inverse = _apply_command(
     "inverse", True, "Undo a transform: map scaled INPUT back to the original units with the same scaler."
@@ -1151,54 +1194,6 @@ def _m_text(sizes: list[int]) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
-    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
-    from normcli.io.atomic import stdout_alias
-
-    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
-
-
-def _write_text(output: str, text: str) -> None:
-    from normcli.io import open_output
-
-    with open_output(output) as fh:
-        fh.write(text.encode())
-
-
-def _report(
-    quiet: bool,
-    stats_json_path: str | None,
-    command: str,
-    source: str,
-    rows: int | None,
-    before: dict[str, ColumnStats],
-    after: dict[str, ColumnStats],
-    methods: dict[str, str],
-    counters: dict[str, Counters] | None,
-    warnings: list[str],
-    mode: str | None = None,
-    skipped: Sequence[str] = (),
-) -> None:
-    from normcli import report
-
-    if stats_json_path:
-        data = report.before_after_json(command, source, rows, before, after, methods, counters)
-        if skipped:  # columns left out because the head held no value to type them by
-            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
-        _write_text(stats_json_path, report.dumps(data))
-    if quiet:
-        return
-    con = report.wide_console()
-    mode = mode or report.default_report(len(before))
-    title = f"{command}: {source}"
-    if mode == "full":
-        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
-    elif mode == "summary":
-        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
-    for w in warnings:
-        report.warn(con, w)
 
 
 # stats and show live in their own module

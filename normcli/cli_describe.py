@@ -7,16 +7,22 @@ in `normcli.cli_options`.
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import click
 
-from normcli.cli_options import _check_not_directory, _dialect_options, _input_options, _Progress
+from normcli.cli_options import (
+    _check_not_directory,
+    _dialect_options,
+    _input_options,
+    _input_paths,
+    _print_stats,
+    _Progress,
+)
 from normcli.errors import UsageError
 
 
 @click.command()
-@click.argument("input_path", metavar="INPUT")
+@click.argument("input_path", metavar="INPUT...", nargs=-1, required=True, callback=_input_paths)
 @click.option(
     "--columns",
     multiple=True,
@@ -52,6 +58,19 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         if out_format not in (None, "json"):
             raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
         out_format = "json"
+    if isinstance(input_path, tuple):
+        from normcli.cli_dataset import stats_dataset
+
+        stats_dataset(
+            input_path,
+            fmt=fmt,
+            axis=axis,
+            columns=columns,
+            exclude=exclude,
+            ddof=ddof,
+            out_format=out_format or "table",
+        )
+        return
     _check_not_directory(input_path, "stats")
     with (
         open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader,
@@ -71,29 +90,6 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         con = report.console()
         for note in reader.notes:
             report.warn(con, note)
-
-
-def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
-    from normcli import report
-
-    if out_format == "json":
-        sys.stdout.write(report.dumps(summaries))
-    elif out_format in ("csv", "tsv"):
-        import csv
-
-        writer = csv.writer(sys.stdout, delimiter="," if out_format == "csv" else "\t", lineterminator="\n")
-        writer.writerow(report.STATS_FIELDS)
-        for row in report.stats_rows(summaries):
-            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
-    else:
-        con = report.wide_console(sys.stdout)
-        for grid in report.stats_grids(f"stats: {source}", summaries):
-            con.print(report.layout(grid, con))
-        note = report.quantile_note(summaries)
-        if note:
-            from rich.text import Text
-
-            report.console().print(Text(note))
 
 
 @click.command()

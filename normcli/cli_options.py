@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from rich.progress import Progress, ProgressColumn, TaskID
 
     from normcli.io.dialect import DialectOptions
+    from normcli.methods import Counters
+    from normcli.stats import ColumnStats
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -117,6 +119,14 @@ def _input_options(f: F) -> F:
     return f
 
 
+def _input_paths(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> str | tuple[str, ...]:
+    """INPUT...: one file (or '-') stays a path; several paths, a glob or a directory are a
+    dataset (a tuple of the paths as given, expanded by normcli.cli_dataset)."""
+    from normcli.io.dataset import is_dataset_argument
+
+    return tuple(value) if is_dataset_argument(value) else value[0]
+
+
 def _check_not_directory(path: str, command: str) -> None:
     if path != STDIO and os.path.isdir(path):
         raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
@@ -174,3 +184,74 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+
+def _stdout_aliases(output: str, stats_json: str | None) -> tuple[str, str | None]:
+    """-o /dev/stdout (and /dev/fd/1) is stdout: written as a stream, never seeked or renamed."""
+    from normcli.io.atomic import stdout_alias
+
+    return stdout_alias(output), stdout_alias(stats_json) if stats_json else stats_json
+
+
+def _write_text(output: str, text: str) -> None:
+    from normcli.io import open_output
+
+    with open_output(output) as fh:
+        fh.write(text.encode())
+
+
+def _report(
+    quiet: bool,
+    stats_json_path: str | None,
+    command: str,
+    source: str,
+    rows: int | None,
+    before: dict[str, ColumnStats],
+    after: dict[str, ColumnStats],
+    methods: dict[str, str],
+    counters: dict[str, Counters] | None,
+    warnings: list[str],
+    mode: str | None = None,
+    skipped: Sequence[str] = (),
+) -> None:
+    from normcli import report
+
+    if stats_json_path:
+        data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        if skipped:  # columns left out because the head held no value to type them by
+            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
+        _write_text(stats_json_path, report.dumps(data))
+    if quiet:
+        return
+    con = report.wide_console()
+    mode = mode or report.default_report(len(before))
+    title = f"{command}: {source}"
+    if mode == "full":
+        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+    elif mode == "summary":
+        con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
+    for w in warnings:
+        report.warn(con, w)
+
+
+def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
+    from normcli import report
+
+    if out_format == "json":
+        sys.stdout.write(report.dumps(summaries))
+    elif out_format in ("csv", "tsv"):
+        import csv
+
+        writer = csv.writer(sys.stdout, delimiter="," if out_format == "csv" else "\t", lineterminator="\n")
+        writer.writerow(report.STATS_FIELDS)
+        for row in report.stats_rows(summaries):
+            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
+    else:
+        con = report.wide_console(sys.stdout)
+        for grid in report.stats_grids(f"stats: {source}", summaries):
+            con.print(report.layout(grid, con))
+        note = report.quantile_note(summaries)
+        if note:
+            from rich.text import Text
+
+            report.console().print(Text(note))

@@ -74,6 +74,18 @@ class ValueSample:
             self._shrink()
         return self._values[0]
 
+    def merge(self, other: ValueSample) -> ValueSample:
+        """A sample of both streams, this one's values first (a dataset's parts fitted apart and
+        merged in part order: exact, and equal to the whole's, while the total fits the limit)."""
+        out = ValueSample(max(self.limit, other.limit), self.seed)
+        out.count = self.count + other.count
+        out._values = [*self._values, *other._values]
+        out._keys = [*self._keys, *other._keys]
+        out._held = self._held + other._held
+        if out._held > 2 * out.limit:
+            out._shrink()
+        return out
+
     def weighted(self) -> tuple[np.ndarray, np.ndarray]:
         v = self.values()
         return v, np.full(v.size, self.count / v.size if v.size else 1.0)

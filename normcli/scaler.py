@@ -567,6 +567,19 @@ class ScalerFitter:
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
+    def merge(self, other: ScalerFitter) -> None:
+        """Add the statistics `other` gathered (on a later part of the same data: merging in
+        part order keeps the first invalid value the first one of the whole)."""
+        for name, acc in self._acc.items():
+            theirs = other._acc[name]
+            acc.x = acc.x.merge(theirs.x)
+            acc.g = acc.g.merge(theirs.g)
+            if acc.first_invalid is None:
+                acc.first_invalid = theirs.first_invalid
+            acc.invalid += theirs.invalid
+            if acc.summary is not None:
+                acc.summary = acc.summary.merge(theirs.summary)
+
     def finish(self, dtypes: Mapping[str, str] | None = None) -> FitResult:
         """The fitted scaler; `dtypes` are the input types to record for its columns."""
         columns, before, after, warnings = [], {}, {}, []

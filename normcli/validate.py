@@ -18,9 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from normcli.errors import OptionError
+from normcli.errors import OptionError, UsageError
 
-__all__ = ["as_bool", "as_finite_float", "as_int", "as_pair", "first_line", "is_number", "scalar", "to_float"]
+__all__ = [
+    "as_bool",
+    "check_engine",
+    "as_finite_float",
+    "as_int",
+    "as_pair",
+    "first_line",
+    "is_number",
+    "scalar",
+    "to_float",
+]
 
 
 def scalar(value: Any) -> Any:
@@ -73,6 +83,22 @@ def as_int(name: str, value: Any, *, minimum: int | None = None) -> int:
     if whole is None or (minimum is not None and whole < minimum):
         raise OptionError(name, value, requirement)
     return whole
+
+
+ENGINES = ("local", "dask")
+
+
+def check_engine(engine: Any, scheduler: Any, workers: Any) -> int | None:
+    """The dataset engine and its cluster options: `engine` one of ENGINES, `workers` a count
+    of processes (returned as an int), both cluster options for the dask engine only."""
+    if engine not in ENGINES:
+        raise OptionError("engine", engine, "'local' or 'dask'")
+    count = None if workers is None else as_int("workers", workers, minimum=1)
+    if engine == "local" and (scheduler or count):
+        raise UsageError.about("{%s} is for {engine} dask" % ("scheduler" if scheduler else "workers"))
+    if scheduler and count:
+        raise UsageError.about("{scheduler} and {workers} both given; connect to a cluster or start one, not both")
+    return count
 
 
 def as_bool(name: str, value: Any) -> bool:

@@ -1817,6 +1817,97 @@ METHOD_CASES: list[Case] = [
 CASES += METHOD_CASES
 
 
+# --- issue 16: datasets (several paths, globs, directories)
+DATASET_PARTS = {"days/d1.csv": HEADER + "H1,Porto,100000,3\n", "days/d2.csv": HEADER + "H2,Faro,250000,4\n"}
+DATASET_CASES: list[Case] = [
+    case(
+        "dataset-glob-matches-nothing",
+        files(DATASET_PARTS),
+        ("fit", "days", "nights/*.csv", "-m", "zscore", "-o", "out.json"),
+        1,
+        "nights/*.csv",
+        "no such file",
+    ),
+    case(
+        "dataset-stdin-among-parts",
+        files(DATASET_PARTS),
+        "fit - days -m zscore -o out.json",
+        2,
+        "'-'",
+        "several inputs",
+    ),
+    case(
+        "dataset-mixed-formats",
+        files({**DATASET_PARTS, "days/d3.parquet": parquet_bytes()}),
+        "fit days -m zscore -o out.json",
+        2,
+        "mix formats",
+        "d3.parquet",
+    ),
+    case(
+        "dataset-part-lacks-column",
+        files({**DATASET_PARTS, "days/d3.csv": "id,city,rooms\nH3,Braga,2\n"}),
+        "fit days -m zscore --columns price -o out.json",
+        1,
+        "days/d3.csv",
+        "'price'",
+    ),
+    case(
+        "dataset-part-holds-text",
+        files({**DATASET_PARTS, "days/d3.csv": HEADER + "H3,Braga,cheap,2\n"}),
+        "fit days -m zscore --columns price -o out.json",
+        1,
+        "days/d3.csv",
+        "'price'",
+        "text",
+    ),
+    case("dataset-fit-apply", files(DATASET_PARTS), "fit days -m zscore --apply -o out.csv", 2, "--apply", "dataset"),
+    case(
+        "dataset-output-dir-exists",
+        files({**DATASET_PARTS, "s.json": json.dumps(ZSCORE), "out/keep.txt": "x"}),
+        "transform days -s s.json -o out/",
+        2,
+        "out/ exists",
+        "--overwrite",
+    ),
+    case(
+        "dataset-output-dir-is-a-file",
+        files({**DATASET_PARTS, "s.json": json.dumps(ZSCORE), "out": "x"}),
+        "transform days -s s.json -o out/",
+        2,
+        "out/",
+        "is a file",
+    ),
+    case(
+        "dataset-overwrite-single-file",
+        with_data(),
+        "transform data.csv -s s.json -o out.csv --overwrite",
+        2,
+        "--overwrite",
+        "-o DIR/",
+    ),
+]
+DATASET_CASES += [
+    case(
+        "dataset-s3-url",
+        files({}),
+        "fit s3://bucket/lake/ -m zscore -o out.json",
+        2,
+        "s3://bucket/lake/",
+        "not supported",
+    ),
+    case(
+        "dataset-file-url-other-host",
+        files({}),
+        "fit file://server/lake/ -m zscore -o out.json",
+        2,
+        "file://server/lake/",
+        "this machine",
+    ),
+]
+CASES += DATASET_CASES
+
+
 # --- the checks --------------------------------------------------------------------------------------
 
 
