@@ -48,10 +48,17 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> Non
 
 
 def _open(paths: tuple[str, ...], fmt: str | None, axis: int | None) -> Any:
+    from normcli.cli_options import _dialect_options
     from normcli.io.dataset import expand_inputs
 
     if axis is not None:
         raise UsageError("--axis applies to one .npy input; a dataset holds tables")
+    given = _dialect_options().given()
+    if given:  # the parts' readers do not take them yet: refused, never silently ignored
+        raise UsageError(
+            f"CSV options ({', '.join(sorted(given))}) are not applied to a dataset of several inputs yet; "
+            "give one file at a time, or convert the parts to plain CSV or Parquet first"
+        )
     return expand_inputs(paths, fmt)
 
 

@@ -248,3 +248,13 @@ def test_file_urls_name_inputs_and_outputs(tmp_path):
     r = run("transform", url, "-s", tmp_path / "s.json", "-o", (tmp_path / "out").as_uri() + "/", "-q")
     assert r.code == 0, r.err
     assert len(list((tmp_path / "out").rglob("*.parquet"))) == 4
+
+
+def test_csv_options_with_several_inputs_are_refused_not_ignored(tmp_path):
+    """The parts' readers do not take the CSV options yet: --skip-rows over a glob would read
+    every part's first line as data. Refused with the reason, nothing written."""
+    for i in range(2):
+        (tmp_path / f"p{i}.csv").write_text("exported by station 7\nx,y\n1,2\n3,4\n")
+    r = run("fit", str(tmp_path / "p*.csv"), "-m", "zscore", "--skip-rows", "1", "-o", tmp_path / "s.json")
+    assert_clean_error(r, 2, "CSV options (skip_rows)", "dataset of several inputs")
+    assert not (tmp_path / "s.json").exists()
