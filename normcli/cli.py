@@ -132,6 +132,16 @@ def _report_choice(f):
     )(f)
 
 
+def _hist_option(f):
+    return click.option(
+        "--hist/--no-hist",
+        "hist",
+        default=None,
+        help="A terminal histogram of each column before and after in the table [default: when the terminal is "
+        "wide enough]; --stats-json always has the bin edges and counts.",
+    )(f)
+
+
 def _split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -213,6 +223,7 @@ def cli() -> None:
 @_input_options
 @_report_options
 @_report_choice
+@_hist_option
 @_all_outputs_or_none
 def fit(
     input_path: str,
@@ -235,6 +246,7 @@ def fit(
     apply,
     scaler_path,
     output_format,
+    hist=None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler)."""
@@ -263,6 +275,7 @@ def fit(
             quiet=quiet,
             stats_json=stats_json,
             report_mode=report_mode,
+            hist=hist,
         )
         return
     if scaler_path is not None or output_format is not None:
@@ -295,6 +308,8 @@ def fit(
         None,
         result.warnings,
         report_mode,
+        result.histograms,
+        hist,
     )
 
 
@@ -314,6 +329,7 @@ def _fit_apply(
     quiet,
     stats_json,
     report_mode,
+    hist=None,
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
@@ -358,6 +374,7 @@ def _fit_apply(
             stats_json=stats_json,
             inverse=False,
             report_mode=report_mode,
+            hist=hist,
             fitted=result.scaler,
             source_label=label(input_path),
         )
@@ -428,6 +445,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @_input_options
     @_report_options
     @_report_choice
+    @_hist_option
     @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
@@ -449,6 +467,7 @@ def _run_apply(
     stats_json,
     inverse,
     report_mode=None,
+    hist=None,
     fitted=None,
     source_label=None,
 ) -> None:
@@ -511,6 +530,8 @@ def _run_apply(
         result.counters,
         result.warnings + counter_notes(result.counters),
         report_mode,
+        result.histograms,
+        hist,
     )
 
 
@@ -981,12 +1002,24 @@ def _write_text(output: str, text: str) -> None:
 
 
 def _report(
-    quiet, stats_json_path, command, source, rows, before, after, methods, counters, warnings, mode=None
+    quiet,
+    stats_json_path,
+    command,
+    source,
+    rows,
+    before,
+    after,
+    methods,
+    counters,
+    warnings,
+    mode=None,
+    histograms=None,
+    hist=None,
 ) -> None:
     from normcli import report
 
     if stats_json_path:
-        data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        data = report.before_after_json(command, source, rows, before, after, methods, counters, histograms)
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
@@ -994,7 +1027,12 @@ def _report(
     mode = mode or report.default_report(len(before))
     title = f"{command}: {source}"
     if mode == "full":
-        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+        grid = report.before_after_grid(title, before, after, methods)
+        if histograms is not None and hist is not False:
+            with_hist = report.before_after_grid(title, before, after, methods, histograms)
+            if hist or report.hist_fits(with_hist, con.width):
+                grid = with_hist
+        con.print(report.layout(grid, con))
     elif mode == "summary":
         con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
     for w in warnings:

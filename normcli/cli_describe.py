@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _input_options, _Progress, cli
+from normcli.cli import _check_not_directory, _hist_option, _input_options, _Progress, cli
 from normcli.errors import UsageError
 
 
@@ -39,7 +39,8 @@ from normcli.errors import UsageError
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
 @_input_options
-def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) -> None:
+@_hist_option
+def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hist=None) -> None:
     """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
     (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
     most common one of text, date and boolean columns."""
@@ -60,10 +61,10 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
         for name, p in result.items()
     }
-    _print_stats(reader.label, summaries, out_format or "table")
+    _print_stats(reader.label, summaries, out_format or "table", hist)
 
 
-def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
+def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str, hist: bool | None = None) -> None:
     from normcli import report
 
     if out_format == "json":
@@ -77,7 +78,10 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
             writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     else:
         con = report.wide_console(sys.stdout)
-        for grid in report.stats_grids(f"stats: {source}", summaries):
+        grids = report.stats_grids(f"stats: {source}", summaries, hist=hist is not False)
+        if hist is None and grids and not report.hist_fits(grids[0], con.width):
+            grids = report.stats_grids(f"stats: {source}", summaries)
+        for grid in grids:
             con.print(report.layout(grid, con))
         note = report.quantile_note(summaries)
         if note:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
 from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
-from normcli.sketch import QuantileSketch
+from normcli.sketch import Histogram, QuantileSketch
 from normcli.stats import ColumnStats
 
 __all__ = [
@@ -49,6 +49,7 @@ class ApplyResult:
     counters: dict[str, Counters] = field(default_factory=dict)
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> before/after edges and counts
 
 
 def fit_stream(
@@ -74,16 +75,44 @@ def fit_stream(
         empty=getattr(reader, "empty_names", ()),
     )
     fitter = ScalerFitter(plans, reader.names, reader.layout)
+    hists = {p.name: Histogram() for p in plans}
     rows = 0
     for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
-        fitter.update({p.name: batch.numeric(p.name) for p in plans})
+        x = {p.name: batch.numeric(p.name) for p in plans}
+        fitter.update(x)
+        for name, h in hists.items():
+            h.update(x[name])
         rows += batch.num_rows
         if progress:
             progress(reader.label, reader.bytes_read, reader.total_bytes)
     _require_rows(reader, rows)
     result = fitter.finish()
     result.rows = rows
+    scaler = result.scaler
+    columns = [replace(c, profile=hists[c.name]) for c in scaler.columns]
+    result.scaler = Scaler(columns, scaler.input_columns, scaler.layout)
+    for col in columns:
+        result.histograms[col.name] = {"before": hists[col.name].summary(), "after": _mapped(col, hists[col.name])}
     return result
+
+
+def _mapped(col: Any, hist: Histogram) -> dict[str, Any] | None:
+    """The fitted data's histogram after the transform, without a second pass: the same
+    counts in the images of the bins (every method is monotone). The outer edges are the
+    data's min and max, so they lie in the method's domain. None when an edge maps outside."""
+    d = hist.summary()
+    if not d["counts"]:
+        return d
+    edges = np.asarray(d["edges"])
+    edges[0], edges[-1] = max(edges[0], col.stats.min), min(edges[-1], col.stats.max)
+    with np.errstate(all="ignore"):
+        mapped, _ = col.transform(edges)
+    if not np.isfinite(mapped).all():
+        return None
+    counts = d["counts"]
+    if mapped[-1] < mapped[0]:  # a decreasing method (reciprocal)
+        mapped, counts = mapped[::-1], counts[::-1]
+    return {**d, "edges": mapped.tolist(), "counts": list(counts)}
 
 
 def apply_stream(
@@ -106,6 +135,7 @@ def apply_stream(
     if not_numeric:
         raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be scaled")
     result = ApplyResult()
+    hists = {n: (Histogram(), Histogram()) for n in scaler.names} if with_stats else {}
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
     background = BackgroundWriter(writer)
@@ -116,6 +146,8 @@ def apply_stream(
             for name in scaler.names if with_stats else ():
                 result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
                 result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
+                hists[name][0].update(x[name])
+                hists[name][1].update(y[name])
             if precision is not None:
                 rounded = {name: round_significant(values, precision) for name, values in y.items()}
                 for name in y:  # 1.7e308 to one digit is 2e308: beyond float64
@@ -135,6 +167,7 @@ def apply_stream(
         background.abort()
         raise
     _require_rows(reader, result.rows)
+    result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in hists.items()}
     for name, count in rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")

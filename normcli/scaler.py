@@ -17,6 +17,7 @@ import numpy as np
 from normcli._version import __version__
 from normcli.errors import DataError, UsageError
 from normcli.methods import METHODS, Counters, Method, get_method
+from normcli.sketch import Histogram
 from normcli.stats import ColumnStats
 
 __all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns"]
@@ -35,6 +36,7 @@ class ColumnScaler:
     options: dict[str, Any]
     fitted: dict[str, float]
     stats: ColumnStats
+    profile: Histogram | None = None  # the fitted data's histogram (what `check` compares with); old files: None
 
     @property
     def impl(self) -> Method:
@@ -53,6 +55,7 @@ class ColumnScaler:
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
+            **({"profile": self.profile.to_dict()} if self.profile is not None else {}),
         }
 
 
@@ -324,7 +327,13 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
         }
     )
     _check_fitted(ck, where, method, checked, fitted)
-    return ColumnScaler(name, method.name, checked, fitted, stats)
+    profile = None
+    if "profile" in raw:  # optional: files written before normcli kept profiles have none
+        try:
+            profile = Histogram.from_dict(ck.obj(raw["profile"], f"{where} profile"))
+        except (KeyError, ValueError) as exc:
+            raise ck.fail(f"{where} profile", f"is not a histogram ({_first_line(exc)})") from None
+    return ColumnScaler(name, method.name, checked, fitted, stats, profile)
 
 
 # The fitted values each method needs; their constraints are the method's, as when fitting.
@@ -442,6 +451,7 @@ class FitResult:
     after: dict[str, ColumnStats]
     warnings: list[str] = field(default_factory=list)
     rows: int | None = None
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> before/after edges and counts
 
 
 @dataclass
