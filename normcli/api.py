@@ -15,6 +15,7 @@ import numpy as np
 
 from normcli import scaler as core
 from normcli.errors import DataError, UsageError
+from normcli.sketch import Histogram
 
 __all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "load"]
 
@@ -85,7 +86,10 @@ def fit(
     result = fitter.finish()
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
-    return Scaler.from_core(result.scaler)
+    profiles = {p.name: Histogram() for p in plans}  # what `normcli check` compares new data with
+    for name, histogram in profiles.items():
+        histogram.update(table.arrays[name])
+    return Scaler.from_core(core.with_profiles(result.scaler, profiles))
 
 
 def load(path: str | os.PathLike[str]) -> Scaler:

@@ -1093,6 +1093,7 @@ class _Progress:
 
 
 # stats and show live in their own module, which registers them on `cli`
+import normcli.cli_check  # noqa: E402, F401  (check registers itself on `cli` as well)
 from normcli import cli_describe  # noqa: E402, F401
 
 # --- entry point -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,7 +21,7 @@ from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
-from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns
+from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns, with_profiles
 from normcli.sketch import Histogram, QuantileSketch
 from normcli.stats import ColumnStats
 
@@ -30,6 +30,7 @@ __all__ = [
     "ChannelStats",
     "LrnResult",
     "apply_stream",
+    "drift_stream",
     "fit_stream",
     "lrn_file",
     "profile_stream",
@@ -88,10 +89,8 @@ def fit_stream(
     _require_rows(reader, rows)
     result = fitter.finish()
     result.rows = rows
-    scaler = result.scaler
-    columns = [replace(c, profile=hists[c.name]) for c in scaler.columns]
-    result.scaler = Scaler(columns, scaler.input_columns, scaler.layout)
-    for col in columns:
+    result.scaler = with_profiles(result.scaler, hists)
+    for col in result.scaler.columns:
         result.histograms[col.name] = {"before": hists[col.name].summary(), "after": _mapped(col, hists[col.name])}
     return result
 
@@ -257,6 +256,28 @@ def profile_stream(
     _require_rows(reader, rows)
     profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
     return {n: profiles[n] for n in names}
+
+
+def drift_stream(reader: Reader, scaler: Scaler, progress: Progress | None = None) -> dict[str, Any]:
+    """`check`: the scaled columns of the reader's batches counted on the fitted profiles, in
+    one pass (name -> `DriftCounter`). Every column must have a profile (the caller checks)."""
+    from normcli.drift import DriftCounter
+
+    check_layout(scaler, reader)
+    scaler.check_columns(reader.names, reader.label)
+    not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
+    if not_numeric:
+        raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be checked")
+    counters = {c.name: DriftCounter(c.profile, c.stats) for c in scaler.columns if c.profile is not None}
+    rows = 0
+    for batch in prefetch(reader.batches(columns=list(counters))):
+        for name, counter in counters.items():
+            counter.update(batch.numeric(name))
+        rows += batch.num_rows
+        if progress:
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
+    _require_rows(reader, rows)
+    return counters
 
 
 def check_layout(scaler: Scaler, reader: Reader) -> None:

@@ -28,6 +28,7 @@ __all__ = [
     "channel_stats_json",
     "console",
     "default_report",
+    "drift_grid",
     "fmt",
     "hist_fits",
     "layout",
@@ -434,3 +435,25 @@ def bn_stats_table(title: str, arrays: Mapping[str, Any]) -> Table:
         table.caption = f"(the first {BN_STATS_ROWS} of {channels} channels; --stats-json writes every one)"
         table.caption_justify = "left"
     return table
+
+
+DRIFT_HEADERS = ["rows", "nulls fit -> now", "mean shift (std)", "outside range", "psi", "ks", "verdict"]
+
+
+def drift_grid(title: str, results: Iterable[Any]) -> Grid:
+    """`check`: one line per column (`ColumnDrift`), its figures and its verdict."""
+    records = []
+    for r in results:
+        shift = "-" if r.mean_shift != r.mean_shift else f"{r.mean_shift:+.3g}"
+        verdict = "drift: " + "; ".join(r.reasons) if r.drifted else "ok"
+        cells = [
+            fmt(r.rows),
+            f"{r.null_share_fit:.1%} -> {r.null_share:.1%}",
+            shift,
+            f"{r.outside:.1%}",
+            fmt(r.psi),
+            fmt(r.ks),
+            verdict,
+        ]
+        records.append(Record(r.name, [], [("", cells)]))
+    return Grid(title, "column", [], None, list(DRIFT_HEADERS), records, {"verdict"})

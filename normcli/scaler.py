@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ from normcli.methods import METHODS, Counters, Method, get_method
 from normcli.sketch import Histogram
 from normcli.stats import ColumnStats
 
-__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns"]
+__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns", "with_profiles"]
 
 FORMAT = "normcli-scaler"
 VERSION = 1
@@ -186,6 +186,12 @@ class Scaler:
         except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
             # the checks above name the usual faults; this catches the shapes they did not foresee
             raise DataError(f"{source} is malformed ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def with_profiles(scaler: Scaler, profiles: Mapping[str, Histogram]) -> Scaler:
+    """The scaler with each column's profile (the fitted data's histogram) set, for `check`."""
+    columns = [replace(c, profile=profiles.get(c.name, c.profile)) for c in scaler.columns]
+    return Scaler(columns, scaler.input_columns, scaler.layout)
 
 
 # --- validation of scaler files ------------------------------------------------------------

@@ -85,7 +85,8 @@ def as_number(cell: str) -> float:
 @pytest.mark.parametrize("columns", [80, 200, 44])
 def test_no_number_is_cut_and_every_line_fits(tmp_path, columns):
     wide_csv(tmp_path / "wide.csv")
-    args = ("-m", "zscore", "-o", "s.json", "--stats-json", "st.json", "--no-hist")  # numbers only: histograms are drawn
+    # --no-hist: every cell parsed below is a number (histograms are drawn, see test_histogram.py)
+    args = ("-m", "zscore", "-o", "s.json", "--stats-json", "st.json", "--no-hist")
     r = run_cols(columns, "fit", "wide.csv", *args, cwd=tmp_path)
     assert r.code == 0, r.err
     assert "…" not in r.err and "..." not in r.err
