@@ -142,6 +142,36 @@ def _hist_option(f):
     )(f)
 
 
+def _plot_option(f):
+    return click.option(
+        "--plot",
+        "plot_path",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Also draw the distributions before and after to FILE: .png, .svg, .pdf (pip install "
+        '"normcli[plot]") or .html (self-contained).',
+    )(f)
+
+
+def _check_plot(plot_path: str | None, inputs: tuple[str, ...], others: tuple[tuple[str, str], ...]) -> None:
+    """Fail before any work when --plot names a format we cannot draw or a path we must not write."""
+    if plot_path:
+        from normcli.io import check_output_path
+        from normcli.plot import check_plot_path
+
+        check_plot_path(plot_path)
+        check_output_path(plot_path, inputs, "--plot", others)
+
+
+def _write_plot(plot_path: str, title: str, panels: list) -> None:
+    from normcli.io import open_output
+    from normcli.plot import render
+
+    data = render(plot_path, title, panels)
+    with open_output(plot_path) as fh:
+        fh.write(data)
+
+
 def _split_names(value: str | None) -> list[str] | None:
     if value is None:
         return None
@@ -224,6 +254,7 @@ def cli() -> None:
 @_report_options
 @_report_choice
 @_hist_option
+@_plot_option
 @_all_outputs_or_none
 def fit(
     input_path: str,
@@ -247,6 +278,7 @@ def fit(
     scaler_path,
     output_format,
     hist=None,
+    plot_path=None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler)."""
@@ -276,6 +308,7 @@ def fit(
             stats_json=stats_json,
             report_mode=report_mode,
             hist=hist,
+            plot_path=plot_path,
         )
         return
     if scaler_path is not None or output_format is not None:
@@ -284,6 +317,7 @@ def fit(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
+    _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     with open_reader(input_path, fmt, axis=axis) as reader, _Progress(quiet) as progress:
         result = fit_stream(
             reader,
@@ -311,6 +345,11 @@ def fit(
         result.histograms,
         hist,
     )
+    if plot_path:
+        from normcli.plot import table_panels
+
+        panels = table_panels(result.before, result.after, result.histograms)
+        _write_plot(plot_path, f"fit: {reader.label}", panels)
 
 
 def _fit_apply(
@@ -330,6 +369,7 @@ def _fit_apply(
     stats_json,
     report_mode,
     hist=None,
+    plot_path=None,
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
@@ -375,6 +415,7 @@ def _fit_apply(
             inverse=False,
             report_mode=report_mode,
             hist=hist,
+            plot_path=plot_path,
             fitted=result.scaler,
             source_label=label(input_path),
         )
@@ -446,6 +487,7 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @_report_options
     @_report_choice
     @_hist_option
+    @_plot_option
     @_all_outputs_or_none
     def command(**options: Any) -> None:
         _run_apply(inverse=inverse, **options)
@@ -468,6 +510,7 @@ def _run_apply(
     inverse,
     report_mode=None,
     hist=None,
+    plot_path=None,
     fitted=None,
     source_label=None,
 ) -> None:
@@ -484,6 +527,8 @@ def _run_apply(
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
+    others = (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ())
+    _check_plot(plot_path, (input_path, scaler_path), others)
     scaler = load(scaler_path) if fitted is None else fitted
     in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
     if output_format:
@@ -512,7 +557,7 @@ def _run_apply(
             inverse=inverse,
             dtype=np.dtype(dtype),
             precision=precision,
-            with_stats=not quiet or bool(stats_json),
+            with_stats=not quiet or bool(stats_json) or bool(plot_path),
             progress=progress.update,
         )
     from normcli.report import counter_notes
@@ -533,6 +578,13 @@ def _run_apply(
         result.histograms,
         hist,
     )
+    if plot_path:
+        from normcli.plot import table_panels
+
+        command = "inverse" if inverse else "transform"
+        _write_plot(
+            plot_path, f"{command}: {reader.label}", table_panels(result.before, result.after, result.histograms)
+        )
 
 
 transform = _apply_command(

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _hist_option, _input_options, _Progress, cli
+from normcli.cli import _check_not_directory, _check_plot, _hist_option, _input_options, _plot_option, _Progress, cli
 from normcli.errors import UsageError
 
 
@@ -40,7 +40,8 @@ from normcli.errors import UsageError
 @click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
 @_input_options
 @_hist_option
-def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hist=None) -> None:
+@_plot_option
+def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hist=None, plot_path=None) -> None:
     """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
     (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
     most common one of text, date and boolean columns."""
@@ -53,6 +54,7 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hi
             raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
         out_format = "json"
     _check_not_directory(input_path, "stats")
+    _check_plot(plot_path, (input_path,), ())
     with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
@@ -62,6 +64,14 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hi
         for name, p in result.items()
     }
     _print_stats(reader.label, summaries, out_format or "table", hist)
+    if plot_path:
+        from normcli.cli import _write_plot
+        from normcli.plot import table_panels
+
+        numeric = {n: p for n, p in result.items() if p.kind == "number"}
+        before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
+        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
+        _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
 
 
 def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str, hist: bool | None = None) -> None:

@@ -1,0 +1,97 @@
+"""`--plot FILE`: a figure of the distributions before and after, as PNG, SVG, PDF or a
+self-contained HTML page, beside the command's main output (which is the same either way)."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from normcli import plot
+from normcli.errors import UsageError
+
+from conftest import assert_clean_error, run
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("plot")
+    rng = np.random.default_rng(11)
+    price, temp = rng.lognormal(12, 0.5, 800), rng.normal(14, 7, 800)
+    rows = "".join(f"{p:.2f},{t:.1f}\n" for p, t in zip(price.tolist(), temp.tolist(), strict=True))
+    (path / "houses.csv").write_text("price,temperature_c\n" + rows)
+    assert run("fit", "houses.csv", "-m", "zscore", "-o", "s.json", "-q", cwd=path).code == 0
+    return path
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_a_png_of_the_stated_size_per_column(folder):
+    r = run("fit", "houses.csv", "-m", "zscore", "-o", "s2.json", "-q", "--plot", "fit.png", cwd=folder)
+    assert r.code == 0, r.err
+    width, height = plot.PNG_SIZE
+    # one row of panels (before, after) per column
+    assert png_size((folder / "fit.png").read_bytes()) == (width * plot.DPI, 2 * height * plot.DPI)
+    assert (folder / "s2.json").read_text() == (folder / "s.json").read_text()  # the scaler is written as ever
+
+
+@pytest.mark.parametrize("ext", ["svg", "html"])
+def test_svg_and_html_name_every_column_and_stand_alone(folder, ext):
+    r = run("transform", "houses.csv", "-s", "s.json", "-o", "out.csv", "-q", "--plot", f"t.{ext}", cwd=folder)
+    assert r.code == 0, r.err
+    text = (folder / f"t.{ext}").read_text()
+    if ext == "html":
+        assert "<th>price</th>" in text and "<th>temperature_c</th>" in text
+        assert text.count("<div>before: mean") == 2 and text.count("<div>after: mean") == 2
+        assert text.startswith("<!DOCTYPE html>") and text.count("<svg") == 4
+        assert "<script" not in text and "src=" not in text and "href=" not in text  # nothing fetched
+    else:
+        for title in ("price (before)", "price (after)", "temperature_c (before)", "temperature_c (after)"):
+            assert title in text, title
+        assert text.lstrip().startswith("<?xml") and "<svg" in text
+
+
+def test_a_pdf_and_the_main_output_is_the_same_with_or_without_a_plot(folder):
+    r = run("transform", "houses.csv", "-s", "s.json", "-o", "plain.csv", "-q", cwd=folder)
+    assert r.code == 0, r.err
+    r = run("transform", "houses.csv", "-s", "s.json", "-o", "plotted.csv", "-q", "--plot", "t.pdf", cwd=folder)
+    assert r.code == 0, r.err
+    pdf = (folder / "t.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
+    assert (folder / "plotted.csv").read_bytes() == (folder / "plain.csv").read_bytes()
+
+
+def test_stats_and_inverse_plot_too(folder):
+    r = run("stats", "houses.csv", "--plot", "stats.svg", cwd=folder)
+    assert r.code == 0 and "temperature_c" in (folder / "stats.svg").read_text(), r.err
+    assert "(after)" not in (folder / "stats.svg").read_text()  # stats has one distribution per column
+    run("transform", "houses.csv", "-s", "s.json", "-o", "z.csv", "-q", cwd=folder)
+    r = run("inverse", "z.csv", "-s", "s.json", "-o", "back.csv", "-q", "--plot", "inv.html", cwd=folder)
+    assert r.code == 0 and "inverse: z.csv" in (folder / "inv.html").read_text(), r.err
+
+
+def test_names_are_text_not_markup_in_every_format(tmp_path):
+    (tmp_path / "t.csv").write_text('"<b>$x$</b>",y\n1,2\n3,5\n4,4\n')
+    for ext in ("svg", "html"):
+        r = run("stats", "t.csv", "--plot", f"p.{ext}", cwd=tmp_path)
+        assert r.code == 0, r.err
+        assert "&lt;b&gt;$x$&lt;/b&gt;" in (tmp_path / f"p.{ext}").read_text()
+
+
+def test_an_unknown_extension_is_a_usage_error_and_nothing_is_written(folder):
+    r = run("transform", "houses.csv", "-s", "s.json", "-o", "never.csv", "--plot", "t.txt", cwd=folder)
+    assert_clean_error(r, 2, "--plot t.txt", ".png, .svg, .pdf or .html")
+    assert not (folder / "never.csv").exists()
+
+
+def test_without_matplotlib_the_error_names_the_extra(monkeypatch):
+    real = plot.importlib.util.find_spec
+    monkeypatch.setattr(plot.importlib.util, "find_spec", lambda n: None if n == "matplotlib" else real(n))
+    with pytest.raises(UsageError, match=r'pip install "normcli\[plot\]"'):
+        plot.check_plot_path("report.png")
+    assert plot.check_plot_path("report.html") == "html"  # the HTML page needs no matplotlib
