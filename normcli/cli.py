@@ -163,11 +163,11 @@ def _check_plot(plot_path: str | None, inputs: tuple[str, ...], others: tuple[tu
         check_output_path(plot_path, inputs, "--plot", others)
 
 
-def _write_plot(plot_path: str, title: str, panels: list) -> None:
+def _write_plot(plot_path: str, title: str, panels: list, channels: Any = None) -> None:
     from normcli.io import open_output
     from normcli.plot import render
 
-    data = render(plot_path, title, panels)
+    data = render(plot_path, title, panels, channels)
     with open_output(plot_path) as fh:
         fh.write(data)
 
@@ -642,6 +642,7 @@ def methods() -> None:
 @click.option("--key", help="The array to use from an .npz archive.")
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
+@_plot_option
 @_all_outputs_or_none
 def lrn(
     input_path,
@@ -659,6 +660,7 @@ def lrn(
     explain,
     quiet,
     stats_json,
+    plot_path=None,
 ) -> None:
     """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
@@ -690,11 +692,36 @@ def lrn(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
+    _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     from normcli.pipeline import lrn_file
 
     with _Progress(quiet) as progress:
-        result = lrn_file(x, output, spec, with_stats=bool(stats_json) or not quiet, progress=progress.update)
+        with_stats = bool(stats_json) or not quiet or bool(plot_path)
+        result = lrn_file(x, output, spec, with_stats=with_stats, with_hist=bool(plot_path), progress=progress.update)
     _report_lrn(input_path, x, spec, result, quiet, stats_json)
+    if plot_path:
+        _plot_channels(plot_path, f"lrn: {input_path}", result.before, result.after, result.histograms)
+
+
+PLOT_CHANNELS = 32  # channels drawn by lrn --plot: all up to this, else the most changed
+
+
+def _plot_channels(plot_path: str, title: str, before, after, histograms) -> None:
+    """An activation array's plot: every value's distribution before and after, and each
+    channel's mean +- std (the most changed channels when there are many)."""
+    from normcli.pipeline import most_changed
+    from normcli.plot import Channels, table_panels
+
+    overall = {"all values": before.overall}
+    panels = table_panels(overall, {"all values": after.overall}, {"all values": histograms or {}})
+    total = len(before.stats)
+    chosen = list(range(total)) if total <= PLOT_CHANNELS else sorted(most_changed(before, after, PLOT_CHANNELS))
+
+    def moments(stats) -> list[tuple[float, float]]:
+        return [(stats[c].mean, stats[c].std()) for c in chosen]
+
+    channels = Channels("channel", chosen, moments(before.stats), moments(after.stats), total)
+    _write_plot(plot_path, title, panels, channels)
 
 
 def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:

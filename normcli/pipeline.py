@@ -351,6 +351,7 @@ class LrnResult:
     overflow: int = 0
     before: ChannelStats | None = None
     after: ChannelStats | None = None
+    histograms: dict[str, Any] | None = None  # with_hist: every value's histogram before and after
 
 
 def lrn_file(
@@ -359,6 +360,7 @@ def lrn_file(
     spec: Any,
     *,
     with_stats: bool,
+    with_hist: bool = False,
     block_bytes: int = LRN_BLOCK_BYTES,
     progress: Progress | None = None,
 ) -> LrnResult:
@@ -380,6 +382,7 @@ def lrn_file(
     before, after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     if with_stats:
         result.before, result.after = before, after
+    hist_before, hist_after = Histogram(), Histogram()
     axis = None if x.size == 0 else block_axis(x.shape, x.itemsize, (spec.channel_axis, *spec.window_axes), block_bytes)
 
     def normalise(block: np.ndarray) -> np.ndarray:
@@ -391,6 +394,10 @@ def lrn_file(
         if with_stats:
             before.add(block, spec.channel_axis)
             after.add(y, spec.channel_axis)
+        if with_hist:
+            hist_before.update(block)
+            hist_after.update(y)
+            result.histograms = {"before": hist_before.summary(), "after": hist_after.summary()}
         return y
 
     done = 0

@@ -24,7 +24,7 @@ import numpy as np
 from normcli.errors import UsageError
 from normcli.stats import ColumnStats
 
-__all__ = ["FORMATS", "MAX_PANELS", "Panel", "check_plot_path", "render", "table_panels"]
+__all__ = ["FORMATS", "MAX_PANELS", "Channels", "Panel", "check_plot_path", "render", "table_panels"]
 
 FORMATS = ("png", "svg", "pdf", "html")
 MAX_PANELS = 12  # columns drawn; the title says when there were more
@@ -42,6 +42,18 @@ class Panel:
     after: Mapping[str, Any] | None
     before_stats: tuple[float, float] | None = None
     after_stats: tuple[float, float] | None = None
+
+
+@dataclass
+class Channels:
+    """Per-channel (mean, std) before and after of an activation array, for the channels in
+    `indices` (all of them, or the most changed when there are many)."""
+
+    label: str
+    indices: list[int]
+    before: list[tuple[float, float]]
+    after: list[tuple[float, float]]
+    total: int  # channels in the array
 
 
 def plot_format(path: str) -> str:
@@ -121,16 +133,23 @@ def _panels(panels: Sequence[Panel]) -> tuple[list[Panel], str]:
     return shown, note
 
 
-def render(path: str, title: str, panels: Sequence[Panel]) -> bytes:
-    """The figure for `path` (its extension sets the format) as bytes."""
+def render(path: str, title: str, panels: Sequence[Panel], channels: Channels | None = None) -> bytes:
+    """The figure for `path` (its extension sets the format) as bytes; with `channels`, a
+    last row of each channel's mean +- std before and after."""
     fmt = check_plot_path(path)
     shown, note = _panels(panels)
     if fmt == "html":
-        return _html(title + note, shown).encode()
-    return _matplotlib(fmt, title + note, shown)
+        return _html(title + note, shown, channels).encode()
+    return _matplotlib(fmt, title + note, shown, channels)
 
 
-def _matplotlib(fmt: str, title: str, panels: list[Panel]) -> bytes:
+def _channel_note(ch: Channels) -> str:
+    if len(ch.indices) == ch.total:
+        return f"per {ch.label}: mean ± std"
+    return f"the {len(ch.indices)} most changed of {ch.total} {ch.label}s: mean ± std"
+
+
+def _matplotlib(fmt: str, title: str, panels: list[Panel], channels: Channels | None = None) -> bytes:
     import matplotlib
     from matplotlib.figure import Figure  # a Figure without pyplot draws with Agg: no display, no global state
 
@@ -143,7 +162,7 @@ def _matplotlib(fmt: str, title: str, panels: list[Panel]) -> bytes:
     # names stay text in SVG, and "$x$" in a name is not mathtext
     with matplotlib.rc_context(rc):  # type: ignore[arg-type]
         stages = [s for s in ("before", "after") if any(getattr(p, s) for p in panels)]
-        rows, cols = max(len(panels), 1), max(len(stages), 1)
+        rows, cols = max(len(panels), 1) + (channels is not None), max(len(stages), 1)
         fig = Figure(figsize=(PNG_SIZE[0], PNG_SIZE[1] * rows), dpi=DPI, layout="constrained")
         fig.suptitle(title)
         axes = fig.subplots(rows, cols, squeeze=False)
@@ -167,6 +186,17 @@ def _matplotlib(fmt: str, title: str, panels: list[Panel]) -> bytes:
                     ax.axvspan(mean - std, mean + std, color="grey", alpha=0.15, label=f"mean ± std ({std:.4g})")
                     ax.axvline(mean, color="black", linewidth=1, label=f"mean {mean:.4g}")
                     ax.legend(fontsize=7, loc="upper right")
+        if channels is not None:
+            for j, (stage, values) in enumerate((("before", channels.before), ("after", channels.after))[:cols]):
+                ax = axes[rows - 1][j]
+                ax.set_title(f"{_channel_note(channels)} ({stage})", fontsize=9, loc="left")
+                ax.tick_params(labelsize=7)
+                positions = np.arange(len(channels.indices))
+                means = [m for m, _ in values]
+                stds = [sd for _, sd in values]
+                ax.errorbar(positions, means, yerr=stds, fmt="o", markersize=3, capsize=2)
+                ax.set_xticks(positions, [str(c) for c in channels.indices], fontsize=6)
+                ax.set_xlabel(channels.label, fontsize=7)
         buffer = io.BytesIO()
         metadata = {"Software": None} if fmt == "png" else {"Date": None} if fmt in ("svg", "pdf") else {}
         fig.savefig(buffer, format=fmt, metadata=metadata)
@@ -219,7 +249,7 @@ def _stats_text(stats: tuple[float, float] | None) -> str:
     return "" if not stats else f"mean {stats[0]:.5g}, std {stats[1]:.5g}"
 
 
-def _html(title: str, panels: list[Panel]) -> str:
+def _html(title: str, panels: list[Panel], channels: Channels | None = None) -> str:
     rows = []
     for p in panels:
         cells = []
@@ -229,6 +259,16 @@ def _html(title: str, panels: list[Panel]) -> str:
                 continue
             cells.append(f"<td><div>{stage}: {html.escape(_stats_text(stats))}</div>{_svg(hist, stats, colour)}</td>")
         rows.append(f"<tr><th>{html.escape(p.name)}</th>{''.join(cells)}</tr>")
+    table = ""
+    if channels is not None:
+        lines = "".join(
+            f"<tr><td>{c}</td><td>{b[0]:.5g}</td><td>{b[1]:.5g}</td><td>{a[0]:.5g}</td><td>{a[1]:.5g}</td></tr>"
+            for c, b, a in zip(channels.indices, channels.before, channels.after, strict=True)
+        )
+        table = (
+            f"<h4>{html.escape(_channel_note(channels))}</h4><table><tr><th>{html.escape(channels.label)}</th>"
+            "<th>mean before</th><th>std before</th><th>mean after</th><th>std after</th></tr>" + lines + "</table>"
+        )
     return (
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>'
         + html.escape(title)
@@ -236,5 +276,5 @@ def _html(title: str, panels: list[Panel]) -> str:
         "td div{font-size:12px}</style></head><body><h3>"
         + html.escape(title)
         + "</h3><p>Histograms as densities with a smoothed curve; black line: the mean; grey band: mean ± std.</p>"
-        "<table>" + "".join(rows) + "</table></body></html>\n"
+        "<table>" + "".join(rows) + "</table>" + table + "</body></html>\n"
     )

@@ -95,3 +95,20 @@ def test_without_matplotlib_the_error_names_the_extra(monkeypatch):
     with pytest.raises(UsageError, match=r'pip install "normcli\[plot\]"'):
         plot.check_plot_path("report.png")
     assert plot.check_plot_path("report.html") == "html"  # the HTML page needs no matplotlib
+
+
+def test_lrn_plots_every_value_and_each_channels_mean_and_std(tmp_path):
+    rng = np.random.default_rng(5)
+    np.save(tmp_path / "acts.npy", rng.gamma(2.0, 3.0, (4, 40, 6, 6)).astype(np.float32))
+    r = run("lrn", "acts.npy", "-o", "out.npy", "--size", "5", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    r = run("lrn", "acts.npy", "-o", "plotted.npy", "--size", "5", "-q", "--plot", "lrn.html", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert (tmp_path / "plotted.npy").read_bytes() == (tmp_path / "out.npy").read_bytes()
+    page = (tmp_path / "lrn.html").read_text()
+    assert "<th>all values</th>" in page and "the 32 most changed of 40 channels" in page
+    assert page.count("<tr><td>") == 32
+    r = run("lrn", "acts.npy", "-o", "out2.npy", "--size", "5", "-q", "--plot", "lrn.png", cwd=tmp_path)
+    assert r.code == 0, r.err
+    width, height = plot.PNG_SIZE  # a row for every value, a row for the channels
+    assert png_size((tmp_path / "lrn.png").read_bytes()) == (width * plot.DPI, 2 * height * plot.DPI)
