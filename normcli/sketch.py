@@ -252,13 +252,18 @@ class Histogram:
         e = max(floor, _exponent(spread / self.max_bins) if spread > 0 else floor)
         while _bin(hi, e) - _bin(lo, e) + 1 > self.max_bins:
             e += 1
-        scaled = np.ldexp(x, -e)
-        index = np.floor(scaled).astype(np.int64)
-        index[(scaled == 0) & (x < 0)] = -1  # a tiny negative value underflowed to -0.0: it is in bin -1
-        first = int(index.min())
+        first = _bin(lo, e)
+        # times 2**-e: exact, and faster than ldexp while 2**-e is a normal float
+        scaled = x * math.ldexp(1.0, -e) if -1022 <= -e <= 1023 else np.ldexp(x, -e)
+        if e > 0 and lo < 0:  # bins wider than 1: a tiny negative value may underflow to -0.0, but is in bin -1
+            zero = scaled == 0
+            if zero.any():
+                scaled[zero & (x < 0)] = -0.5
+        np.floor(scaled, out=scaled)
+        scaled -= first  # small integers now, exact in float64
         batch = Histogram(self.max_bins)
         batch.exponent, batch.first = e, first
-        batch.counts = np.bincount(index - first).astype(np.int64)
+        batch.counts = np.bincount(scaled.astype(np.intp), minlength=_bin(hi, e) - first + 1).astype(np.int64)
         self._absorb(batch)
 
     def _coarsened(self, exponent: int) -> tuple[int, np.ndarray]:
