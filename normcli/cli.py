@@ -706,7 +706,7 @@ def lrn(
 PLOT_CHANNELS = 32  # channels drawn by lrn --plot: all up to this, else the most changed
 
 
-def _plot_channels(plot_path: str, title: str, before, after, histograms) -> None:
+def _plot_channels(plot_path: str, title: str, before, after, histograms, label: str = "channel") -> None:
     """An activation array's plot: every value's distribution before and after, and each
     channel's mean +- std (the most changed channels when there are many)."""
     from normcli.pipeline import most_changed
@@ -720,7 +720,7 @@ def _plot_channels(plot_path: str, title: str, before, after, histograms) -> Non
     def moments(stats) -> list[tuple[float, float]]:
         return [(stats[c].mean, stats[c].std()) for c in chosen]
 
-    channels = Channels("channel", chosen, moments(before.stats), moments(after.stats), total)
+    channels = Channels(label, chosen, moments(before.stats), moments(after.stats), total)
     _write_plot(plot_path, title, panels, channels)
 
 
@@ -811,6 +811,7 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     "--explain", is_flag=True, help="Print the axes reduced, eps and affine that would be used; write nothing."
 )
 @_report_options
+@_plot_option
 @_all_outputs_or_none
 def norm(
     input_path: str,
@@ -830,6 +831,7 @@ def norm(
     explain: bool,
     quiet: bool,
     stats_json: str | None,
+    plot_path: str | None = None,
 ) -> None:
     """Batch, layer, instance, group or RMS normalization of activations in a .npy file, as
     PyTorch or Keras compute it, block by block (the array may exceed memory)."""
@@ -876,6 +878,7 @@ def norm(
     check_output_path(output, inputs)
     if stats_json:
         check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
+    _check_plot(plot_path, inputs, (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     from normcli.norm_pipeline import norm_file
 
     with _Progress(quiet) as progress:
@@ -886,10 +889,16 @@ def norm(
             gamma=gamma,
             beta=beta,
             running=running,
-            with_stats=bool(stats_json) or not quiet,
+            with_stats=bool(stats_json) or not quiet or bool(plot_path),
+            with_hist=bool(plot_path),
             progress=progress.update,
         )
     _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json)
+    if plot_path:
+        label = "feature" if spec.kind in ("layer", "rms") else "channel"
+        _plot_channels(
+            plot_path, f"norm ({spec.kind}): {input_path}", result.before, result.after, result.histograms, label
+        )
 
 
 def _load_affine_options(

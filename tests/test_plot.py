@@ -112,3 +112,21 @@ def test_lrn_plots_every_value_and_each_channels_mean_and_std(tmp_path):
     assert r.code == 0, r.err
     width, height = plot.PNG_SIZE  # a row for every value, a row for the channels
     assert png_size((tmp_path / "lrn.png").read_bytes()) == (width * plot.DPI, 2 * height * plot.DPI)
+
+
+def test_norm_plots_like_lrn_and_names_features_for_layer_norm(tmp_path):
+    rng = np.random.default_rng(6)
+    np.save(tmp_path / "acts.npy", rng.normal(3.0, 2.0, (8, 6, 5, 5)).astype(np.float32))
+    r = run("norm", "acts.npy", "-o", "plain.npy", "--kind", "batch", "-q", cwd=tmp_path)
+    assert r.code == 0, r.err
+    r = run("norm", "acts.npy", "-o", "out.npy", "--kind", "batch", "-q", "--plot", "bn.html", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert (tmp_path / "out.npy").read_bytes() == (tmp_path / "plain.npy").read_bytes()
+    page = (tmp_path / "bn.html").read_text()
+    assert "per channel: mean ± std" in page and page.count("<tr><td>") == 6
+    # after batch norm every channel has mean 0 and std 1 (float32 rounding aside)
+    rows = [line.split("</td><td>") for line in page.split("<tr><td>")[1:]]
+    assert all(abs(float(r[3])) < 1e-5 and abs(float(r[4].split("<")[0]) - 1) < 1e-3 for r in rows), rows
+    args = ("--kind", "layer", "--normalized-dims", "3", "-q", "--plot", "ln.svg")
+    r = run("norm", "acts.npy", "-o", "ln.npy", *args, cwd=tmp_path)
+    assert r.code == 0 and "per feature: mean ± std" in (tmp_path / "ln.svg").read_text(), r.err
