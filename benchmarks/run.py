@@ -4,6 +4,7 @@
     python benchmarks/run.py --rows 100000 --repeats 1
     python benchmarks/run.py --only transform-csv,startup --keep
     python benchmarks/run.py --scale-test             # also the peak RSS on a 4x larger CSV
+    python benchmarks/run.py --shapes [--quick]       # the shape matrix (benchmarks/shapes.py)
 
 Every command runs as its own subprocess, so its wall time includes interpreter start-up and
 imports, and its peak RSS is the child's own (`os.wait4`). Peers are small scripts run with the
@@ -607,6 +608,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the outputs in benchmarks/out/run/")
     parser.add_argument("--scale-test", action="store_true", help="also measure peak RSS on a 4x larger CSV")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated data (default 0)")
+    parser.add_argument("--shapes", action="store_true", help="run the shape matrix (benchmarks/shapes.py) instead")
+    parser.add_argument("--quick", action="store_true", help="with --shapes: small sizes, for a smoke run")
+    parser.add_argument("--shape", help="with --shapes: comma-separated shapes to run (default: all)")
     args = parser.parse_args(argv)
     args.tasks = list(TASKS) if args.only is None else [t.strip() for t in args.only.split(",") if t.strip()]
     unknown = [t for t in args.tasks if t not in TASKS]
@@ -626,6 +630,11 @@ def prepare_scaler(normcli: list[str], csv: Path, out: Path) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.shapes:
+        import shapes
+
+        only = [s.strip() for s in args.shape.split(",")] if args.shape else None
+        return shapes.main(args.quick, args.repeats, args.seed, only)
     load = os.getloadavg()[0]  # a busy machine skews every time: say how busy it was
     normcli = normcli_command()
     data = ensure_data(args.rows, args.seed, args.scale_test)

@@ -1,6 +1,6 @@
 """The Python API: fit on a pandas DataFrame or a NumPy array, transform, save, load.
 
-It drives the same core (`plan_columns`, `ScalerFitter`, `Scaler`) as the command line;
+It drives the same core (`plan_columns`, `fit_batches`, `Scaler`) as the command line;
 the data are simply one batch held in memory.
 """
 
@@ -15,6 +15,7 @@ import numpy as np
 
 from normcli import scaler as core
 from normcli.errors import DataError, UsageError
+from normcli.layout import Layout
 from normcli.sketch import Histogram
 
 __all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "load"]
@@ -28,7 +29,7 @@ class Scaler(core.Scaler):
 
     @classmethod
     def from_core(cls, s: core.Scaler) -> Scaler:
-        return cls(s.columns, s.input_columns, s.layout)
+        return cls(s.columns, s.input_columns, s.layout, s.dialect)
 
     def transform(self, data: Any) -> Any:
         """The data with the scaler's columns scaled (float64); other columns unchanged."""
@@ -46,7 +47,7 @@ class Scaler(core.Scaler):
             fh.write(self.to_json())
 
     def _apply_data(self, data: Any, inverse: bool) -> Any:
-        axis = self.layout.get("axis") if self.layout.get("kind") == "array" else None
+        axis = self.layout.axis
         table = _Columns.of(data, axis)
         self.check_layout(table.layout, table.names, "the data")
         new = self.inverse_columns(table.arrays) if inverse else self.transform_columns(table.arrays)
@@ -61,6 +62,7 @@ def fit(
     exclude: Iterable[str] = (),
     methods: Mapping[str, str] | None = None,
     axis: int | None = None,
+    memory: int | None = None,
     **options: Any,
 ) -> Scaler:
     """Fit a scaler on `data`: a pandas DataFrame, a mapping of column -> array, or a
@@ -68,7 +70,11 @@ def fit(
 
     `method` applies to every numeric column (or to `columns`, minus `exclude`);
     `methods` maps single columns to their own method. Method options: `range=(lo, hi)`,
-    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`.
+    `clip`, `ddof`, `base`, `offset`, `normalize`, `invalid="error"|"nan"`; robust:
+    `quantile_range=(25, 75)`, `with_centering`, `with_scaling`, `unit_variance`; quantile:
+    `n_quantiles=1000`, `output_distribution="uniform"|"normal"`; yeo-johnson and box-cox:
+    `standardize`. `memory` (bytes) bounds the values robust, quantile and the power
+    transforms keep for an exact fit (beyond it: a quantile sketch, or a seeded sample).
     Warnings (a constant column, say) are issued as Python warnings."""
     table = _Columns.of(data, axis)
     plans = core.plan_columns(
@@ -81,9 +87,11 @@ def fit(
         options=options,
         source="the data",
     )
-    fitter = core.ScalerFitter(plans, table.names, table.layout)
-    fitter.update({p.name: table.arrays[p.name] for p in plans})
-    result = fitter.finish()
+    columns = {p.name: table.arrays[p.name] for p in plans}
+    batch = (columns, table.arrays[plans[0].name].size)
+    result = core.fit_batches(
+        plans, table.names, table.layout, [batch], "the data", core.DEFAULT_MEMORY if memory is None else memory
+    )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
     profiles = {p.name: Histogram() for p in plans}  # what `normcli check` compares new data with
@@ -124,7 +132,7 @@ class _Columns:
         self.names: list[str] = names
         self.numeric: list[str] = numeric
         self.arrays: dict[str, np.ndarray] = arrays
-        self.layout: dict[str, Any] = layout
+        self.layout: Layout = layout
         self.rebuild = rebuild
 
     @classmethod
@@ -158,7 +166,7 @@ class _Columns:
                 out[labels[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_mapping(cls, data: Mapping) -> _Columns:
@@ -179,7 +187,7 @@ class _Columns:
                 out[keys[name]] = values
             return out
 
-        return cls(names, numeric, arrays, {"kind": "table"}, rebuild)
+        return cls(names, numeric, arrays, Layout.table(), rebuild)
 
     @classmethod
     def _of_array(cls, x: np.ndarray, axis: int | None) -> _Columns:
@@ -206,7 +214,7 @@ class _Columns:
                 out[(slice(None),) * axis + (int(name),)] = values
             return out.reshape(shape)
 
-        return cls(names, list(names), arrays, {"kind": "array", "ndim": x.ndim, "axis": axis}, rebuild)
+        return cls(names, list(names), arrays, Layout.array(x.ndim, axis), rebuild)
 
 
 def _is_dataframe(data: Any) -> bool:

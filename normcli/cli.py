@@ -13,16 +13,92 @@ import os
 import signal
 import sys
 import warnings
-from typing import Any, NoReturn
+from collections.abc import Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import click
 
 from normcli._version import __version__
-from normcli.errors import DataError, NormcliError, UsageError
+from normcli.errors import DataError, ExitCode, NormcliError, UsageError
 from normcli.untrusted import visible
 
-STDIO = "-"
-FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+if TYPE_CHECKING:
+    import numpy as np
+
+    from normcli.lrn_spec import LRNSpec
+    from normcli.methods import Counters
+    from normcli.norm_pipeline import NormResult
+    from normcli.pipeline import LrnResult
+    from normcli.scaler import Scaler
+    from normcli.stats import ChannelStats, ColumnStats
+    from normcli.tensor.norm import NormSpec
+
+from normcli import cli_check, cli_describe
+from normcli.cli_options import (
+    FORMAT_CHOICES,
+    STDIO,
+    F,
+    _check_not_directory,
+    _check_plot,
+    _dialect_options,
+    _hist_option,
+    _input_options,
+    _plot_option,
+    _Progress,
+    _write_plot,
+)
+
+# The core names parameters (as the Python API spells them); only here do they become flags.
+FLAGS = {
+    # fit: which columns, which method, the methods' options
+    "columns": "--columns",
+    "exclude": "--exclude",
+    "method": "-m",
+    "methods": "--method",
+    "range": "--range",
+    "clip": "--clip",
+    "ddof": "--ddof",
+    "base": "--base",
+    "offset": "--log-offset",
+    "normalize": "--log-normalize",
+    "invalid": "--invalid",
+    "quantile_range": "--quantile-range",
+    "with_centering": "--no-center",
+    "with_scaling": "--no-scale",
+    "unit_variance": "--unit-variance",
+    "n_quantiles": "--n-quantiles",
+    "output_distribution": "--output-distribution",
+    "standardize": "--no-standardize",
+    "memory": "--memory",
+    # lrn
+    "convention": "--convention",
+    "region": "--region",
+    "layout": "--layout",
+    "channel_axis": "--channel-axis",
+    "size": "--size",
+    "depth_radius": "--depth-radius",
+    "alpha": "--alpha",
+    "beta": "--beta",
+    "bias": "--bias",
+    # norm and bn-stats
+    "kind": "--kind",
+    "eps": "--eps",
+    "groups": "--groups",
+    "normalized_dims": "--normalized-dims",
+    "stats": "--stats",
+    "batch_size": "--batch-size",
+    "momentum": "--momentum",
+    # the input and the output
+    "axis": "--axis",
+    "dtype": "--dtype",
+    # check: the drift thresholds
+    "max_psi": "--max-psi",
+    "max_ks": "--max-ks",
+    "max_null_increase": "--max-null-increase",
+    # the figure of fit, transform, inverse, stats, lrn and norm
+    "plot": "--plot",
+}
 
 
 class Terminated(BaseException):
@@ -69,7 +145,7 @@ class _Group(click.Group):
 # --- shared options ----------------------------------------------------------------------------
 
 
-def _all_outputs_or_none(command):
+def _all_outputs_or_none(command: F) -> F:
     """Commit every file the command writes (data, scaler, --stats-json) together when it has
     succeeded, report included; if anything fails, every old file stays as it was."""
 
@@ -80,23 +156,10 @@ def _all_outputs_or_none(command):
         with staged_outputs():
             return command(*args, **kwargs)
 
-    return run_staged
+    return run_staged  # type: ignore[return-value]
 
 
-def _input_options(f):
-    f = click.option("--axis", type=int, help="Feature axis of an N-D .npy array (statistics reduce over the others).")(
-        f
-    )
-    f = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMAT_CHOICES, case_sensitive=False),
-        help="Input format when the extension does not say (stdin: csv).",
-    )(f)
-    return f
-
-
-def _report_options(f):
+def _report_options(f: F) -> F:
     f = click.option(
         "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
     )(f)
@@ -122,7 +185,7 @@ class _LogBase(click.ParamType):
             self.fail(f"{value!r} is not a number; give a base such as 10, 2 or e", param, ctx)
 
 
-def _report_choice(f):
+def _report_choice(f: F) -> F:
     return click.option(
         "--report",
         "report_mode",
@@ -130,46 +193,6 @@ def _report_choice(f):
         help="The table on stderr: full (before/after per column), summary (one line per column: mean and std "
         "before -> after, warnings), none [default: full; summary from 100 columns].",
     )(f)
-
-
-def _hist_option(f):
-    return click.option(
-        "--hist/--no-hist",
-        "hist",
-        default=None,
-        help="A terminal histogram of each column before and after in the table [default: when the terminal is "
-        "wide enough]; --stats-json always has the bin edges and counts.",
-    )(f)
-
-
-def _plot_option(f):
-    return click.option(
-        "--plot",
-        "plot_path",
-        type=click.Path(dir_okay=False),
-        metavar="FILE",
-        help="Also draw the distributions before and after to FILE: .png, .svg, .pdf (pip install "
-        '"normcli[plot]") or .html (self-contained).',
-    )(f)
-
-
-def _check_plot(plot_path: str | None, inputs: tuple[str, ...], others: tuple[tuple[str, str], ...]) -> None:
-    """Fail before any work when --plot names a format we cannot draw or a path we must not write."""
-    if plot_path:
-        from normcli.io import check_output_path
-        from normcli.plot import check_plot_path
-
-        check_plot_path(plot_path)
-        check_output_path(plot_path, inputs, "--plot", others)
-
-
-def _write_plot(plot_path: str, title: str, panels: list, channels: Any = None) -> None:
-    from normcli.io import open_output
-    from normcli.plot import render
-
-    data = render(plot_path, title, panels, channels)
-    with open_output(plot_path) as fh:
-        fh.write(data)
 
 
 def _split_names(value: str | None) -> list[str] | None:
@@ -212,8 +235,8 @@ def cli() -> None:
     multiple=True,
     required=True,
     metavar="METHOD|COLUMN=METHOD",
-    help="minmax, zscore, log, atan or reciprocal, for every selected column; COLUMN=METHOD (repeatable) "
-    "sets one column's method.",
+    help="minmax, zscore, scale, maxabs, robust, quantile, yeo-johnson, box-cox, log, atan or reciprocal, "
+    "for every selected column; COLUMN=METHOD (repeatable) sets one column's method (see `normcli methods`).",
 )
 @click.option(
     "-o", "--output", default=STDIO, show_default=True, help="Scaler JSON file ('-': stdout); with --apply, the data."
@@ -230,7 +253,7 @@ def cli() -> None:
     "--range", "range_", nargs=2, type=float, metavar="LO HI", help="minmax: the output range [default: 0 1]."
 )
 @click.option("--clip", is_flag=True, help="minmax: clip values outside the fitted range at transform time.")
-@click.option("--ddof", type=int, help="zscore: delta degrees of freedom of the std [default: 0].")
+@click.option("--ddof", type=int, help="zscore, scale: delta degrees of freedom of the std [default: 0].")
 @click.option(
     "--base", type=_LogBase(), metavar="B|e", help="log: the logarithm's base, a number > 1 or e [default: 10]."
 )
@@ -241,7 +264,28 @@ def cli() -> None:
     type=click.Choice(["error", "nan"]),
     default="error",
     show_default=True,
-    help="What log (x <= 0) and reciprocal (x = -1) do with values outside their domain.",
+    help="What log (x <= 0), reciprocal (x = -1) and box-cox (x <= 0) do with values outside their domain.",
+)
+@click.option(
+    "--quantile-range",
+    nargs=2,
+    type=float,
+    metavar="LO HI",
+    help="robust: the percentiles whose distance is the scale [default: 25 75].",
+)
+@click.option("--no-center", is_flag=True, help="robust: do not subtract the median.")
+@click.option("--no-scale", is_flag=True, help="robust: do not divide by the quantile range.")
+@click.option("--unit-variance", is_flag=True, help="robust: scale so that normal data gets variance 1.")
+@click.option("--n-quantiles", type=int, help="quantile: how many quantiles to fit [default: 1000].")
+@click.option(
+    "--output-distribution", type=click.Choice(["uniform", "normal"]), help="quantile: the output [default: uniform]."
+)
+@click.option("--no-standardize", is_flag=True, help="yeo-johnson, box-cox: leave out the final standardization.")
+@click.option(
+    "--memory",
+    metavar="SIZE",
+    help="robust, quantile, power: memory for exact fits (e.g. 512M, 2G); beyond it a sketch or sample "
+    "[default: 256M].",
 )
 @click.option("--apply", is_flag=True, help="Also transform INPUT with the fitted scaler: the data goes to -o.")
 @click.option("-s", "--scaler", "scaler_path", help="With --apply: save the scaler to this JSON file.")
@@ -262,23 +306,31 @@ def fit(
     output: str,
     columns: tuple[str, ...],
     exclude: tuple[str, ...],
-    range_,
-    clip,
-    ddof,
-    base,
-    offset,
-    normalize,
-    invalid,
-    fmt,
-    axis,
-    quiet,
-    stats_json,
-    report_mode,
-    apply,
-    scaler_path,
-    output_format,
-    hist=None,
-    plot_path=None,
+    range_: tuple[float, float] | None,
+    clip: bool,
+    ddof: int | None,
+    base: float | None,
+    offset: float | None,
+    normalize: bool,
+    invalid: str,
+    quantile_range: tuple[float, float] | None,
+    no_center: bool,
+    no_scale: bool,
+    unit_variance: bool,
+    n_quantiles: int | None,
+    output_distribution: str | None,
+    no_standardize: bool,
+    memory: str | None,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
+    report_mode: str | None,
+    apply: bool,
+    scaler_path: str | None,
+    output_format: str | None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler)."""
@@ -290,6 +342,17 @@ def fit(
     default, overrides = _parse_methods(methods)
     options = _method_options(range_=range_, clip=clip, ddof=ddof, base=base, offset=offset, normalize=normalize)
     options["invalid"] = invalid
+    options.update(
+        _method_options(
+            quantile_range=quantile_range,
+            unit_variance=unit_variance,
+            n_quantiles=n_quantiles,
+            output_distribution=output_distribution,
+        )
+    )
+    for key, off in (("with_centering", no_center), ("with_scaling", no_scale), ("standardize", no_standardize)):
+        if off:
+            options[key] = False
     _check_not_directory(input_path, "fit")
     if apply:
         _fit_apply(
@@ -309,6 +372,7 @@ def fit(
             report_mode=report_mode,
             hist=hist,
             plot_path=plot_path,
+            memory=_parse_size(memory),
         )
         return
     if scaler_path is not None or output_format is not None:
@@ -318,7 +382,8 @@ def fit(
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(quiet) as progress:
+    given = _dialect_options()
+    with open_reader(input_path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
         result = fit_stream(
             reader,
             method=default,
@@ -327,9 +392,20 @@ def fit(
             exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
             options=options,
             progress=progress.update,
+            memory=_parse_size(memory),
         )
+    if reader.format in ("csv", "tsv"):
+        result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
+    result.warnings[:0] = reader.notes
+    fitted = set(methods_by_col)
+    skipped = [n for n in reader.empty_names if n not in fitted]
+    for name in skipped:
+        result.warnings.append(
+            f"column {name!r} is empty in the first MiB, so it was not scaled; "
+            f"if numbers follow, name it (--columns {name} or -m {name}=METHOD)"
+        )
     _report(
         quiet,
         stats_json,
@@ -342,8 +418,9 @@ def fit(
         None,
         result.warnings,
         report_mode,
-        result.histograms,
-        hist,
+        histograms=result.histograms,
+        hist=hist,
+        skipped=skipped,
     )
     if plot_path:
         from normcli.plot import table_panels
@@ -354,22 +431,23 @@ def fit(
 
 def _fit_apply(
     *,
-    input_path,
-    fmt,
-    axis,
-    method,
-    overrides,
-    columns,
-    exclude,
-    options,
-    output,
-    scaler_path,
-    output_format,
-    quiet,
-    stats_json,
-    report_mode,
-    hist=None,
-    plot_path=None,
+    input_path: str,
+    fmt: str | None,
+    axis: int | None,
+    method: str | None,
+    overrides: dict[str, str],
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    options: dict[str, Any],
+    output: str,
+    scaler_path: str | None,
+    output_format: str | None,
+    quiet: bool,
+    stats_json: str | None,
+    report_mode: str | None,
+    memory: int | None = None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
@@ -386,7 +464,8 @@ def _fit_apply(
         check_output_path(stats_json, (input_path,), "--stats-json", others)
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     with spooled(input_path) as path:
-        with open_reader(path, in_fmt, axis=axis) as reader, _Progress(quiet) as progress:
+        given = _dialect_options()
+        with open_reader(path, in_fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
             reader.label = label(input_path)
             result = fit_stream(
                 reader,
@@ -396,7 +475,10 @@ def _fit_apply(
                 exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
                 options=options,
                 progress=progress.update,
+                memory=memory,
             )
+        if reader.format in ("csv", "tsv"):
+            result.scaler.dialect = given.given()  # as plain fit records it, for later transforms
         if not quiet:
             con = report.console()
             for w in result.warnings:
@@ -424,7 +506,8 @@ def _fit_apply(
 
 
 def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]:
-    default, overrides = None, {}
+    default: str | None = None
+    overrides: dict[str, str] = {}
     for value in values:
         column, eq, method = value.rpartition("=")
         if eq:
@@ -438,29 +521,74 @@ def _parse_methods(values: tuple[str, ...]) -> tuple[str | None, dict[str, str]]
             raise UsageError(f"-m given two methods ({default!r}, {value!r}); use COLUMN=METHOD for the second")
         else:
             default = value
-    from normcli.methods import get_method
+    from normcli.method_table import get_method
 
-    for method in [default, *overrides.values()]:
-        if method is not None:
-            get_method(method)
+    for name in [default, *overrides.values()]:
+        if name is not None:
+            get_method(name)
     return default, overrides
 
 
 def _method_options(**given: Any) -> dict[str, Any]:
     """The method options the user actually gave (defaults live with the methods)."""
     out = {}
-    for key, value in given.items():
-        key = key.rstrip("_")
+    for given_key, value in given.items():
+        key = given_key.rstrip("_")
         if value is None or value is False or value == ():
             continue
-        out[key] = list(value) if key == "range" else value
+        out[key] = list(value) if key in ("range", "quantile_range") else value
     return out
+
+
+def _parse_size(text: str | None) -> int | None:
+    """A size in bytes from 1000000, 512K, 256M or 2G (powers of 1024); None when not given."""
+    if text is None:
+        return None
+    units = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    unit = value[-1:] if value[-1:] in units else ""
+    try:
+        number = float(value[: len(value) - len(unit)])
+    except ValueError:
+        number = -1.0
+    if not number > 0 or number * units[unit] > 1 << 50:
+        raise UsageError(f"--memory {text!r} is not a size; give bytes or a number with K, M or G (e.g. 512M)")
+    return int(number * units[unit])
+
+
+# --- merge ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("scalers", nargs=-1, required=True, metavar="SCALER.json...")
+@click.option("-o", "--output", default=STDIO, show_default=True, help="The merged scaler JSON file ('-': stdout).")
+@click.option("-q", "--quiet", is_flag=True, help="Print no summary on stderr.")
+def merge(scalers: tuple[str, ...], output: str, quiet: bool) -> None:
+    """Merge scalers fitted on disjoint shards of the same columns, with the same methods and
+    options, into the scaler of all the shards: exact for the moment methods, within the sketch's
+    rank error for robust and quantile; power transforms must be refitted."""
+    from normcli.api import load
+    from normcli.io import check_output_path
+    from normcli.merge import merge_scalers
+
+    check_output_path(output, scalers)
+    merged = merge_scalers([load(path) for path in scalers], [f"scaler file {path}" for path in scalers])
+    _write_text(output, merged.to_json())
+    if quiet:
+        return
+    # plain lines, not rich markup: column names are the user's text
+    lines = [f"merged {len(scalers)} scalers: {len(merged.columns)} column(s)"]
+    for col in merged.columns:
+        if col.summary and col.summary.get("rank_error"):
+            error = col.summary["rank_error"]
+            lines.append(f"column {col.name!r} ({col.method}): quantiles within rank error {error:.3g}")
+    sys.stderr.write("\n".join(lines) + "\n")
 
 
 # --- transform / inverse ---------------------------------------------------------------------
 
 
-def _apply_command(name: str, inverse: bool, doc: str):
+def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @cli.command(name=name, help=doc)
     @click.argument("input_path", metavar="INPUT")
     @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
@@ -473,9 +601,8 @@ def _apply_command(name: str, inverse: bool, doc: str):
     @click.option(
         "--dtype",
         type=click.Choice(["float64", "float32"]),
-        default="float64",
-        show_default=True,
-        help="Type of the scaled columns in the output.",
+        help="Type of the scaled columns in the output [default: float64; inverse writes the columns that "
+        "held integers as integers when they round back].",
     )
     @click.option(
         "--precision",
@@ -497,29 +624,28 @@ def _apply_command(name: str, inverse: bool, doc: str):
 
 def _run_apply(
     *,
-    input_path,
-    scaler_path,
-    output,
-    output_format,
-    dtype,
-    precision,
-    fmt,
-    axis,
-    quiet,
-    stats_json,
-    inverse,
-    report_mode=None,
-    hist=None,
-    plot_path=None,
-    fitted=None,
-    source_label=None,
+    input_path: str,
+    scaler_path: str,
+    output: str,
+    output_format: str | None,
+    dtype: str | None,
+    precision: int | None,
+    fmt: str | None,
+    axis: int | None,
+    quiet: bool,
+    stats_json: str | None,
+    inverse: bool,
+    report_mode: str | None = None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
+    fitted: Scaler | None = None,
+    source_label: str | None = None,
 ) -> None:
     import numpy as np
 
     from normcli.api import load
-    from normcli.io import check_output_path, detect_format, open_reader, open_writer
-    from normcli.io.inputs import is_stream
-    from normcli.pipeline import apply_stream
+    from normcli.io import check_output_path, open_writer
+    from normcli.pipeline import apply_formats, apply_stream, open_apply_input
 
     output, stats_json = _stdout_aliases(output, stats_json)
     if input_path == STDIO and scaler_path == STDIO:
@@ -530,35 +656,32 @@ def _run_apply(
     others = (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ())
     _check_plot(plot_path, (input_path, scaler_path), others)
     scaler = load(scaler_path) if fitted is None else fitted
-    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
-    if output_format:
-        out_fmt = detect_format(output, output_format, option="--output-format")
-    elif output != STDIO:
-        out_fmt = detect_format(output, None, option="--output-format")
-    else:
-        out_fmt = in_fmt
-    if in_fmt == "npy" and axis is None and scaler.layout.get("kind") == "array":
-        axis = scaler.layout["axis"]
-    reader = open_reader(
-        input_path, in_fmt, float_columns=scaler.names, text_passthrough=out_fmt in ("csv", "tsv"), axis=axis
-    )
+    in_fmt, out_fmt = apply_formats(input_path, output, fmt, output_format)
+    _check_binary_output(output, out_fmt)
+    dialect = _dialect_options()
+    if in_fmt in ("csv", "tsv") and not inverse and scaler.dialect:
+        dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))
+    opened = open_apply_input(input_path, scaler, in_fmt, out_fmt, axis=axis, dialect=dialect)
+    reader = opened.reader
     if source_label is not None:
         reader.label = source_label
-    shape = getattr(reader, "shape", None) if out_fmt == "npy" else None
     with (
         reader,
         _Progress(quiet) as progress,
-        open_writer(output, out_fmt, shape=shape, dtype=np.dtype(dtype)) as writer,
+        open_writer(
+            output, opened.output_format, shape=opened.output_shape, dtype=np.dtype(dtype or "float64")
+        ) as writer,
     ):
         result = apply_stream(
             reader,
             writer,
             scaler,
             inverse=inverse,
-            dtype=np.dtype(dtype),
+            dtype=np.dtype(dtype or "float64"),
             precision=precision,
             with_stats=not quiet or bool(stats_json) or bool(plot_path),
             progress=progress.update,
+            restore_integers=dtype is None,
         )
     from normcli.report import counter_notes
 
@@ -573,7 +696,7 @@ def _run_apply(
         result.after,
         methods,
         result.counters,
-        result.warnings + counter_notes(result.counters),
+        reader.notes + result.warnings + counter_notes(result.counters),
         report_mode,
         result.histograms,
         hist,
@@ -587,6 +710,45 @@ def _run_apply(
         )
 
 
+def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
+    """The CSV options the scaler was fitted with, checked as if given on the command line."""
+    from normcli.errors import DataError
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
+
+
+def _check_binary_output(output: str, fmt: str) -> None:
+    """Binary data never goes to a terminal (as gzip refuses), and compression suffixes
+    apply to text output only."""
+    from normcli.io.formats import compression_suffix
+
+    name = {"parquet": "Parquet", "npy": ".npy"}.get(fmt)
+    if name is None:
+        return
+    codec = compression_suffix(output)[1]
+    if codec:
+        raise UsageError(f"-o {output}: {name} output is not compressed by its name; drop the {codec} suffix")
+    if _is_terminal(output):
+        raise UsageError(f"refusing to write binary {name} to a terminal; use -o FILE or redirect")
+
+
+def _is_terminal(output: str) -> bool:
+    if output == STDIO:
+        return sys.stdout is not None and sys.stdout.isatty()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # not there yet (a file to create), or not writable: the writer says so
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
 transform = _apply_command(
     "transform", False, "Scale INPUT ('-': stdin) with a saved scaler; write the result to -o (default stdout)."
 )
@@ -598,18 +760,13 @@ inverse = _apply_command(
 # --- methods (stats and show: cli_describe.py) ------------------------------------------------------------------------
 
 
-def _check_not_directory(path: str, command: str) -> None:
-    if path != STDIO and os.path.isdir(path):
-        raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
-
-
 @cli.command()
 def methods() -> None:
     """List the scaling methods with their formulas and inverses."""
-    from normcli.methods import METHODS
+    from normcli.method_table import METHODS
     from normcli.report import console, methods_table
 
-    console(sys.stdout).print(methods_table(METHODS))
+    console(sys.stdout).print(methods_table(METHODS, FLAGS))
 
 
 # --- lrn -------------------------------------------------------------------------------------
@@ -645,29 +802,29 @@ def methods() -> None:
 @_plot_option
 @_all_outputs_or_none
 def lrn(
-    input_path,
-    output,
-    convention,
-    layout,
-    channel_axis,
-    size,
-    depth_radius,
-    alpha,
-    beta,
-    bias,
-    region,
-    key,
-    explain,
-    quiet,
-    stats_json,
-    plot_path=None,
+    input_path: str,
+    output: str,
+    convention: str,
+    layout: str | None,
+    channel_axis: int | None,
+    size: int | None,
+    depth_radius: int | None,
+    alpha: float | None,
+    beta: float | None,
+    bias: float | None,
+    region: str,
+    key: str | None,
+    explain: bool,
+    quiet: bool,
+    stats_json: str | None,
+    plot_path: str | None = None,
 ) -> None:
     """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
     from normcli.io import check_output_path
     from normcli.io.arrays import load_array
-    from normcli.lrn_kernel import explain as explain_spec
-    from normcli.lrn_kernel import resolve_spec
+    from normcli.lrn_spec import explain as explain_spec
+    from normcli.lrn_spec import resolve_spec
 
     x = load_array(input_path, key)
     spec = resolve_spec(
@@ -683,12 +840,13 @@ def lrn(
         channel_axis=channel_axis,
     )
     if explain:
-        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec)]
+        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
         sys.stdout.write("\n".join(lines) + "\n")
         return
     output, stats_json = _stdout_aliases(output, stats_json)
     if output != STDIO and not output.lower().endswith(".npy"):
         raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
+    _check_binary_output(output, "npy")
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
@@ -706,28 +864,38 @@ def lrn(
 PLOT_CHANNELS = 32  # channels drawn by lrn --plot: all up to this, else the most changed
 
 
-def _plot_channels(plot_path: str, title: str, before, after, histograms, label: str = "channel") -> None:
+def _plot_channels(
+    plot_path: str,
+    title: str,
+    before: ChannelStats | None,
+    after: ChannelStats | None,
+    histograms: dict[str, Any] | None,
+    label: str = "channel",
+) -> None:
     """An activation array's plot: every value's distribution before and after, and each
     channel's mean +- std (the most changed channels when there are many)."""
-    from normcli.pipeline import most_changed
     from normcli.plot import Channels, table_panels
+    from normcli.report import most_changed
+
+    assert before is not None and after is not None  # a plot gathers the statistics
 
     overall = {"all values": before.overall}
     panels = table_panels(overall, {"all values": after.overall}, {"all values": histograms or {}})
     total = len(before.stats)
     chosen = list(range(total)) if total <= PLOT_CHANNELS else sorted(most_changed(before, after, PLOT_CHANNELS))
 
-    def moments(stats) -> list[tuple[float, float]]:
+    def moments(stats: list[ColumnStats]) -> list[tuple[float, float]]:
         return [(stats[c].mean, stats[c].std()) for c in chosen]
 
     channels = Channels(label, chosen, moments(before.stats), moments(after.stats), total)
     _write_plot(plot_path, title, panels, channels)
 
 
-def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
+def _report_lrn(
+    input_path: str, x: np.ndarray, spec: LRNSpec, result: LrnResult, quiet: bool, stats_json_path: str | None
+) -> None:
     from normcli import report
-    from normcli.lrn_kernel import explain as explain_spec
-    from normcli.pipeline import most_changed
+    from normcli.lrn_spec import explain as explain_spec
 
     notes = []
     if x.dtype.kind in "biu":
@@ -737,30 +905,17 @@ def _report_lrn(input_path, x, spec, result, quiet, stats_json_path) -> None:
     if result.overflow:
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
     before, after = result.before, result.after
+    if before is None or after is None:  # -q without --stats-json: nothing was gathered to report
+        return
     if stats_json_path:
-        data = {
-            "command": "lrn",
-            "input": input_path,
-            "shape": list(x.shape),
-            "dtype": str(result.out_dtype),
-            "spec": explain_spec(spec),
-            "overflow": result.overflow,
-            "overall": {
-                "before": {**before.overall.summary(), "zeros": before.overall_zeros},
-                "after": {**after.overall.summary(), "zeros": after.overall_zeros},
-            },
-            "channels": [
-                {"channel": c, "before": {**b.summary(), "zeros": zb}, "after": {**a.summary(), "zeros": za}}
-                for c, (b, zb, a, za) in enumerate(
-                    zip(before.stats, before.zeros, after.stats, after.zeros, strict=True)
-                )
-            ],
-        }
+        data = report.lrn_stats_json(
+            input_path, x.shape, str(result.out_dtype), explain_spec(spec, FLAGS), result.overflow, before, after
+        )
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
     rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
-    for c in most_changed(before, after):
+    for c in report.most_changed(before, after):
         rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
     con = report.wide_console()
     title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
@@ -869,7 +1024,7 @@ def norm(
         running = (mean, var)
     if explain:
         lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}"]
-        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text)
+        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS)
         sys.stdout.write("\n".join(lines) + "\n")
         return
     if output != STDIO and not output.lower().endswith(".npy"):
@@ -920,9 +1075,18 @@ def _load_affine_options(
     return gamma, beta, ", ".join(n for n in named if n) or None, (named[0], named[1])
 
 
-def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json_path) -> None:
+def _report_norm(
+    input_path: str,
+    x: np.ndarray,
+    spec: NormSpec,
+    result: NormResult,
+    affine_text: str | None,
+    stats_text: str | None,
+    quiet: bool,
+    stats_json_path: str | None,
+) -> None:
     from normcli import report
-    from normcli.pipeline import most_changed
+    from normcli.report import most_changed
     from normcli.tensor.norm import explain as explain_spec
 
     notes = []
@@ -934,6 +1098,8 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
         notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
     label = "feature" if spec.kind in ("layer", "rms") else "channel"
     before, after = result.before, result.after
+    if before is None or after is None:  # not gathered: -q without --stats-json
+        return
     if stats_json_path:
         data = {
             "command": "norm",
@@ -943,7 +1109,7 @@ def _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, st
             "kind": spec.kind,
             "convention": spec.convention,
             "eps": result.eps,
-            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text),
+            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS),
             "overflow": result.overflow,
             **report.channel_stats_json(before, after, label),
         }
@@ -1090,24 +1256,27 @@ def _write_text(output: str, text: str) -> None:
 
 
 def _report(
-    quiet,
-    stats_json_path,
-    command,
-    source,
-    rows,
-    before,
-    after,
-    methods,
-    counters,
-    warnings,
-    mode=None,
-    histograms=None,
-    hist=None,
+    quiet: bool,
+    stats_json_path: str | None,
+    command: str,
+    source: str,
+    rows: int | None,
+    before: dict[str, ColumnStats],
+    after: dict[str, ColumnStats],
+    methods: dict[str, str],
+    counters: dict[str, Counters] | None,
+    warnings: list[str],
+    mode: str | None = None,
+    histograms: dict[str, dict[str, Any]] | None = None,
+    hist: bool | None = None,
+    skipped: Sequence[str] = (),
 ) -> None:
     from normcli import report
 
     if stats_json_path:
         data = report.before_after_json(command, source, rows, before, after, methods, counters, histograms)
+        if skipped:  # columns left out because the head held no value to type them by
+            data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
         _write_text(stats_json_path, report.dumps(data))
     if quiet:
         return
@@ -1127,62 +1296,10 @@ def _report(
         report.warn(con, w)
 
 
-class _Progress:
-    """A rich progress bar on stderr (bytes, rate, time left) for work that has run for
-    over two seconds; only when stderr is a terminal, never with -q."""
-
-    DELAY = 2.0
-
-    def __init__(self, quiet: bool) -> None:
-        import time
-
-        self._enabled = not quiet and sys.stderr.isatty()
-        self._start = time.monotonic()
-        self._bar = None
-        self._task = None
-
-    def __enter__(self) -> _Progress:
-        return self
-
-    def update(self, label: str, done: int, total: int | None) -> None:
-        if not self._enabled:
-            return
-        if self._bar is None:
-            import time
-
-            if time.monotonic() - self._start < self.DELAY:
-                return
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            from normcli.report import console
-
-            columns = [
-                TextColumn("{task.description}", markup=False),  # a path: text, never markup
-                BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                TimeRemainingColumn(),
-            ]
-            self._bar = Progress(*columns, console=console(), transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(visible(label), total=total)
-        self._bar.update(self._task, completed=done)
-
-    def __exit__(self, *exc) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-
-
-# stats and show live in their own module, which registers them on `cli`
-import normcli.cli_check  # noqa: E402, F401  (check registers itself on `cli` as well)
-from normcli import cli_describe  # noqa: E402, F401
+# stats, show and check live in their own modules
+cli.add_command(cli_describe.stats)
+cli.add_command(cli_describe.show)
+cli.add_command(cli_check.check)
 
 # --- entry point -------------------------------------------------------------------------------
 
@@ -1195,12 +1312,19 @@ def _fail(message: str, code: int) -> NoReturn:
     sys.exit(code)
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """A library's warning (NumPy's, say) as one `warning:` line, without source lines."""
     sys.stderr.write(f"warning: {visible(str(message))}\n")
 
 
-def _on_sigterm(signum, frame) -> NoReturn:
+def _on_sigterm(signum: int, frame: FrameType | None) -> NoReturn:
     raise Terminated(signum)
 
 
@@ -1230,48 +1354,45 @@ def _quiet_broken_pipe() -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    """Run the CLI; every user mistake becomes one `error:` line and an exit code."""
-    previous = _install_signal_handlers()
-    try:
-        _run_main(argv)
-    finally:  # main() called in a process that goes on (tests, an embedding program)
-        for signum, handler in previous.items():
-            if handler is not None:
-                signal.signal(signum, handler)
+    """Run the CLI; every user mistake becomes one `error:` line and an exit code.
 
-
-def _run_main(argv: list[str] | None) -> NoReturn:
-    warnings.showwarning = _show_warning
+    It leaves the process alone (signal handlers, how warnings are shown): that is the
+    console script's business (`run`), so `main` can also run inside another program."""
     try:
         code = cli.main(args=argv, prog_name="normcli", standalone_mode=False)
         sys.stdout.flush()
     except NormcliError as exc:
-        _fail(str(exc), exc.exit_code)
+        _fail(exc.render(FLAGS), exc.exit_code)
     except click.ClickException as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":  # bare `normcli` (click >= 8.2): the help, as it is
             sys.stderr.write(exc.format_message().rstrip() + "\n")
-            sys.exit(2)
+            sys.exit(ExitCode.USAGE)
         message = " ".join(exc.format_message().split())
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None and exc.exit_code == 2 else ""
         _fail(message + hint, exc.exit_code)
     except (Interrupted, KeyboardInterrupt, click.exceptions.Abort):
-        _fail("interrupted", 130)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except Terminated as exc:
         _fail(exc.message, 128 + exc.signum)
     except PipeClosed:
         _quiet_broken_pipe()
     except OSError as exc:
         where = f" {exc.filename}" if exc.filename else ""
-        _fail(f"cannot complete:{where} {exc.strerror or exc}", 1)
+        _fail(f"cannot complete:{where} {exc.strerror or exc}", ExitCode.DATA)
     except MemoryError:
-        _fail("out of memory", 1)
+        _fail("out of memory", ExitCode.DATA)
     except Exception as exc:  # a bug of ours, not the user's: say so, in one line
         if os.environ.get("NORMCLI_DEBUG"):
             raise
-        first = (str(exc).strip().splitlines() or [""])[0]
-        _fail(f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)", 1)
-    sys.exit(code or 0)
+        from normcli.validate import first_line
+
+        first = first_line(exc) if str(exc).strip() else ""
+        _fail(
+            f"internal error, please report it: {type(exc).__name__}: {first} (NORMCLI_DEBUG=1 shows where)",
+            ExitCode.DATA,
+        )
+    sys.exit(code or ExitCode.OK)
 
 
 def run() -> NoReturn:
@@ -1282,7 +1403,12 @@ def run() -> NoReturn:
     a silent pipe holds stdin's lock, and the IO threads of pyarrow's and polars' pools may
     still release Python objects, which during finalization ends in std::terminate (SIGABRT).
     So flush the standard streams and end the process here.
+
+    It also owns the process-wide settings: SIGTERM is raised where the process is (so that
+    partial output is cleaned up), and library warnings are shown as one `warning:` line.
     """
+    _install_signal_handlers()
+    warnings.showwarning = _show_warning
     try:
         main()
     except SystemExit as exc:

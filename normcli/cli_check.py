@@ -1,6 +1,6 @@
 """`normcli check DATA -s SCALER`: has DATA drifted from the data the scaler was fitted on?
 
-It registers itself on the `cli` group; `normcli.cli` imports this module. The figures come
+`normcli.cli` adds it to its group (this module does not import cli: no cycle). The figures come
 from normcli/drift.py; this module parses, streams (pipeline.drift_stream) and renders.
 """
 
@@ -11,11 +11,11 @@ from typing import Any
 
 import click
 
-from normcli.cli import STDIO, _check_not_directory, _input_options, _Progress, cli
+from normcli.cli_options import STDIO, _check_not_directory, _dialect_options, _input_options, _Progress
 from normcli.errors import DataError, UsageError
 
 
-@cli.command()
+@click.command()
 @click.argument("input_path", metavar="DATA")
 @click.option("-s", "--scaler", "scaler_path", required=True, help="Scaler JSON file written by `normcli fit`.")
 @click.option(
@@ -39,7 +39,17 @@ from normcli.errors import DataError, UsageError
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit code says it (0 pass, 1 drift).")
 @_input_options
-def check(input_path, scaler_path, max_psi, max_ks, max_null_increase, out_format, quiet, fmt, axis) -> int:
+def check(
+    input_path: str,
+    scaler_path: str,
+    max_psi: float,
+    max_ks: float | None,
+    max_null_increase: float,
+    out_format: str,
+    quiet: bool,
+    fmt: str | None,
+    axis: int | None,
+) -> int:
     """Compare DATA ('-': stdin) with the data SCALER was fitted on, column by column: rows,
     null share then and now, mean shift in fitted standard deviations, share outside the
     fitted range, PSI and KS distance. Exit 0 when every column passes, 1 when one drifts."""
@@ -48,10 +58,11 @@ def check(input_path, scaler_path, max_psi, max_ks, max_null_increase, out_forma
     from normcli.drift import Thresholds, evaluate
     from normcli.io import open_reader
     from normcli.pipeline import drift_stream
+    from normcli.validate import as_nonnegative_float
 
-    for flag, value in (("--max-psi", max_psi), ("--max-ks", max_ks), ("--max-null-increase", max_null_increase)):
-        if value is not None and not value >= 0:
-            raise UsageError(f"{flag} must be a number >= 0, not {value!r}")
+    for name, value in (("max_psi", max_psi), ("max_ks", max_ks), ("max_null_increase", max_null_increase)):
+        if value is not None:
+            as_nonnegative_float(name, value)
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("DATA and --scaler cannot both be stdin")
     _check_not_directory(input_path, "check")
@@ -62,10 +73,14 @@ def check(input_path, scaler_path, max_psi, max_ks, max_null_increase, out_forma
             f"{scaler_path} keeps no profile of the fitted data for column {missing[0]!r} (written by an older "
             "normcli); refit it with `normcli fit` to check drift"
         )
-    if fmt is None and axis is None and scaler.layout.get("kind") == "array":
-        axis = scaler.layout["axis"]
+    if fmt is None and axis is None and scaler.layout.is_array:
+        axis = scaler.layout.axis
     thresholds = Thresholds(max_psi, max_ks, max_null_increase)
-    with open_reader(input_path, fmt, float_columns=scaler.names, axis=axis) as reader, _Progress(quiet) as progress:
+    dialect = _dialect_options()
+    with (
+        open_reader(input_path, fmt, float_columns=scaler.names, axis=axis, dialect=dialect) as reader,
+        _Progress(quiet) as progress,
+    ):
         counters = drift_stream(reader, scaler, progress=progress.update)
     results = [evaluate(name, counter, thresholds) for name, counter in counters.items()]
     drifted = [r.name for r in results if r.drifted]

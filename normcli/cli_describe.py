@@ -1,6 +1,7 @@
 """The commands that describe: `stats` (of a data file) and `show` (of a scaler file).
 
-They register themselves on the `cli` group; `normcli.cli` imports this module.
+`normcli.cli` adds them to its group; the options they share with the other commands are
+in `normcli.cli_options`.
 """
 
 from __future__ import annotations
@@ -10,11 +11,20 @@ from typing import Any
 
 import click
 
-from normcli.cli import _check_not_directory, _check_plot, _hist_option, _input_options, _plot_option, _Progress, cli
+from normcli.cli_options import (
+    _check_not_directory,
+    _check_plot,
+    _dialect_options,
+    _hist_option,
+    _input_options,
+    _plot_option,
+    _Progress,
+    _write_plot,
+)
 from normcli.errors import UsageError
 
 
-@cli.command()
+@click.command()
 @click.argument("input_path", metavar="INPUT")
 @click.option(
     "--columns",
@@ -41,7 +51,18 @@ from normcli.errors import UsageError
 @_input_options
 @_hist_option
 @_plot_option
-def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hist=None, plot_path=None) -> None:
+def stats(
+    input_path: str,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    ddof: int,
+    out_format: str | None,
+    as_json: bool,
+    fmt: str | None,
+    axis: int | None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
+) -> None:
     """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
     (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
     most common one of text, date and boolean columns."""
@@ -55,7 +76,10 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hi
         out_format = "json"
     _check_not_directory(input_path, "stats")
     _check_plot(plot_path, (input_path,), ())
-    with open_reader(input_path, fmt, axis=axis) as reader, _Progress(False) as progress:
+    with (
+        open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader,
+        _Progress(False) as progress,
+    ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
         result = profile_stream(reader, names, dropped, progress=progress.update)
@@ -64,8 +88,13 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis, hi
         for name, p in result.items()
     }
     _print_stats(reader.label, summaries, out_format or "table", hist)
+    if reader.notes:  # what the dialect sniffing guessed and the user may want to correct
+        from normcli import report
+
+        con = report.console()
+        for note in reader.notes:
+            report.warn(con, note)
     if plot_path:
-        from normcli.cli import _write_plot
         from normcli.plot import table_panels
 
         numeric = {n: p for n, p in result.items() if p.kind == "number"}
@@ -100,7 +129,7 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
             report.console().print(Text(note))
 
 
-@cli.command()
+@click.command()
 @click.argument("scaler_path", metavar="SCALER.json")
 @click.option(
     "--output-format",
@@ -124,7 +153,7 @@ def show(scaler_path, out_format, as_json) -> None:
     from normcli.scaler import VERSION
 
     layout = scaler.layout
-    shape = f"{layout['ndim']}-D arrays, features on axis {layout['axis']}" if layout["kind"] == "array" else "a table"
+    shape = f"{layout.ndim}-D arrays, features on axis {layout.axis}" if layout.is_array else "a table"
     title = (
         f"scaler: {scaler_path} (format version {VERSION}, fitted on {shape} of "
         f"{len(scaler.input_columns)} column(s), {len(scaler.columns)} scaled)"

@@ -1,14 +1,11 @@
-"""Local Response Normalization (LRN) with the conventions of TF, PyTorch, ONNX and Caffe.
-
-Every convention computes
+"""Local Response Normalization (LRN): the kernel that evaluates a resolved `LRNSpec`.
 
     y_c = x_c * (k + s * sum_{j = c-lo .. c+hi} x_j^2) ** (-beta)
 
 where channels outside the array count as zero and the divisor does not shrink at the
-edges. The conventions differ only in their defaults, in where the window sits (lo, hi),
-in how alpha becomes the scale s, and in which axis holds the channels; `resolve_spec`
-turns a convention name plus the user's options into one explicit `LRNSpec`, and
-`lrn_apply` is the single kernel that evaluates it.
+edges. The conventions of TF, PyTorch, ONNX and Caffe (defaults, window, scale, channel
+axis) are data in `normcli.lrn_spec`, whose `resolve_spec` turns a convention name plus
+the user's options into one explicit `LRNSpec`; `lrn_apply` is the single kernel.
 
 The kernel works on a tile of the input at a time (whole windows, a block of samples),
 so it runs in cache, never builds a full-size temporary, and can stream a
@@ -24,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -32,12 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError
+from normcli.lrn_spec import CONVENTIONS, LAYOUTS, REGIONS, LRNSpec, explain, resolve_spec
 from normcli.tensor import layout as _layout
-from normcli.tensor.layout import as_float as _as_float
-from normcli.tensor.layout import as_int as _as_int
-from normcli.tensor.layout import count_overflow
-from normcli.tensor.layout import fmt as _fmt
+from normcli.tensor.layout import count_overflow, fmt
 
 __all__ = [
     "CONVENTIONS",
@@ -53,276 +47,12 @@ __all__ = [
     "count_overflow",
 ]
 
-CONVENTIONS = ("tf", "torch", "onnx", "caffe")
-REGIONS = ("across", "within")
-LAYOUTS = _layout.LAYOUTS
-
 # The size of one tile of the input, in the compute dtype. The kernel keeps about six
-# tile-sized scratch buffers. Measured on a 2-core EPYC (1 MiB L2, 32 MiB L3) for AlexNet
-# shapes: 1.5-3 MiB tiles (one or two whole samples, contiguous in memory) were fastest;
-# tiles cut inside a sample make strided views and pay per-call overhead (~1.5x slower),
-# and tiles past ~4 MiB spill the L3 (~1.7x slower).
+# tile-sized scratch buffers, which should stay in the cache: tiles of one or two whole
+# samples (contiguous in memory) run fastest on AlexNet shapes (benchmarks/bench_lrn.py);
+# tiles cut inside a sample make strided views and pay per-call overhead, and larger
+# tiles spill the last-level cache.
 DEFAULT_BLOCK_BYTES = 2 * 1024 * 1024
-
-_FRAMEWORK_NAMES = {
-    "tf": "tf.nn.local_response_normalization",
-    "torch": "torch.nn.LocalResponseNorm",
-    "onnx": "ONNX LRN",
-    "caffe": "Caffe LRN layer",
-}
-
-_SHORT_NAMES = {"tf": "TF", "torch": "torch", "onnx": "ONNX", "caffe": "Caffe"}
-
-# alpha, beta, bias defaults per convention (size defaults are handled separately).
-_DEFAULTS = {
-    "tf": (1.0, 0.5, 1.0),
-    "torch": (1e-4, 0.75, 1.0),
-    "onnx": (1e-4, 0.75, 1.0),
-    "caffe": (1.0, 0.75, 1.0),
-}
-
-
-@dataclass(frozen=True)
-class LRNSpec:
-    """A fully resolved LRN: everything the kernel needs, with no convention left to guess.
-
-    `lo` and `hi` are the channels taken before and after each channel (for the Caffe
-    "within" region they are the box's reach before and after along each of the two axes
-    after the channel axis), `size` is the window length (lo + hi + 1), `scale` is s and
-    `bias` is k in y = x * (k + s * sum x^2) ** -beta. `alpha` is the user's alpha as the
-    convention defines it, kept for reports. `notes` are sentences for a human about
-    choices that differ from the framework's own behaviour.
-    """
-
-    convention: str
-    region: str
-    ndim: int
-    channel_axis: int
-    lo: int
-    hi: int
-    size: int
-    scale: float
-    bias: float
-    beta: float
-    alpha: float
-    notes: tuple[str, ...] = ()
-
-    @property
-    def window_axes(self) -> tuple[int, ...]:
-        """The axes a window spans: the channel axis, or the two box axes for "within"."""
-        if self.region == "within":
-            return (self.channel_axis + 1, self.channel_axis + 2)
-        return (self.channel_axis,)
-
-
-# --------------------------------------------------------------------------------------
-# Resolving options into a spec
-# --------------------------------------------------------------------------------------
-
-
-def _resolve_channel_axis(ndim: int, convention: str, layout: str | None, channel_axis: Any) -> tuple[int, str | None]:
-    """The non-negative channel axis, and the option that chose it (None: the default)."""
-    return _layout.resolve_channel_axis(ndim, layout, channel_axis, ndim - 1 if convention == "tf" else 1)
-
-
-def _convention_notes(convention: str, ndim: int, axis: int, chosen_by: str | None) -> list[str]:
-    """Check the framework's own rank/layout rule; an explicit axis option lifts it with a note."""
-    if convention == "tf":
-        native = ndim == 4 and axis == 3
-        rule = "TF accepts only 4-D NHWC input"
-        fix = "pass --channel-axis (e.g. -1) to apply TF's formula on another layout"
-    elif convention == "torch":
-        native = ndim >= 3 and axis == 1
-        rule = "torch accepts only (N, C, ...) input with 3 or more axes"
-        fix = "pass --channel-axis to apply torch's formula on another layout"
-    elif convention == "caffe":
-        native = ndim == 4 and axis == 1
-        rule = "Caffe's LRN layer accepts only 4-D NCHW input"
-        fix = "pass --channel-axis to apply Caffe's formula on another layout"
-    else:  # onnx: (N x C x D1 x ... x Dn)
-        native = axis == 1
-        rule = "ONNX LRN takes channels on axis 1 (N x C x D1 ... Dn)"
-        fix = "pass --channel-axis"
-    if native:
-        return []
-    if chosen_by is None:
-        raise UsageError(f"{rule} but the array is {ndim}-D; {fix}")
-    return [
-        f"{rule}; {chosen_by} given (channels on axis {axis} of a {ndim}-D array), "
-        f"so this is {_SHORT_NAMES[convention]}'s formula on another layout"
-    ]
-
-
-def _resolve_size(convention: str, size: Any, depth_radius: Any) -> int:
-    """The window length from --size or --depth-radius, with each convention's rules."""
-    if size is not None and depth_radius is not None:
-        raise UsageError(
-            f"give --size or --depth-radius, not both (got --size {size} and "
-            f"--depth-radius {depth_radius}); --depth-radius R means --size 2R+1"
-        )
-    if depth_radius is not None:
-        radius = _as_int("--depth-radius", depth_radius)
-        if radius < 0:
-            raise UsageError(f"--depth-radius {radius} must be >= 0")
-        return 2 * radius + 1
-    if size is None:
-        if convention == "tf":
-            return 2 * 5 + 1
-        if convention == "caffe":
-            return 5
-        raise UsageError(
-            f"--size is required for --convention {convention} "
-            f"({_FRAMEWORK_NAMES[convention]} has no default window); e.g. --size 5"
-        )
-    window = _as_int("--size", size)
-    if window < 1:
-        raise UsageError(f"--size {window} must be >= 1")
-    if window % 2 == 0 and convention == "tf":
-        raise UsageError(
-            f"--size {window} is even but TF's window is 2*depth_radius+1 channels; "
-            f"use an odd --size or --depth-radius (or --convention torch/onnx for even windows)"
-        )
-    if window % 2 == 0 and convention == "caffe":
-        raise UsageError(
-            f"--size {window} is even but Caffe's local_size must be odd; use --size {window - 1} or {window + 1}"
-        )
-    return window
-
-
-def resolve_spec(
-    *,
-    ndim: int,
-    convention: str = "torch",
-    size: int | None = None,
-    depth_radius: int | None = None,
-    alpha: float | None = None,
-    beta: float | None = None,
-    bias: float | None = None,
-    region: str = "across",
-    layout: str | None = None,
-    channel_axis: int | None = None,
-) -> LRNSpec:
-    """Turn a convention name and the user's options into an explicit `LRNSpec`.
-
-    Missing parameters take the convention's defaults, so `lrn` with only a convention
-    reproduces that framework. A framework's own input rule (TF: 4-D NHWC; torch: 3 or
-    more axes, channels on axis 1; Caffe: 4-D NCHW) is enforced unless the user names
-    the channel axis (`layout` "NHWC"/"NCHW" or `channel_axis`), which lifts it with a
-    note. Raises UsageError for any bad option, naming the CLI option and the fix.
-    """
-    conv = str(convention).lower()
-    if conv not in CONVENTIONS:
-        raise UsageError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
-    reg = str(region).lower()
-    if reg not in REGIONS:
-        raise UsageError(f"--region {region!r} is not one of {', '.join(REGIONS)}")
-    if reg == "within" and conv != "caffe":
-        raise UsageError(
-            f"--region within is Caffe's spatial LRN but --convention is {conv}; "
-            f"use --convention caffe (tf, torch and onnx normalize across channels only)"
-        )
-    ndim = operator.index(ndim)
-    if ndim < 2:
-        raise DataError(f"LRN needs an array with a channel axis and at least one other axis; got a {ndim}-D array")
-    axis, chosen_by = _resolve_channel_axis(ndim, conv, layout, channel_axis)
-    notes = _convention_notes(conv, ndim, axis, chosen_by)
-    if reg == "within" and axis + 2 >= ndim:
-        raise UsageError(
-            f"--region within sums an n x n box over the two axes after the channel axis, "
-            f"but channel axis {axis} of a {ndim}-D array has {ndim - 1 - axis} after it; "
-            f"pass --channel-axis <= {ndim - 3}"
-            if ndim >= 3
-            else f"--region within needs a channel axis followed by two spatial axes; got a {ndim}-D array"
-        )
-    window = _resolve_size(conv, size, depth_radius)
-
-    default_alpha, default_beta, default_bias = _DEFAULTS[conv]
-    alpha_v = default_alpha if alpha is None else _as_float("--alpha", alpha)
-    beta_v = default_beta if beta is None else _as_float("--beta", beta)
-    if beta_v < 0:
-        raise UsageError(f"--beta {_fmt(beta_v)} must be >= 0 (the divisor is raised to beta)")
-    if reg == "within":
-        if bias is not None and _as_float("--bias", bias) != 1.0:
-            raise UsageError(
-                f"--bias {_fmt(_as_float('--bias', bias))} cannot be used with --region "
-                f"within: Caffe fixes k=1 there (drop --bias, or use --region across)"
-            )
-        bias_v = 1.0
-    else:
-        bias_v = default_bias if bias is None else _as_float("--bias", bias)
-
-    if conv == "tf":
-        lo = hi = (window - 1) // 2
-        scale = alpha_v
-    elif conv == "torch":
-        lo, hi = window // 2, (window - 1) // 2
-        scale = alpha_v / window
-    elif conv == "onnx":
-        lo, hi = (window - 1) // 2, window // 2
-        scale = alpha_v / window
-    elif reg == "across":
-        lo = hi = (window - 1) // 2
-        scale = alpha_v / window
-    else:
-        lo = hi = (window - 1) // 2
-        scale = alpha_v / (window * window)
-
-    if window % 2 == 0 and conv == "torch":
-        notes.append(
-            f"even size {window}: window is {lo} before, {hi} after (torch); ONNX puts the extra channel after"
-        )
-    elif window % 2 == 0 and conv == "onnx":
-        notes.append(
-            f"even size {window}: window is {lo} before, {hi} after (ONNX); torch puts the extra channel before"
-        )
-    return LRNSpec(
-        convention=conv,
-        region=reg,
-        ndim=ndim,
-        channel_axis=axis,
-        lo=lo,
-        hi=hi,
-        size=window,
-        scale=scale,
-        bias=bias_v,
-        beta=beta_v,
-        alpha=alpha_v,
-        notes=tuple(notes),
-    )
-
-
-def explain(spec: LRNSpec) -> list[str]:
-    """Human lines saying which axis, which window and which formula `spec` means.
-
-    Printed by `normcli lrn --explain`, so a user can check the convention before running
-    it on a large array.
-    """
-    lines = [f"convention: {spec.convention} ({_FRAMEWORK_NAMES[spec.convention]})"]
-    lines.append(f"channel axis: {spec.channel_axis} of a {spec.ndim}-D array")
-    if spec.region == "within":
-        a, b = spec.window_axes
-        lines.append(
-            f"window: a {spec.size} x {spec.size} box over axes {a} and {b} "
-            f"({spec.lo} before and {spec.hi} after along each), within each channel; "
-            f"positions outside the array count as zero"
-        )
-        how_s = f"s = alpha/size^2 = {_fmt(spec.alpha)}/{spec.size * spec.size}; Caffe fixes k at 1 here"
-    else:
-        lines.append(
-            f"window: {spec.lo} channel(s) before and {spec.hi} after each channel "
-            f"({spec.size} in all); channels past the edges count as zero"
-        )
-        if spec.convention == "tf":
-            how_s = f"s = alpha = {_fmt(spec.alpha)} (TF does not divide by the window size); depth_radius = {spec.lo}"
-        else:
-            how_s = f"s = alpha/size = {_fmt(spec.alpha)}/{spec.size}"
-    lines.append(
-        f"formula: y = x * ({_fmt(spec.bias)} + {_fmt(spec.scale)} * sum(x^2 over window))^(-{_fmt(spec.beta)})"
-    )
-    lines.append(f"  where {how_s}")
-    lines.extend(f"note: {note}" for note in spec.notes)
-    return lines
-
 
 # --------------------------------------------------------------------------------------
 # The kernel
@@ -507,7 +237,7 @@ def _needs_base_check(spec: LRNSpec) -> bool:
 def _divide_by_power(x: np.ndarray, base: np.ndarray, spare: np.ndarray, beta: float, out: np.ndarray) -> None:
     """out = x * base**(-beta), overwriting base (and spare) on the way.
 
-    The common betas avoid np.power (about 20x slower than sqrt in float32):
+    The common betas avoid np.power (far slower than sqrt in float32):
     0.75 -> x / (sqrt(b) * sqrt(sqrt(b))), 0.5 -> x / sqrt(b), 1 -> x / b.
     """
     dtype = base.dtype
@@ -611,13 +341,17 @@ def _run_tiles(x: np.ndarray, spec: LRNSpec, out: np.ndarray, block_bytes: int) 
     if bad:
         fixes = []
         if spec.bias <= 0:
-            fixes.append("use --bias > 0")
+            fixes.append("use {bias} > 0")
         if spec.scale < 0:
-            fixes.append("use --alpha >= 0")
-        raise DataError(
-            f"the LRN divisor base k + s*sum(x^2) is <= 0 at {bad} of {x.size} positions "
-            f"(k={_fmt(spec.bias)}, s={_fmt(spec.scale)}), so it cannot be raised to "
-            f"-{_fmt(spec.beta)}; {' and '.join(fixes)}"
+            fixes.append("use {alpha} >= 0")
+        raise DataError.about(
+            "the LRN divisor base k + s*sum(x^2) is <= 0 at {bad} of {size} positions "
+            "(k={k}, s={s}), so it cannot be raised to -{beta_value}; " + " and ".join(fixes),
+            bad=bad,
+            size=x.size,
+            k=fmt(spec.bias),
+            s=fmt(spec.scale),
+            beta_value=fmt(spec.beta),
         )
 
 

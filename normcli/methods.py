@@ -10,14 +10,14 @@ large centre (a column at 1e9) ahead of the scaling, where it loses no precision
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
 from normcli.stats import ColumnStats
+from normcli.validate import as_bool, as_finite_float, as_int, as_pair
 
 __all__ = ["Affine", "METHODS", "Method", "get_method"]
 
@@ -80,7 +80,8 @@ class Counters:
 
 
 class Method:
-    """A scaling method. Subclasses set the formula texts and override the hooks."""
+    """A scaling method. Subclasses set the formula texts and override the hooks. The texts
+    name options as `{fields}` (`{ddof}`), which the command line shows as its flags."""
 
     name: ClassVar[str]
     forward_text: ClassVar[str]
@@ -88,15 +89,18 @@ class Method:
     fitted_text: ClassVar[str] = "nothing"
     domain_text: ClassVar[str] = "all x"
     nonlinear: ClassVar[bool] = False
-    flags: ClassVar[dict[str, str]] = {}  # this method's own options -> their CLI flags
+    finite_only: ClassVar[bool] = False  # whether an infinite input value makes the fit impossible
+    option_names: ClassVar[tuple[str, ...]] = ()  # this method's own options (the CLI knows their flags)
+    needs: ClassVar[str] = "moments"  # what the fitter gathers: moments, or (methods_more) quantiles or values
+    sklearn: ClassVar[str] = "-"  # the scikit-learn class this method equals, for the method table
 
     # --- options --------------------------------------------------------------------
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Validate and complete this method's options (raising UsageError), returning the
         dict stored in the scaler file."""
         invalid = options.get("invalid", "error")
-        if invalid not in INVALID_POLICIES:
-            raise UsageError(f"--invalid must be one of {', '.join(INVALID_POLICIES)}, not {invalid!r}")
+        if not isinstance(invalid, str) or invalid not in INVALID_POLICIES:
+            raise OptionError("invalid", invalid, f"one of {', '.join(INVALID_POLICIES)}")
         return {"invalid": invalid}
 
     # --- the base function g and its domain -------------------------------------------
@@ -114,8 +118,13 @@ class Method:
         """Where a transformed value is outside the range the forward map can produce."""
         return None
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
-        return f"column {column!r} has values outside the domain of {self.name} ({self.domain_text})"
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """What values outside the domain are, as an error template and its values."""
+        return "column {column!r} has values outside the domain of {method_name} ({domain})", {
+            "column": column,
+            "method_name": self.name,
+            "domain": self.domain_text,
+        }
 
     # --- fitting ----------------------------------------------------------------------
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
@@ -134,6 +143,11 @@ class Method:
     def constant_warning(self, column: str, options: dict[str, Any], fitted: dict[str, float]) -> str | None:
         """A warning when the fit degenerated (a constant column), else None."""
         return None
+
+    # --- fitted values loaded from a scaler file ----------------------------------------
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        """The names of the values `fit` returns with these options."""
+        return []
 
     # --- applying ---------------------------------------------------------------------
     def transform(
@@ -156,7 +170,10 @@ class Method:
             self.invalid_inverse_mask(y, options),
             options,
             counters,
-            f"column {column!r} has values that {self.name} cannot produce, so they have no inverse",
+            (
+                "column {column!r} has values that {method_name} cannot produce, so they have no inverse",
+                {"column": column, "method_name": self.name},
+            ),
         )
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             x = self.g_inverse(self.affine(options, fitted).invert(y), options)
@@ -174,7 +191,11 @@ class Method:
 
 
 def _handle_invalid(
-    x: np.ndarray, mask: np.ndarray | None, options: dict[str, Any], counters: Counters, message: str
+    x: np.ndarray,
+    mask: np.ndarray | None,
+    options: dict[str, Any],
+    counters: Counters,
+    message: tuple[str, dict[str, Any]],
 ) -> np.ndarray:
     if mask is None:
         return x
@@ -183,41 +204,10 @@ def _handle_invalid(
         return x
     if options.get("invalid", "error") == "error":
         first = float(x[mask].flat[0])
-        raise DataError(f"{message}, e.g. {first!r}")
+        template, values = message
+        raise DataError.about(template + ", e.g. {first!r}", **values, first=first)
     counters.invalid += bad
     return np.where(mask, np.nan, x)
-
-
-def _is_number(value: Any) -> bool:
-    """A number (NumPy's too), not a bool and not a numeric string."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
-
-
-def _to_float(value: Any) -> float | None:
-    """A number as a float (+-inf for an integer beyond float64); None for anything else."""
-    if not _is_number(value):
-        return None
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
-def _finite_option(options: dict[str, Any], key: str, flag: str, default: float) -> float:
-    value = options.get(key, default)
-    number = _to_float(value)
-    if number is None:
-        raise UsageError(f"{flag} must be a finite number, not {value!r}")
-    if not math.isfinite(number):
-        raise UsageError(f"{flag} must be finite, not {value!r}")
-    return number
-
-
-def _flag_option(options: dict[str, Any], key: str, flag: str) -> bool:
-    value = options.get(key, False)
-    if not isinstance(value, bool | np.bool_):  # bool("false") is True: no truthiness here
-        raise UsageError(f"{flag} must be true or false, not {value!r}")
-    return bool(value)
 
 
 # Below 2**-1022 floats are subnormal and lose a bit per halving; from 2**-1034 down they
@@ -233,9 +223,10 @@ def _usable_factor(value: float) -> bool:
 
 
 def _raise_fit_problem(column: str, problem: tuple[str, str] | None) -> None:
+    """`problem` (what, and the fix: templates that may name parameters) as a DataError."""
     if problem is not None:
         what, fix = problem
-        raise DataError(f"column {column!r} {what}" + (f"; {fix}" if fix else ""))
+        raise DataError.about("column {column!r} " + what + ("; " + fix if fix else ""), column=column)
 
 
 def _require_values(column: str, s: ColumnStats, method: str) -> None:
@@ -245,7 +236,9 @@ def _require_values(column: str, s: ColumnStats, method: str) -> None:
 
 class MinMax(Method):
     name = "minmax"
-    flags = {"range": "--range", "clip": "--clip"}
+    sklearn = "MinMaxScaler(feature_range, clip)"
+    finite_only = True
+    option_names = ("range", "clip")
     forward_text = "(x - min) / (max - min) * (hi - lo) + lo"
     inverse_text = "(y - lo) / (hi - lo) * (max - min) + min"
     fitted_text = "min, max"
@@ -253,20 +246,20 @@ class MinMax(Method):
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
         rng = options.get("range", (0.0, 1.0))
-        bounds = [_to_float(v) for v in rng] if isinstance(rng, list | tuple) else []
-        if len(bounds) != 2 or None in bounds:
-            raise UsageError(f"--range needs two numbers LO HI, not {rng!r}")
-        lo, hi = bounds
-        assert lo is not None and hi is not None  # for mypy: checked just above
+        lo, hi = as_pair("range", rng)
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-            raise UsageError(f"--range needs finite LO < HI, not {rng[0]!r} {rng[1]!r}")
+            shown = f"{rng[0]!r} {rng[1]!r}"
+            raise OptionError("range", shown, "finite LO < HI", "{parameter} needs {requirement}, not {value}")
         if not _usable_factor(hi - lo):  # 0 5e-324 would map every value to LO
-            raise UsageError(
-                f"--range {rng[0]!r} {rng[1]!r} is {hi - lo!r} wide; float64 scales only to widths "
-                f"from {_TINY:.3g} to {_HUGE:.3g}"
+            raise UsageError.about(
+                "{range} {shown} is {width!r} wide; float64 scales only to widths from {tiny:.3g} to {huge:.3g}",
+                shown=f"{rng[0]!r} {rng[1]!r}",
+                width=hi - lo,
+                tiny=_TINY,
+                huge=_HUGE,
             )
         out["range"] = [lo, hi]
-        out["clip"] = _flag_option(options, "clip", "--clip")
+        out["clip"] = as_bool("clip", options.get("clip", False))
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
@@ -282,13 +275,16 @@ class MinMax(Method):
             return f"has min {mn!r} > max {mx!r}", ""
         span = mx - mn
         if not math.isfinite(span):
-            return f"spans {mn!r} to {mx!r}, a range that overflows float64", "rescale it first (e.g. -m log or atan)"
+            return (
+                f"spans {mn!r} to {mx!r}, a range that overflows float64",
+                "rescale it first (e.g. {method} log or atan)",
+            )
         if span > 0 and not _usable_factor((hi - lo) / span):
             how = "overflows" if (hi - lo) / span > 1 else "underflows"
             return (
                 f"spans {'only ' if how == 'overflows' else ''}{span!r}; mapping that to the range "
                 f"[{lo!r}, {hi!r}] {how} float64",
-                "rescale it first or choose another --range",
+                "rescale it first or choose another {range}",
             )
         return None
 
@@ -317,32 +313,41 @@ class MinMax(Method):
             counters.out_of_range += n_outside
         return y, counters
 
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["min", "max"]
+
 
 class ZScore(Method):
     name = "zscore"
-    flags = {"ddof": "--ddof"}
+    sklearn = "StandardScaler"
+    finite_only = True
+    option_names = ("ddof",)
     forward_text = "(x - mean) / std"
     inverse_text = "y * std + mean"
-    fitted_text = "mean, std (ddof 0 unless --ddof)"
+    fitted_text = "mean, std (ddof 0 unless {ddof})"
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        ddof = options.get("ddof", 0)
-        if isinstance(ddof, bool) or not isinstance(ddof, int) or ddof < 0:
-            raise UsageError(f"--ddof must be a whole number >= 0, not {ddof!r}")
-        out["ddof"] = ddof
+        out["ddof"] = as_int("ddof", options.get("ddof", 0), minimum=0)
         return out
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
         ddof = options["ddof"]
         if g_stats.count <= ddof:
-            raise DataError(f"column {column!r} has {g_stats.count} values; std with --ddof {ddof} needs more")
+            raise DataError.about(
+                "column {column!r} has {count} values; std with {ddof} {n} needs more",
+                column=column,
+                count=g_stats.count,
+                n=ddof,
+            )
         std = g_stats.std(ddof)
         if not math.isfinite(std):
-            raise DataError(
-                f"column {column!r} has a standard deviation that overflows float64 (values near "
-                f"{max(abs(g_stats.min), abs(g_stats.max)):.3g}); rescale it first (e.g. -m log or atan)"
+            raise DataError.about(
+                "column {column!r} has a standard deviation that overflows float64 (values near "
+                "{near:.3g}); rescale it first (e.g. {method} log or atan)",
+                column=column,
+                near=max(abs(g_stats.min), abs(g_stats.max)),
             )
         fitted = {"mean": g_stats.mean, "std": std}
         _raise_fit_problem(column, self.fitted_problem(options, fitted))
@@ -368,11 +373,14 @@ class ZScore(Method):
             return f"column {column!r} is constant ({fitted['mean']!r}); zscore maps it to 0"
         return None
 
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["mean", "std"]
+
 
 class Log(Method):
     name = "log"
-    flags = {"base": "--base", "offset": "--log-offset", "normalize": "--log-normalize"}
-    forward_text = "log_base(x + offset), / log_base(max + offset) with --log-normalize"
+    option_names = ("base", "offset", "normalize")
+    forward_text = "log_base(x + offset), / log_base(max + offset) with {normalize}"
     inverse_text = "base ** y - offset (y * log_base(max + offset) first when normalized)"
     fitted_text = "max when normalized, else nothing"
     domain_text = "x + offset > 0"
@@ -380,12 +388,12 @@ class Log(Method):
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         out = super().check_options(options)
-        base = _finite_option(options, "base", "--base", 10.0)
+        base = as_finite_float("base", options.get("base", 10.0))
         if not base > 1:
-            raise UsageError(f"--base must be > 1, not {base!r}")
+            raise OptionError("base", base, "> 1")
         out["base"] = base
-        out["offset"] = _finite_option(options, "offset", "--log-offset", 0.0)
-        out["normalize"] = _flag_option(options, "normalize", "--log-normalize")
+        out["offset"] = as_finite_float("offset", options.get("offset", 0.0))
+        out["normalize"] = as_bool("normalize", options.get("normalize", False))
         return out
 
     def g(self, x: np.ndarray, options: dict[str, Any]) -> np.ndarray:
@@ -415,25 +423,28 @@ class Log(Method):
         with np.errstate(invalid="ignore"):
             return x <= -options["offset"] if options["offset"] else x <= 0
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         bound = repr(-options["offset"]) if options["offset"] else "0"
-        return (
-            f"column {column!r} has values <= {bound}; log needs x + offset > 0 "
-            "(use --log-offset, --invalid nan or another method)"
+        template = (
+            "column {column!r} has values <= {bound}; log needs x + offset > 0 "
+            "(use {offset}, {invalid} nan or another method)"
         )
+        return template, {"column": column, "bound": bound}
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         if g_stats.infs > x_stats.infs:
-            raise DataError(
-                f"column {column!r}: x + offset overflows float64 for {g_stats.infs - x_stats.infs} value(s); "
-                "use a smaller --log-offset"
+            raise DataError.about(
+                "column {column!r}: x + offset overflows float64 for {count} value(s); use a smaller {offset}",
+                column=column,
+                count=g_stats.infs - x_stats.infs,
             )
         if not options["normalize"]:
             return {}
         _require_values(column, g_stats, self.name)
         if not g_stats.max > 0:
-            raise DataError(
-                f"column {column!r} has max + offset <= 1; --log-normalize maps [1, max] to [0, 1] and needs max > 1"
+            raise DataError.about(
+                "column {column!r} has max + offset <= 1; {normalize} maps [1, max] to [0, 1] and needs max > 1",
+                column=column,
             )
         fitted = {"max": x_stats.max}
         _raise_fit_problem(column, self.fitted_problem(options, fitted))
@@ -450,16 +461,19 @@ class Log(Method):
         if not (math.isfinite(top) and _usable_factor(1.0 / log_max)):
             return (
                 f"has max {fitted['max']!r}, whose log (offset {options['offset']!r}) float64 cannot divide by",
-                "use a smaller --log-offset",
+                "use a smaller {offset}",
             )
         return None
 
     def affine(self, options: dict[str, Any], fitted: dict[str, float]) -> Affine:
         if options["normalize"]:
             with np.errstate(over="ignore"):
-                log_max = float(self.g(np.float64(fitted["max"]), options))
+                log_max = float(self.g(np.array(fitted["max"]), options))
             return Affine(0.0, 1.0 / log_max, 0.0)
         return Affine()
+
+    def fitted_keys(self, options: dict[str, Any]) -> list[str]:
+        return ["max"] if options["normalize"] else []
 
 
 class Atan(Method):
@@ -507,19 +521,19 @@ class Reciprocal(Method):
     def invalid_mask(self, x: np.ndarray, options: dict[str, Any]) -> np.ndarray | None:
         return x == -1
 
-    def invalid_message(self, column: str, options: dict[str, Any]) -> str:
-        return (
-            f"column {column!r} has values equal to -1, where 1/(1+x) is undefined "
-            "(use --invalid nan or another method)"
+    def invalid_message(self, column: str, options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        template = (
+            "column {column!r} has values equal to -1, where 1/(1+x) is undefined (use {invalid} nan or another method)"
         )
+        return template, {"column": column}
 
 
 METHODS: dict[str, Method] = {m.name: m for m in (MinMax(), ZScore(), Log(), Atan(), Reciprocal())}
 
 
-def get_method(name: str) -> Method:
-    """The method called `name`, or a UsageError listing the known ones."""
-    try:
-        return METHODS[name]
-    except (KeyError, TypeError):
-        raise UsageError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}") from None
+def get_method(name: object) -> Method:
+    """The method called `name` (any value read from a file or an option), or a UsageError
+    listing the known ones."""
+    if not isinstance(name, str) or name not in METHODS:
+        raise UsageError.about("unknown method {name!r}; choose one of {known}", name=name, known=", ".join(METHODS))
+    return METHODS[name]

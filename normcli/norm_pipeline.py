@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError, UsageError
-from normcli.pipeline import LRN_BLOCK_BYTES, ChannelStats, Progress
+from normcli.pipeline import LRN_BLOCK_BYTES, Progress
 from normcli.sketch import Histogram
+from normcli.stats import ChannelStats
 from normcli.tensor.bn_stats import BNStats, PopulationStats
 from normcli.tensor.layout import compute_dtype, count_overflow, output_dtype
 from normcli.tensor.norm import NormSpec, check_param, fixed_params, what_is_normalized
@@ -132,11 +133,13 @@ def norm_file(
 
 def load_stats_file(path: str, spec: NormSpec, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, str]:
     """Per-channel mean and variance for inference: an .npz (torch/Keras state, bn-stats'
-    output) or a normcli scaler fitted with `-m zscore --axis K` on the channel axis."""
+    output) or a normcli scaler fitted with zscore on the channel axis as the feature axis."""
     from normcli.io.norm_files import load_running_stats
 
     if spec.kind != "batch":
-        raise UsageError(f"--stats gives batch norm fixed statistics (inference mode); --kind {spec.kind} has none")
+        raise UsageError.about(
+            "{stats} gives batch norm fixed statistics (inference mode); {kind} {knd} has none", knd=spec.kind
+        )
     if path.lower().endswith(".json"):
         mean, var, mean_label, var_label = _stats_from_scaler(path, spec)
     else:
@@ -153,16 +156,28 @@ def _stats_from_scaler(path: str, spec: NormSpec) -> tuple[np.ndarray, np.ndarra
 
     scaler = load(path)
     layout = scaler.layout
-    if layout.get("kind") != "array":
-        raise DataError(f"--stats {path} is a scaler fitted on a table; fit it on the array with -m zscore --axis K")
-    if layout.get("ndim") != spec.ndim or layout.get("axis") != spec.channel_axis:
-        raise DataError(
-            f"--stats {path} was fitted on {layout.get('ndim')}-D arrays with features on axis {layout.get('axis')}, "
-            f"but the channels here are axis {spec.channel_axis} of a {spec.ndim}-D array"
+    if not layout.is_array:
+        raise DataError.about(
+            "{stats} {path} is a scaler fitted on a table; fit it on the array with {method} zscore {axis} K", path=path
+        )
+    if layout.ndim != spec.ndim or layout.axis != spec.channel_axis:
+        raise DataError.about(
+            "{stats} {path} was fitted on {fitted_ndim}-D arrays with features on axis {fitted_axis}, "
+            "but the channels here are axis {channel} of a {ndim}-D array",
+            path=path,
+            fitted_ndim=layout.ndim,
+            fitted_axis=layout.axis,
+            channel=spec.channel_axis,
+            ndim=spec.ndim,
         )
     not_z = [c.name for c in scaler.columns if c.method != "zscore"]
     if not_z:
-        raise DataError(f"--stats {path}: feature {not_z[0]} was fitted with {scaler.columns[0].method}, not zscore")
+        raise DataError.about(
+            "{stats} {path}: feature {feature} was fitted with {fitted_with}, not zscore",
+            path=path,
+            feature=not_z[0],
+            fitted_with=scaler.columns[0].method,
+        )
     mean = np.array([c.fitted["mean"] for c in scaler.columns], dtype=np.float64)
     std = np.array([c.fitted["std"] for c in scaler.columns], dtype=np.float64)
     return mean, std * std, f"zscore means in {path}", f"zscore variances (std^2) in {path}"

@@ -7,32 +7,40 @@ both call it, and get plain results back to report.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from normcli.errors import DataError, UsageError
-from normcli.io.readers import Reader
+from normcli.io.batch import ArrayBatch, TableBatch
+from normcli.io.dialect import DialectOptions
+from normcli.io.fastcsv import fast_reader
+from normcli.io.formats import detect_format
+from normcli.io.formats import output_format as resolve_output_format
+from normcli.io.inputs import is_stream
+from normcli.io.readers import Reader, open_reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
-from normcli.scaler import FitResult, Scaler, ScalerFitter, plan_columns, with_profiles
+from normcli.scaler import INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, fit_batches, plan_columns, with_profiles
 from normcli.sketch import Histogram, QuantileSketch
-from normcli.stats import ColumnStats
+from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
+    "ApplyInput",
     "ApplyResult",
-    "ChannelStats",
+    "apply_formats",
     "LrnResult",
     "apply_stream",
     "drift_stream",
     "fit_stream",
     "lrn_file",
+    "open_apply_input",
     "profile_stream",
     "stats_stream",
 ]
@@ -62,8 +70,10 @@ def fit_stream(
     exclude: Iterable[str] = (),
     options: Mapping[str, Any] | None = None,
     progress: Progress | None = None,
+    memory: int | None = None,
 ) -> FitResult:
-    """Fit a scaler in one pass over the reader's batches."""
+    """Fit a scaler in one pass over the reader's batches (`memory`: bytes for exact quantiles
+    and power fits, else the default budget)."""
     plans = plan_columns(
         reader.names,
         reader.numeric_names,
@@ -73,26 +83,75 @@ def fit_stream(
         exclude=exclude,
         options=options,
         source=reader.label,
-        empty=getattr(reader, "empty_names", ()),
+        empty=reader.empty_names,
     )
-    fitter = ScalerFitter(plans, reader.names, reader.layout)
-    hists = {p.name: Histogram() for p in plans}
-    rows = 0
-    for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
-        x = {p.name: batch.numeric(p.name) for p in plans}
-        fitter.update(x)
-        for name, h in hists.items():
-            h.update(x[name])
-        rows += batch.num_rows
-        if progress:
-            progress(reader.label, reader.bytes_read, reader.total_bytes)
-    _require_rows(reader, rows)
-    result = fitter.finish()
-    result.rows = rows
+
+    dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
+    hists = {p.name: Histogram() for p in plans}  # the fitted data's profile, kept for `check`
+    # a CSV column of integers in the head may hold a fraction further down: checked on every batch
+    integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
+
+    def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
+        for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
+            x = {p.name: batch.numeric(p.name) for p in plans}
+            for name in [n for n in integral if not _whole_numbers(x[n])]:
+                integral.discard(name)
+                dtypes[name] = "float64"
+            for name, h in hists.items():
+                h.update(x[name])
+            yield x, batch.num_rows
+            if progress:
+                progress(reader.label, reader.bytes_read, reader.total_bytes)
+
+    budget = {} if memory is None else {"memory": memory}
+    result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
     result.scaler = with_profiles(result.scaler, hists)
     for col in result.scaler.columns:
         result.histograms[col.name] = {"before": hists[col.name].summary(), "after": _mapped(col, hists[col.name])}
     return result
+
+
+@dataclass
+class ApplyInput:
+    """The input of a transform or inverse, opened, and what its output will be."""
+
+    reader: Reader
+    output_format: str
+    output_shape: tuple[int, ...] | None  # the whole .npy to write, when an array becomes an array
+
+
+def apply_formats(input_path: str, output: str, fmt: str | None, output_format: str | None) -> tuple[str, str]:
+    """The formats of a transform's input and output: `fmt` (else the extension; a stream is
+    CSV) and `output_format` (else the output's extension; stdout, /dev/null or out.txt take
+    the input's)."""
+    in_fmt = detect_format(input_path, fmt, default="csv" if is_stream(input_path) else None)
+    return in_fmt, resolve_output_format(output, output_format, in_fmt)
+
+
+def open_apply_input(
+    input_path: str,
+    scaler: Scaler,
+    in_fmt: str,
+    out_fmt: str,
+    *,
+    axis: int | None = None,
+    dialect: DialectOptions | None = None,
+) -> ApplyInput:
+    """Open `input_path` (of format `in_fmt`, see `apply_formats`) for applying `scaler` into
+    `out_fmt`. An .npy input is read along the feature axis the scaler was fitted on unless
+    `axis` says otherwise; text columns pass through as written when the output is text;
+    `dialect` is how to read a CSV/TSV input."""
+    if in_fmt == "npy" and axis is None and scaler.layout.is_array:
+        axis = scaler.layout.axis
+    reader = open_reader(
+        input_path,
+        in_fmt,
+        float_columns=scaler.names,
+        text_passthrough=out_fmt in ("csv", "tsv"),
+        axis=axis,
+        dialect=dialect,
+    )
+    return ApplyInput(reader, out_fmt, reader.shape if out_fmt == "npy" else None)
 
 
 def _mapped(col: Any, hist: Histogram) -> dict[str, Any] | None:
@@ -120,14 +179,17 @@ def apply_stream(
     scaler: Scaler,
     *,
     inverse: bool = False,
-    dtype: np.dtype = np.float64,
+    dtype: npt.DTypeLike = np.float64,
     precision: int | None = None,
     with_stats: bool = True,
     progress: Progress | None = None,
+    restore_integers: bool = False,
 ) -> ApplyResult:
     """Transform (or inverse-transform) every batch and hand it to the writer, rounded to
     `precision` significant digits if given. With `with_stats`, gather the statistics of
-    each scaled column before and after (of the unrounded values); without, skip that work."""
+    each scaled column before and after (of the unrounded values); without, skip that work.
+    With `restore_integers` (inverse), a column the scaler saw as integers is written as
+    integers where its values round back within the round-trip tolerance."""
     check_layout(scaler, reader)
     scaler.check_columns(reader.names, reader.label)
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
@@ -137,7 +199,10 @@ def apply_stream(
     hists = {n: (Histogram(), Histogram()) for n in scaler.names} if with_stats else {}
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
-    background = BackgroundWriter(writer)
+    integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    if integers is None:  # restoring integers works on Arrow batches: the general path
+        reader = fast_reader(reader, writer)
+    background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
     try:
         for batch in prefetch(reader.batches()):
             x = {n: batch.numeric(n) for n in scaler.names}
@@ -157,6 +222,8 @@ def apply_stream(
                 y = rounded
             with np.errstate(over="ignore"):  # a float32 overflow is counted and reported below
                 out = batch.replace(y, dtype)
+            if integers is not None and isinstance(out, TableBatch):
+                out = out.with_integers(integers.whole(y, result.rows))
             background.write(out)
             result.rows += batch.num_rows
             if progress:
@@ -166,6 +233,7 @@ def apply_stream(
         background.abort()
         raise
     _require_rows(reader, result.rows)
+    result.warnings += integers.notes() if integers is not None else []
     result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in hists.items()}
     for name, count in rounded_to_inf.items():
         if count:
@@ -181,6 +249,79 @@ def apply_stream(
     return result
 
 
+# An integer column comes back from inverse(transform(x)) within this much of its magnitude
+# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number;
+# never more than INTEGER_ATOL, so that a fraction is not rounded away in a column of huge numbers.
+INTEGER_RTOL = 1e-11
+INTEGER_ATOL = 0.1
+
+
+def _whole_numbers(x: np.ndarray) -> bool:
+    """Whether every value that is not NaN is a whole number."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.all((x == np.rint(x)) | np.isnan(x)))
+
+
+class _IntegerColumns:
+    """Which of the scaler's integer columns are written back as integers, batch by batch.
+
+    Into text (CSV) each batch decides for itself; into a format whose types are fixed by
+    the first batch (Parquet), a column written as integers cannot change type later, so a
+    later batch that does not round back is an error rather than a rounded value."""
+
+    def __init__(self, scaler: Scaler, fixed_types: bool) -> None:
+        self._columns: dict[str, ColumnScaler] = {c.name: c for c in scaler.columns if c.dtype in INTEGER_DTYPES}
+        self._fixed = fixed_types
+        self._as_int: dict[str, bool] = {}  # the first batch's choice, for fixed types
+        self._not_whole: dict[str, int] = {}
+
+    def tolerance(self, col: ColumnScaler) -> float:
+        s = col.stats
+        magnitude = max(abs(s.min), abs(s.max)) if s.count and np.isfinite(s.min) and np.isfinite(s.max) else 1.0
+        return min(INTEGER_RTOL * max(1.0, magnitude), INTEGER_ATOL)
+
+    def whole(self, y: Mapping[str, np.ndarray], first_row: int) -> dict[str, np.ndarray]:
+        """The columns of `y` to write as integers in this batch, rounded."""
+        out = {}
+        for name, col in self._columns.items():
+            values = y[name]
+            rounded = np.rint(values)
+            with np.errstate(invalid="ignore"):
+                near = (np.abs(values - rounded) <= self.tolerance(col)) & (np.abs(rounded) < 2.0**63)
+            bad = ~near & ~np.isnan(values)
+            whole = not bad.any()
+            if self._fixed and self._as_int.setdefault(name, whole) and not whole:
+                row = first_row + int(np.argmax(bad)) + 1
+                raise DataError.about(
+                    "column {column!r}: row {row:,} holds {value!r}, not within "
+                    "{tolerance:.0e} of a whole number, but earlier rows were written as integers; "
+                    "write CSV, or floats throughout with {dtype} float64",
+                    column=name,
+                    row=row,
+                    value=float(values[bad][0]),
+                    tolerance=self.tolerance(col),
+                )
+            if self._fixed and not self._as_int[name]:
+                continue
+            if whole:
+                out[name] = rounded
+            else:
+                self._not_whole[name] = self._not_whole.get(name, 0) + int(np.count_nonzero(bad))
+        return out
+
+    def notes(self) -> list[str]:
+        return [
+            f"column {name!r} held integers, but {count:,} value(s) are not within "
+            f"{self.tolerance(self._columns[name]):.0e} of a whole number, so they are written as floats"
+            for name, count in self._not_whole.items()
+        ] + [
+            f"column {name!r} held integers, but its first rows do not round back to whole numbers, "
+            "so it is written as floats"
+            for name, as_int in self._as_int.items()
+            if not as_int and name not in self._not_whole
+        ]
+
+
 def stats_stream(
     reader: Reader, columns: Iterable[str] | None = None, progress: Progress | None = None
 ) -> dict[str, ColumnStats]:
@@ -188,8 +329,10 @@ def stats_stream(
     names = list(reader.numeric_names) if columns is None else list(dict.fromkeys(columns))
     for name in names:
         if name not in reader.names:
-            raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
-        if name not in reader.numeric_names and name not in getattr(reader, "empty_names", ()):
+            raise UsageError.about(
+                "{columns} names column {name!r}, which {source} does not have", name=name, source=reader.label
+            )
+        if name not in reader.numeric_names and name not in reader.empty_names:
             raise DataError(f"{reader.label}: column {name!r} is not numeric")
     if not names:
         raise DataError(f"{reader.label} has no numeric columns")
@@ -221,18 +364,20 @@ def profile_stream(
     from normcli.io.values import value_counts
 
     numeric = set(reader.numeric_names)
-    empty = set(getattr(reader, "empty_names", ()))
+    empty = set(reader.empty_names)
     if columns is None:
         names = [n for n in reader.names if n not in empty or n in numeric]
     else:
         names = list(dict.fromkeys(columns))
     for name in names:
         if name not in reader.names:
-            raise UsageError(f"--columns names column {name!r}, which {reader.label} does not have")
+            raise UsageError.about(
+                "{columns} names column {name!r}, which {source} does not have", name=name, source=reader.label
+            )
     drop = set(exclude)
     names = [n for n in names if n not in drop]
     if not names:
-        raise DataError(f"--exclude leaves no column of {reader.label}")
+        raise DataError.about("{exclude} leaves no column of {source}", source=reader.label)
     n_numeric = sum(1 for n in names if n in numeric or n in empty)
     limit = EXACT_QUANTILE_BUDGET // 8 // max(n_numeric, 1)
     numbers: dict[str, NumericProfile] = {}
@@ -293,53 +438,6 @@ def _require_rows(reader: Reader, rows: int) -> None:
 # --- Local Response Normalization ----------------------------------------------------------
 
 LRN_BLOCK_BYTES = 32 << 20  # input read per step; the kernel tiles each block for the cache
-
-
-@dataclass
-class ChannelStats:
-    """Statistics of each channel of an array, with its count of exact zeros."""
-
-    stats: list[ColumnStats]
-    zeros: list[int]
-
-    @classmethod
-    def empty(cls, channels: int) -> ChannelStats:
-        return cls([ColumnStats() for _ in range(channels)], [0] * channels)
-
-    def add(self, block: np.ndarray, channel_axis: int) -> None:
-        """Merge the statistics of one block (any slab that holds every channel)."""
-        others = tuple(a for a in range(block.ndim) if a != channel_axis)
-        zeros = np.count_nonzero(block == 0, axis=others)
-        for c, s in enumerate(ColumnStats.per_channel(block, channel_axis)):
-            self.stats[c] = self.stats[c].merge(s)
-            self.zeros[c] += int(zeros[c])
-
-    @property
-    def overall(self) -> ColumnStats:
-        total = ColumnStats()
-        for s in self.stats:
-            total = total.merge(s)
-        return total
-
-    @property
-    def overall_zeros(self) -> int:
-        return sum(self.zeros)
-
-
-def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[int]:
-    """The `k` channels whose root-mean-square changed by the largest factor."""
-
-    def rms(s: ColumnStats) -> float:
-        # hypot, not sqrt(mean**2 + std**2): a Python float's ** raises OverflowError past 1e154
-        return math.hypot(s.mean, s.std()) if s.count else 0.0
-
-    def change(c: int) -> float:
-        a, b = rms(before.stats[c]), rms(after.stats[c])
-        if a == 0 or b == 0 or not np.isfinite(a) or not np.isfinite(b):
-            return 0.0 if a == b else np.inf
-        return abs(float(np.log(b / a)))
-
-    return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
 
 
 @dataclass

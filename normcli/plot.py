@@ -66,11 +66,14 @@ def check_plot_path(path: str) -> str:
     also when matplotlib, needed for all but .html, is not installed."""
     fmt = plot_format(path)
     if fmt not in FORMATS:
-        raise UsageError(f"--plot {path}: name a .png, .svg, .pdf or .html file (the extension sets the format)")
+        raise UsageError.about(
+            "{plot} {path}: name a .png, .svg, .pdf or .html file (the extension sets the format)", path=path
+        )
     if fmt != "html" and importlib.util.find_spec("matplotlib") is None:
-        raise UsageError(
-            f'--plot {path} needs matplotlib, which is not installed: pip install "normcli[plot]" '
-            "(or write a .html plot, which needs nothing more)"
+        raise UsageError.about(
+            '{plot} {path} needs matplotlib, which is not installed: pip install "normcli[plot]" '
+            "(or write a .html plot, which needs nothing more)",
+            path=path,
         )
     return fmt
 

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from normcli.methods import Counters
 from normcli.sketch import resample
-from normcli.stats import ColumnStats
+from normcli.stats import ChannelStats, ColumnStats
 from normcli.tables import Grid, Record, render, report_width
 from normcli.untrusted import visible
 
@@ -34,6 +34,8 @@ __all__ = [
     "layout",
     "literal",
     "lrn_grid",
+    "lrn_stats_json",
+    "most_changed",
     "methods_table",
     "quantile_note",
     "scaler_grid",
@@ -365,12 +367,19 @@ def _option_text(value: Any) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def methods_table(methods: Mapping[str, Any]) -> Table:
+class _Names(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return key
+
+
+def methods_table(methods: Mapping[str, Any], names: Mapping[str, str]) -> Table:
+    """The methods' formulas, with their options called by `names` (the CLI's flags)."""
     table = Table(show_edge=False, pad_edge=False)
     for col in ("method", "forward y =", "inverse x =", "fitted", "domain"):
         table.add_column(col)
     for m in methods.values():
-        table.add_row(m.name, m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
+        texts = (m.forward_text, m.inverse_text, m.fitted_text, m.domain_text)
+        table.add_row(m.name, *(text.format_map(_Names(names)) for text in texts))
     return table
 
 
@@ -398,11 +407,48 @@ def before_after_json(
     return {"command": command, "input": source, "rows": rows, "columns": columns}
 
 
+def most_changed(before: ChannelStats, after: ChannelStats, k: int = 5) -> list[int]:
+    """The `k` channels whose root-mean-square changed by the largest factor."""
+
+    def rms(s: ColumnStats) -> float:
+        # hypot, not sqrt(mean**2 + std**2): a Python float's ** raises OverflowError past 1e154
+        return math.hypot(s.mean, s.std()) if s.count else 0.0
+
+    def change(c: int) -> float:
+        a, b = rms(before.stats[c]), rms(after.stats[c])
+        if a == 0 or b == 0 or not math.isfinite(a) or not math.isfinite(b):
+            return 0.0 if a == b else math.inf
+        return abs(math.log(b / a))
+
+    return sorted(range(len(before.stats)), key=change, reverse=True)[:k]
+
+
+def lrn_stats_json(
+    source: str,
+    shape: tuple[int, ...],
+    dtype: str,
+    spec_lines: list[str],
+    overflow: int,
+    before: ChannelStats,
+    after: ChannelStats,
+) -> dict[str, Any]:
+    """The statistics of an LRN, overall and per channel, before and after, for `--stats-json`."""
+    return {
+        "command": "lrn",
+        "input": source,
+        "shape": list(shape),
+        "dtype": dtype,
+        "spec": spec_lines,
+        "overflow": overflow,
+        **channel_stats_json(before, after),
+    }
+
+
 def dumps(data: Any) -> str:
     return json.dumps(data, indent=2, allow_nan=False) + "\n"
 
 
-def channel_stats_json(before: Any, after: Any, label: str = "channel") -> dict[str, Any]:
+def channel_stats_json(before: ChannelStats, after: ChannelStats, label: str = "channel") -> dict[str, Any]:
     """Overall and per-channel statistics before and after (two `ChannelStats`), as the
     `overall` and `channels` entries of a --stats-json file."""
     return {

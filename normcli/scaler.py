@@ -8,22 +8,44 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from normcli._version import __version__
-from normcli.errors import DataError, UsageError
-from normcli.methods import METHODS, Counters, Method, get_method
-from normcli.sketch import Histogram
+from normcli.column_summary import MOMENTS, approximation_notes, checked_summary, moments_of, summary_for, with_moments
+from normcli.errors import DataError, NormcliError, UsageError
+from normcli.layout import Layout
+from normcli.method_table import METHODS, get_method
+from normcli.methods import Counters, Method
+from normcli.methods_more import SummaryMethod
+from normcli.sketch import DEFAULT_K, Histogram
 from normcli.stats import ColumnStats
+from normcli.validate import first_line
 
-__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "plan_columns", "with_profiles"]
+__all__ = [
+    "ColumnPlan",
+    "ColumnScaler",
+    "FitResult",
+    "Scaler",
+    "ScalerFitter",
+    "fit_batches",
+    "plan_columns",
+    "with_profiles",
+]
 
 FORMAT = "normcli-scaler"
-VERSION = 1
+VERSION = 2  # 2: methods fitted on more than moments, whose columns may carry a "summary"
+READS = (1, 2)  # every version this normcli loads
+VERSION_1_METHODS = ("minmax", "zscore", "log", "atan", "reciprocal")
+DEFAULT_MEMORY = 256 << 20  # bytes for the values robust, quantile and power methods keep exactly
+BYTES_PER_VALUE = 16  # a kept value, and its copy when the values are joined to fit
+# input types a scaler file may record for a column (optional key "dtype")
+INTEGER_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+DTYPES = (*INTEGER_DTYPES, "float16", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -34,8 +56,10 @@ class ColumnScaler:
     name: str
     method: str
     options: dict[str, Any]
-    fitted: dict[str, float]
+    fitted: dict[str, Any]
     stats: ColumnStats
+    summary: dict[str, Any] | None = None  # robust/quantile: rank error and sketch; power: the sample
+    dtype: str | None = None  # the input's type (int64, float64, ...); None in older files
     profile: Histogram | None = None  # the fitted data's histogram (what `check` compares with); old files: None
 
     @property
@@ -49,14 +73,21 @@ class ColumnScaler:
         return self.impl.inverse(_as_float(y), self.options, self.fitted, self.name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "name": self.name,
             "method": self.method,
             "options": self.options,
             "fitted": self.fitted,
             "stats": self.stats.summary(),
+            **({"dtype": self.dtype} if self.dtype is not None else {}),
             **({"profile": self.profile.to_dict()} if self.profile is not None else {}),
         }
+        if self.summary is not None:
+            out["summary"] = self.summary
+        moments = moments_of(self.stats)
+        if moments is not None:
+            out["moments"] = moments
+        return out
 
 
 def _as_float(x: np.ndarray) -> np.ndarray:
@@ -64,18 +95,22 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 
 
 class Scaler:
-    """A fitted scaler. `layout` records how the input was shaped: {"kind": "table"}, or
-    {"kind": "array", "axis": K, "ndim": N} for an N-D array with features on axis K."""
+    """A fitted scaler. `layout` records how the input was shaped: a table, or an N-D array
+    with its features on one axis. `dialect` holds the CSV options given when fitting
+    (delimiter, no header, names, ...), so that `transform` reads new files of that kind the
+    same way; the CLI checks it."""
 
     def __init__(
         self,
         columns: Iterable[ColumnScaler],
         input_columns: Iterable[str],
-        layout: Mapping[str, Any] | None = None,
+        layout: Layout | None = None,
+        dialect: Mapping[str, Any] | None = None,
     ) -> None:
         self.columns: list[ColumnScaler] = list(columns)
         self.input_columns: list[str] = list(input_columns)
-        self.layout: dict[str, Any] = dict(layout or {"kind": "table"})
+        self.layout = layout or Layout.table()
+        self.dialect: dict[str, Any] = dict(dialect or {})
         self._by_name = {c.name: c for c in self.columns}
 
     @property
@@ -101,20 +136,20 @@ class Scaler:
             shown = ", ".join(repr(m) for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
             raise DataError(f"{source} lacks column(s) {shown} that the scaler needs")
 
-    def check_layout(self, layout: Mapping[str, Any], names: list[str], source: str = "input") -> None:
+    def check_layout(self, layout: Layout, names: list[str], source: str = "input") -> None:
         """An array scaler applies only to arrays of its rank, feature axis and feature count:
         a wider array would keep its extra features unscaled, so that is refused too."""
         fitted = self.layout
-        if fitted.get("kind") != "array" or layout.get("kind") != "array":
+        if not (fitted.is_array and layout.is_array):
             return
-        if (fitted["ndim"], fitted["axis"]) != (layout["ndim"], layout["axis"]):
+        if fitted != layout:
             raise DataError(
-                f"the scaler was fitted on {fitted['ndim']}-D arrays with features on axis {fitted['axis']}, "
-                f"but {source} is {layout['ndim']}-D with features on axis {layout['axis']}"
+                f"the scaler was fitted on {fitted.ndim}-D arrays with features on axis {fitted.axis}, "
+                f"but {source} is {layout.ndim}-D with features on axis {layout.axis}"
             )
         if len(names) != len(self.input_columns):
             raise DataError(
-                f"the scaler was fitted on arrays of {len(self.input_columns)} features along axis {fitted['axis']}, "
+                f"the scaler was fitted on arrays of {len(self.input_columns)} features along axis {fitted.axis}, "
                 f"but {source} has {len(names)}; fit a scaler on arrays of this shape"
             )
 
@@ -150,13 +185,20 @@ class Scaler:
         return out
 
     # --- the file format ----------------------------------------------------------------
+    @property
+    def version(self) -> int:
+        """The oldest file format version that holds this scaler: 1 (which older normcli reads) unless
+        a column uses a method that version 1 did not have."""
+        return 1 if all(c.method in VERSION_1_METHODS for c in self.columns) else VERSION
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": self.version,
             "normcli_version": __version__,
-            "layout": self.layout,
+            "layout": self.layout.to_dict(),
             "input_columns": self.input_columns,
+            **({"dialect": self.dialect} if self.dialect else {}),
             "columns": [c.to_dict() for c in self.columns],
         }
 
@@ -174,7 +216,7 @@ class Scaler:
                 raise DataError(
                     f"{source} is not a normcli scaler file (it holds an integer of over 4300 digits)"
                 ) from None
-            raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {_first_line(exc)})") from None
+            raise DataError(f"{source} is not a normcli scaler file (not valid JSON: {first_line(exc)})") from None
         except RecursionError:  # thousands of nested brackets: no scaler looks like that
             raise DataError(f"{source} is not a normcli scaler file (nested too deeply)") from None
         return cls.from_dict(data, source)
@@ -183,15 +225,17 @@ class Scaler:
     def from_dict(cls, data: Any, source: str = "scaler file") -> Scaler:
         try:
             return _parse_scaler(data, source)
+        except NormcliError:  # a ValueError too, but ours: already names the fault
+            raise
         except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
             # the checks above name the usual faults; this catches the shapes they did not foresee
-            raise DataError(f"{source} is malformed ({type(exc).__name__}: {_first_line(exc)})") from None
+            raise DataError(f"{source} is malformed ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def with_profiles(scaler: Scaler, profiles: Mapping[str, Histogram]) -> Scaler:
     """The scaler with each column's profile (the fitted data's histogram) set, for `check`."""
     columns = [replace(c, profile=profiles.get(c.name, c.profile)) for c in scaler.columns]
-    return Scaler(columns, scaler.input_columns, scaler.layout)
+    return Scaler(columns, scaler.input_columns, scaler.layout, scaler.dialect)
 
 
 # --- validation of scaler files ------------------------------------------------------------
@@ -210,10 +254,6 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise ValueError(f"the key {key!r} appears twice in one object")
         out[key] = value
     return out
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 class _Checker:
@@ -235,9 +275,10 @@ class _Checker:
             raise self.fail(where, f"lacks {key!r}")
         return d[key]
 
-    def number(self, value: Any, where: str, allow_none: bool = False) -> float | None:
-        if value is None and allow_none:
-            return None
+    def optional_number(self, value: Any, where: str) -> float | None:
+        return None if value is None else self.number(value, where)
+
+    def number(self, value: Any, where: str) -> float:
         try:
             number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
         except OverflowError:  # an integer beyond float64
@@ -268,9 +309,10 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     if fmt != FORMAT:
         raise DataError(f"{source} is not a normcli scaler file (format {fmt!r}, expected {FORMAT!r})")
     version = data.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version != VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in READS:
         raise DataError(
-            f"{source} has scaler format version {version!r}; this normcli ({__version__}) reads version {VERSION}"
+            f"{source} has scaler format version {version!r}; this normcli ({__version__}) reads versions "
+            f"{', '.join(map(str, READS))}"
             " (upgrade normcli or refit the scaler)"
         )
     layout = _parse_layout(ck, data.get("layout", {"kind": "table"}))
@@ -283,22 +325,23 @@ def _parse_scaler(data: Any, source: str) -> Scaler:
     unknown = [c.name for c in columns if c.name not in input_columns]
     if unknown:
         raise ck.fail(f"column {unknown[0]!r}", "is not among 'input_columns'")
-    if layout["kind"] == "array" and input_columns != [str(j) for j in range(len(input_columns))]:
+    if layout.is_array and input_columns != [str(j) for j in range(len(input_columns))]:
         raise ck.fail("'input_columns'", "of an array scaler must be the feature indices '0', '1', ... in order")
-    return Scaler(columns, input_columns, layout)
+    dialect = ck.obj(data.get("dialect", {}), "'dialect'")  # its values are checked where they are used
+    return Scaler(columns, input_columns, layout, dialect)
 
 
-def _parse_layout(ck: _Checker, layout: Any) -> dict[str, Any]:
+def _parse_layout(ck: _Checker, layout: Any) -> Layout:
     layout = ck.obj(layout, "'layout'")
     kind = layout.get("kind")
     if kind == "table":
-        return {"kind": "table"}
+        return Layout.table()
     if kind == "array":
         ndim = ck.count(ck.key(layout, "ndim", "'layout'"), "'layout.ndim'")
         axis = ck.count(ck.key(layout, "axis", "'layout'"), "'layout.axis'")
         if not 1 <= ndim <= 32 or axis >= ndim:
             raise ck.fail("'layout'", f"has axis {axis} outside an array of {ndim} dimensions")
-        return {"kind": "array", "ndim": ndim, "axis": axis}
+        return Layout.array(ndim, axis)
     raise ck.fail("'layout.kind'", f"must be 'table' or 'array', not {kind!r}")
 
 
@@ -317,39 +360,63 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
     options = ck.obj(raw.get("options", {}), f"{where} options")
     try:
         checked = method.check_options(options)
-    except UsageError as exc:
-        raise ck.fail(f"{where} options", f"are invalid: {exc}") from None
+    except UsageError as exc:  # the option's name as the command line calls it, like the message it nests
+        template = "{source}: {where} options are invalid: " + (exc.template or "{reason}")
+        raise DataError.about(template, source=ck.source, where=where, reason=str(exc), **exc.values) from None
     if set(options) - set(checked):
         raise ck.fail(f"{where} options", f"have unknown key(s) {sorted(set(options) - set(checked))}")
     fitted_raw = ck.obj(raw.get("fitted", {}), f"{where} fitted")
-    fitted = {k: ck.number(v, f"{where} fitted {k!r}") for k, v in fitted_raw.items()}
+    fitted = {k: _fitted_value(ck, v, f"{where} fitted {k!r}") for k, v in fitted_raw.items()}
     stats_raw = ck.obj(ck.key(raw, "stats", where), f"{where} stats")
     stats = ColumnStats.from_summary(
         {
             "count": ck.count(ck.key(stats_raw, "count", f"{where} stats"), f"{where} stats count"),
             "nulls": ck.count(stats_raw.get("nulls", 0), f"{where} stats nulls"),
             "infs": ck.count(stats_raw.get("infs", 0), f"{where} stats infs"),
-            **{k: ck.number(stats_raw.get(k), f"{where} stats {k}", True) for k in ("mean", "std", "min", "max")},
+            **{k: ck.optional_number(stats_raw.get(k), f"{where} stats {k}") for k in ("mean", "std", "min", "max")},
         }
     )
+    moments = raw.get("moments")
+    if moments is not None and stats.count:
+        moments = ck.obj(moments, f"{where} moments")
+        exact = {k: ck.number(ck.key(moments, k, f"{where} moments"), f"{where} moments {k}") for k in MOMENTS}
+        stats = _checked(ck, f"{where} moments", lambda: with_moments(stats, exact))
     _check_fitted(ck, where, method, checked, fitted)
+    dtype = raw.get("dtype")
+    if dtype is not None and dtype not in DTYPES:
+        raise ck.fail(f"{where} dtype", f"must be one of {', '.join(DTYPES)}, not {dtype!r}")
+    summary_raw = raw.get("summary")
+    summary_raw = None if summary_raw is None else ck.obj(summary_raw, f"{where} summary")
+    summary = _checked(ck, where, lambda: checked_summary(method, summary_raw, stats))
     profile = None
     if "profile" in raw:  # optional: files written before normcli kept profiles have none
         try:
             profile = Histogram.from_dict(ck.obj(raw["profile"], f"{where} profile"))
         except (KeyError, ValueError) as exc:
-            raise ck.fail(f"{where} profile", f"is not a histogram ({_first_line(exc)})") from None
-    return ColumnScaler(name, method.name, checked, fitted, stats, profile)
+            raise ck.fail(f"{where} profile", f"is not a histogram ({first_line(exc)})") from None
+    return ColumnScaler(name, method.name, checked, fitted, stats, summary, dtype, profile)
 
 
-# The fitted values each method needs; their constraints are the method's, as when fitting.
-def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, float]) -> None:
-    needed = {"minmax": ["min", "max"], "zscore": ["mean", "std"], "log": ["max"] if options.get("normalize") else []}
-    expected = needed.get(method.name, [])
+def _checked(ck: _Checker, where: str, check: Callable[[], Any]) -> Any:
+    try:
+        return check()
+    except ValueError as exc:
+        raise ck.fail(where, str(exc)) from None
+
+
+def _fitted_value(ck: _Checker, value: Any, where: str) -> float | list[float]:
+    if isinstance(value, list):  # the quantile method's quantiles
+        return [ck.number(v, where) for v in value]
+    return ck.number(value, where)
+
+
+def _check_fitted(ck: _Checker, where: str, method: Method, options: dict[str, Any], fitted: dict[str, Any]) -> None:
+    """The fitted values are those the method stores, and ones its fit could have produced."""
+    expected = method.fitted_keys(options)
     if sorted(fitted) != sorted(expected):
         raise ck.fail(f"{where} fitted", f"must have exactly {expected or 'no values'}, not {sorted(fitted)}")
     problem = method.fitted_problem(options, fitted)
-    if problem is not None:
+    if problem is not None:  # the method's own constraints, as when fitting
         raise ck.fail(where, f"{problem[0]}; refit the scaler")
 
 
@@ -389,21 +456,27 @@ def plan_columns(
     numeric = set(numeric)
     present = set(available)
 
-    def check_named(names: Iterable[str], what: str) -> None:
+    def check_named(names: Iterable[str], parameter: str) -> None:
         for name in names:
             if name not in present:
-                raise UsageError(f"{what} names column {name!r}, which {source} does not have")
+                raise UsageError.about(
+                    "{" + parameter + "} names column {name!r}, which {source} does not have", name=name, source=source
+                )
 
     columns = list(columns) if columns is not None else None
     exclude = list(exclude)
-    check_named(columns or [], "--columns")
-    check_named(exclude, "--exclude")
-    check_named(overrides, "--method")
+    check_named(columns or [], "columns")
+    check_named(exclude, "exclude")
+    check_named(overrides, "methods")
     both = [name for name in overrides if name in exclude]
     if both:
-        raise UsageError(f"column {both[0]!r} is given a method (-m {both[0]}=...) and excluded (--exclude); drop one")
+        raise UsageError.about(
+            "column {name!r} is given a method ({method} {column}=...) and excluded ({exclude}); drop one",
+            name=both[0],
+            column=both[0],
+        )
     if method is None and not overrides:
-        raise UsageError("no method given; use -m METHOD (or -m COLUMN=METHOD)")
+        raise UsageError.about("no method given; use {method} METHOD (or {method} COLUMN=METHOD)")
     selected = set()
     if method is not None:
         selected = set(columns) if columns is not None else set(numeric)
@@ -419,7 +492,7 @@ def plan_columns(
             selected.discard(name)
     if not selected:
         if exclude and (set(columns) if columns is not None else numeric) - set(overrides) <= set(exclude):
-            raise DataError(f"--exclude leaves no column of {source} to scale")
+            raise DataError.about("{exclude} leaves no column of {source} to scale", source=source)
         raise DataError(f"{source} has no numeric columns to scale")
 
     _check_options_belong(options, {overrides.get(name, method) for name in selected})
@@ -437,15 +510,22 @@ def plan_columns(
 
 def _check_options_belong(options: Mapping[str, Any], used: set[str | None]) -> None:
     """A method option given for a method no column uses is a mistake, not a no-op."""
-    owners = {key: m for m in METHODS.values() for key in m.flags}
+    owners: dict[str, list[str]] = {}
+    for m in METHODS.values():
+        for key in m.option_names:
+            owners.setdefault(key, []).append(m.name)
     for key, value in options.items():
-        if key == "invalid" or value is None or value is False:
+        if key == "invalid" or value is None:
             continue
-        owner = owners.get(key)
-        if owner is None:
+        names = owners.get(key)
+        if names is None:
             raise UsageError(f"unknown method option {key!r}; known: {', '.join(sorted(owners))}, invalid")
-        if owner.name not in used:
-            raise UsageError(f"{owner.flags[key]} is an option of {owner.name}, which no column uses")
+        if value is False and get_method(names[0]).check_options({})[key] is False:
+            continue  # an off switch left at its default
+        if not set(names) & used:
+            raise UsageError.about(
+                "{" + key + "} is an option of {owner}, which no column uses", owner=" and ".join(names)
+            )
 
 
 @dataclass
@@ -467,6 +547,7 @@ class _Accumulator:
     g: ColumnStats = field(default_factory=ColumnStats)
     invalid: int = 0
     first_invalid: float | None = None
+    summary: Any = None  # a QuantileSketch or ValueSample, for the methods fitted on more than moments
 
 
 class ScalerFitter:
@@ -477,74 +558,131 @@ class ScalerFitter:
     part of the method, so no second pass over the data is needed."""
 
     def __init__(
-        self, plans: Iterable[ColumnPlan], input_columns: Iterable[str], layout: Mapping[str, Any] | None = None
+        self,
+        plans: Iterable[ColumnPlan],
+        input_columns: Iterable[str],
+        layout: Layout | None = None,
+        memory: int = DEFAULT_MEMORY,
     ) -> None:
         self._acc = {p.name: _Accumulator(p) for p in plans}
         self._input_columns = list(input_columns)
         self._layout = layout
+        # the budget is shared by the columns that keep values; each keeps them exactly up to its share
+        keepers = sum(1 for a in self._acc.values() if a.plan.method.needs != "moments")
+        limit = max(DEFAULT_K, memory // BYTES_PER_VALUE // max(keepers, 1))
+        for acc in self._acc.values():
+            acc.summary = summary_for(acc.plan.method, limit)
 
     def update(self, batch: Mapping[str, np.ndarray]) -> None:
         for name, acc in self._acc.items():
             x = _as_float(batch[name])
             acc.x = acc.x.merge(ColumnStats.of(x))
             method, options = acc.plan.method, acc.plan.options
-            if not method.nonlinear:
+            if not method.nonlinear and acc.summary is None:
                 continue
             valid, bad = method.valid_values(x, options)
             if bad:
                 if acc.first_invalid is None:
                     acc.first_invalid = float(x[method.invalid_mask(x, options)].flat[0])
                 acc.invalid += bad
+            if acc.summary is not None:
+                acc.summary.update(valid)
+                continue
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 acc.g = acc.g.merge(ColumnStats.of(method.g(valid, options)))
 
-    def finish(self) -> FitResult:
+    def finish(self, dtypes: Mapping[str, str] | None = None) -> FitResult:
+        """The fitted scaler; `dtypes` are the input types to record for its columns."""
         columns, before, after, warnings = [], {}, {}, []
+        dtypes = dtypes or {}
         outside = [
             (name, acc) for name, acc in self._acc.items() if acc.invalid and acc.plan.options["invalid"] == "error"
         ]
         if outside:
-            raise DataError(_domain_error(outside))
+            raise _domain_error(outside)
         for name, acc in self._acc.items():
             method, options = acc.plan.method, acc.plan.options
-            if acc.x.infs and method.name in ("minmax", "zscore"):
-                raise DataError(
-                    f"column {name!r} has {acc.x.infs} infinite value(s); {method.name} fits finite values only "
-                    "(replace or drop them, or use -m atan)"
+            if acc.x.infs and method.finite_only:
+                raise DataError.about(
+                    "column {column!r} has {count} infinite value(s); {method_name} fits finite values only "
+                    "(replace or drop them, or use {method} atan)",
+                    column=name,
+                    count=acc.x.infs,
+                    method_name=method.name,
                 )
-            g_stats = acc.g if method.nonlinear else acc.x
-            fitted = method.fit(name, acc.x, g_stats, options)
-            col = ColumnScaler(name, method.name, options, fitted, acc.x)
+            if isinstance(method, SummaryMethod):
+                fitted = method.fit_summary(name, acc.x, acc.summary, options)
+                col = ColumnScaler(
+                    name, method.name, options, fitted, acc.x, method.record(acc.summary), dtypes.get(name)
+                )
+                after[name] = method.after_stats(options, fitted, acc.x, acc.summary)
+                warnings.extend(approximation_notes(name, method, acc.summary))
+            else:
+                g_stats = acc.g if method.nonlinear else acc.x
+                fitted = method.fit(name, acc.x, g_stats, options)
+                col = ColumnScaler(name, method.name, options, fitted, acc.x, dtype=dtypes.get(name))
+                after[name] = method.affine(options, fitted).stats(g_stats)
             columns.append(col)
             before[name] = acc.x
-            after[name] = method.affine(options, fitted).stats(g_stats)
             warning = method.constant_warning(name, options, fitted)
             if warning:
                 warnings.append(warning)
-            if method.nonlinear and acc.invalid:
+            if (method.nonlinear or acc.summary is not None) and acc.invalid:
                 warnings.append(
                     f"column {name!r}: {acc.invalid} value(s) outside the domain of {method.name} became NaN"
                 )
         return FitResult(Scaler(columns, self._input_columns, self._layout), before, after, warnings)
 
 
-_MARK = "\x00"  # stands for the column name in a method's message
+def fit_batches(
+    plans: Iterable[ColumnPlan],
+    input_columns: Iterable[str],
+    layout: Layout | None,
+    batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
+    source: str,
+    memory: int = DEFAULT_MEMORY,
+    dtypes: Mapping[str, str | None] | None = None,
+) -> FitResult:
+    """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
+    how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
+    by `api.fit` (one batch) are fitted by this same loop. `dtypes` are the input types to
+    record for the columns, read after the last batch (a stream learns them as it goes)."""
+    fitter = ScalerFitter(plans, input_columns, layout, memory)
+    rows = 0
+    for columns, count in batches:
+        fitter.update(columns)
+        rows += count
+    if rows == 0:
+        raise DataError(f"{source} has no data rows")
+    result = fitter.finish({n: d for n, d in (dtypes or {}).items() if d in DTYPES})
+    result.rows = rows
+    return result
 
 
-def _domain_error(outside: list[tuple[str, _Accumulator]]) -> str:
+def _domain_error(outside: list[tuple[str, _Accumulator]]) -> DataError:
     """One line naming every column with values outside its method's domain: columns that
-    share a message are listed together, each with its count and an example."""
-    groups: dict[str, list[tuple[str, _Accumulator]]] = {}
+    share a message are listed together, each with its count and an example. The methods'
+    templates keep their parameter fields (`{offset}`); each part's values get their own
+    field names, since the parts are joined into one template."""
+    groups: dict[tuple[str, str], list[tuple[str, _Accumulator, dict[str, Any]]]] = {}
     for name, acc in outside:
-        groups.setdefault(acc.plan.method.invalid_message(_MARK, acc.plan.options), []).append((name, acc))
-    parts = []
-    for template, items in groups.items():
+        template, values = acc.plan.method.invalid_message(name, acc.plan.options)
+        shared = {k: v for k, v in values.items() if k != "column"}
+        groups.setdefault((template, repr(sorted(shared.items()))), []).append((name, acc, shared))
+    parts, fields = [], {}
+    for i, ((template, _), items) in enumerate(groups.items()):
+        shared = items[0][2]
         if len(items) == 1:
-            name, acc = items[0]
-            message = template.replace(repr(_MARK), repr(name))
-            parts.append(f"{message}: {acc.invalid} such value(s), e.g. {acc.first_invalid!r}")
-            continue
-        listed = ", ".join(f"{n!r} ({a.invalid} value(s), e.g. {a.first_invalid!r})" for n, a in items)
-        plural = template.replace(f"column {_MARK!r} has", f"columns {listed} have")
-        parts.append(plural if plural != template else f"{template.replace(repr(_MARK), listed)}")
-    return "; ".join(parts)
+            name, acc, _ = items[0]
+            part = template + ": {count} such value(s), e.g. {first!r}"
+            values = {**shared, "column": name, "count": acc.invalid, "first": acc.first_invalid}
+        else:
+            listed = ", ".join(f"{n!r} ({a.invalid} value(s), e.g. {a.first_invalid!r})" for n, a, _ in items)
+            part = template.replace("column {column!r} has", "columns {listed} have")
+            if part == template:
+                part = template.replace("{column!r}", "{listed}")
+            values = {**shared, "listed": listed}
+        own = re.compile(r"\{(" + "|".join(map(re.escape, values)) + r")(?=[!:}])")
+        parts.append(own.sub("{\\g<1>_" + str(i), part))
+        fields.update({f"{k}_{i}": v for k, v in values.items()})
+    return DataError.about("; ".join(parts), **fields)

@@ -143,6 +143,70 @@ class QuantileSketch:
             "levels": [level.tolist() for level in self._levels],
         }
 
+    # --- added for the scalers (robust, quantile) that store and merge sketches ------------------
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> QuantileSketch:
+        """The sketch `to_dict` wrote (ValueError when it is not one: wrong types, a count that
+        disagrees with the values, non-finite values)."""
+        k = data["k"]
+        count = data["count"]
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (k, count)) or count < 0:
+            raise ValueError("k and count must be whole numbers")
+        out = cls(k)
+        out.count = count
+        if "exact" in data:
+            values = _finite_array(data["exact"])
+            if values.size != count:
+                raise ValueError(f"count {count} disagrees with {values.size} values")
+            out.exact_limit = max(out.exact_limit, count)
+            out._exact = [values] if values.size else []
+            return out
+        weight = data["rank_error_weight"]
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= max(count, 0):
+            raise ValueError("rank_error_weight must be a whole number between 0 and count")
+        levels = [_finite_array(level) for level in data["levels"]]
+        held = sum(level.size << h for h, level in enumerate(levels))
+        if held != count:  # a compaction keeps the total weight
+            raise ValueError(f"count {count} disagrees with the weight its levels hold ({held})")
+        out._exact = None
+        out._levels = levels
+        out._error = weight
+        return out
+
+    def compacted(self, k: int) -> QuantileSketch:
+        """A copy of at most about k values per level (this one when it is already that small);
+        its rank error grows accordingly and is stated as always."""
+        if self.count <= k and self._exact is not None:
+            return self
+        return QuantileSketch(k, k).merge(self)
+
+    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """The values the sketch holds and the weight (input values) each stands for."""
+        if self._exact is not None:
+            values = np.concatenate(self._exact) if self._exact else np.empty(0)
+            return values, np.ones(values.size)
+        if not self._levels:
+            return np.empty(0), np.empty(0)
+        weights = [np.full(level.size, float(1 << h)) for h, level in enumerate(self._levels)]
+        return np.concatenate(self._levels), np.concatenate(weights)
+
+    def exact_values(self) -> np.ndarray | None:
+        """Every value seen (in arrival order) while the sketch is exact, else None."""
+        if self._exact is None:
+            return None
+        return np.concatenate(self._exact) if self._exact else np.empty(0)
+
+
+def _finite_array(values: Any) -> np.ndarray:
+    if not isinstance(values, list):
+        raise ValueError("values must be a list of numbers")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise ValueError("values must be numbers")
+    array = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise ValueError("values must be finite")
+    return array
+
 
 @dataclass
 class ValueCounts:

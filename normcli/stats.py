@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["ColumnStats"]
+__all__ = ["ChannelStats", "ColumnStats"]
 
 # Squared deviations of values below this stay finite in float64; beyond it, work in units.
 _SAFE_MAGNITUDE = 1e150
@@ -233,3 +233,34 @@ class ColumnStats:
             max=get("max"),
             unit=unit,
         )
+
+
+@dataclass
+class ChannelStats:
+    """Statistics of each channel of an array, with its count of exact zeros."""
+
+    stats: list[ColumnStats]
+    zeros: list[int]
+
+    @classmethod
+    def empty(cls, channels: int) -> ChannelStats:
+        return cls([ColumnStats() for _ in range(channels)], [0] * channels)
+
+    def add(self, block: np.ndarray, channel_axis: int) -> None:
+        """Merge the statistics of one block (any slab that holds every channel)."""
+        others = tuple(a for a in range(block.ndim) if a != channel_axis)
+        zeros = np.count_nonzero(block == 0, axis=others)
+        for c, s in enumerate(ColumnStats.per_channel(block, channel_axis)):
+            self.stats[c] = self.stats[c].merge(s)
+            self.zeros[c] += int(zeros[c])
+
+    @property
+    def overall(self) -> ColumnStats:
+        total = ColumnStats()
+        for s in self.stats:
+            total = total.merge(s)
+        return total
+
+    @property
+    def overall_zeros(self) -> int:
+        return sum(self.zeros)

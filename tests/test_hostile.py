@@ -561,7 +561,8 @@ TRUNCATE_THEN_READ = textwrap.dedent(
     import os, sys
     import numpy as np
     from normcli.errors import DataError
-    from normcli.io.arrays import ArrayReader, load_npy
+    from normcli.io.arrays import load_npy
+    from normcli.io.npy_reader import ArrayReader
     from normcli.lrn_kernel import resolve_spec
     from normcli.pipeline import lrn_file
 

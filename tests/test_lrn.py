@@ -393,9 +393,9 @@ def test_nan_and_inf_stay_inside_their_windows(bad):
 @pytest.mark.parametrize(
     ("opts", "count", "fix"),
     [
-        ({"bias": 0.0}, 6 + 2, "--bias > 0"),  # the all-zero windows give base 0
-        ({"bias": -1.0}, 2 * 6 * 4, "--bias > 0"),  # base <= -1 + small: negative everywhere
-        ({"alpha": -50.0}, None, "--alpha >= 0"),
+        ({"bias": 0.0}, 6 + 2, "bias > 0"),  # the all-zero windows give base 0
+        ({"bias": -1.0}, 2 * 6 * 4, "bias > 0"),  # base <= -1 + small: negative everywhere
+        ({"alpha": -50.0}, None, "alpha >= 0"),
     ],
 )
 def test_non_positive_base_is_a_data_error(opts, count, fix):
@@ -527,9 +527,9 @@ def test_notes_explain_even_windows_and_borrowed_layouts():
     onnx_spec = resolve_spec(ndim=4, convention="onnx", size=4)
     assert "1 before, 2 after (ONNX)" in onnx_spec.notes[0]
     tf_spec = resolve_spec(ndim=4, convention="tf", channel_axis=1)
-    assert "TF accepts only 4-D NHWC" in tf_spec.notes[0] and "--channel-axis 1 given" in tf_spec.notes[0]
+    assert "TF accepts only 4-D NHWC" in tf_spec.notes[0] and "channel_axis 1 given" in tf_spec.notes[0]
     tf_3d = resolve_spec(ndim=3, convention="tf", layout="NHWC")
-    assert "--layout NHWC given" in tf_3d.notes[0]
+    assert "layout NHWC given" in tf_3d.notes[0]
     torch_2d = resolve_spec(ndim=2, convention="torch", size=3, channel_axis=1)
     assert "torch" in torch_2d.notes[0]
     assert resolve_spec(ndim=4, convention="tf", layout="NHWC").notes == ()
@@ -553,37 +553,37 @@ def test_explain_names_axis_window_formula_and_notes():
     ("opts", "error", "fragment"),
     [
         ({"ndim": 1}, DataError, "1-D"),
-        ({"ndim": 4, "convention": "keras"}, UsageError, "--convention 'keras'"),
-        ({"ndim": 4, "convention": "caffe", "region": "inside"}, UsageError, "--region 'inside'"),
-        ({"ndim": 4, "size": 3, "region": "within"}, UsageError, "use --convention caffe"),
-        ({"ndim": 4, "convention": "tf", "region": "within"}, UsageError, "--region within"),
-        ({"ndim": 4, "convention": "caffe", "region": "within", "channel_axis": 2}, UsageError, "--channel-axis <= 1"),
+        ({"ndim": 4, "convention": "keras"}, UsageError, "convention 'keras'"),
+        ({"ndim": 4, "convention": "caffe", "region": "inside"}, UsageError, "region 'inside'"),
+        ({"ndim": 4, "size": 3, "region": "within"}, UsageError, "use convention caffe"),
+        ({"ndim": 4, "convention": "tf", "region": "within"}, UsageError, "region within"),
+        ({"ndim": 4, "convention": "caffe", "region": "within", "channel_axis": 2}, UsageError, "channel_axis <= 1"),
         ({"ndim": 2, "convention": "caffe", "region": "within", "channel_axis": 0}, UsageError, "two spatial axes"),
         ({"ndim": 4, "convention": "caffe", "region": "within", "bias": 2.0}, UsageError, "fixes k=1"),
-        ({"ndim": 4, "layout": "NWHC", "size": 3}, UsageError, "--layout 'NWHC'"),
-        ({"ndim": 4, "channel_axis": 4, "size": 3}, UsageError, "--channel-axis 4 is out of range"),
+        ({"ndim": 4, "layout": "NWHC", "size": 3}, UsageError, "layout 'NWHC'"),
+        ({"ndim": 4, "channel_axis": 4, "size": 3}, UsageError, "channel_axis 4 is out of range"),
         ({"ndim": 4, "channel_axis": -5, "size": 3}, UsageError, "use -4..3"),
-        ({"ndim": 4, "channel_axis": 1.5, "size": 3}, UsageError, "--channel-axis 1.5"),
+        ({"ndim": 4, "channel_axis": 1.5, "size": 3}, UsageError, "channel_axis 1.5"),
         ({"ndim": 4, "layout": "NHWC", "channel_axis": 1, "size": 3}, UsageError, "pass only one"),
-        ({"ndim": 3, "convention": "tf"}, UsageError, "pass --channel-axis"),
+        ({"ndim": 3, "convention": "tf"}, UsageError, "pass channel_axis"),
         ({"ndim": 5, "convention": "tf"}, UsageError, "4-D NHWC"),
         ({"ndim": 2, "convention": "torch", "size": 3}, UsageError, "3 or more axes"),
         ({"ndim": 3, "convention": "caffe"}, UsageError, "4-D NCHW"),
-        ({"ndim": 4, "convention": "torch"}, UsageError, "--size is required"),
-        ({"ndim": 4, "convention": "onnx"}, UsageError, "--size is required"),
+        ({"ndim": 4, "convention": "torch"}, UsageError, "size is required"),
+        ({"ndim": 4, "convention": "onnx"}, UsageError, "size is required"),
         ({"ndim": 4, "size": 3, "depth_radius": 1}, UsageError, "not both"),
-        ({"ndim": 4, "size": 0}, UsageError, "--size 0 must be >= 1"),
-        ({"ndim": 4, "size": 2.5}, UsageError, "--size 2.5"),
-        ({"ndim": 4, "size": True}, UsageError, "--size True"),
-        ({"ndim": 4, "depth_radius": -1}, UsageError, "--depth-radius -1"),
-        ({"ndim": 4, "convention": "tf", "size": 4}, UsageError, "--size 4 is even"),
-        ({"ndim": 4, "convention": "caffe", "size": 4}, UsageError, "use --size 3 or 5"),
+        ({"ndim": 4, "size": 0}, UsageError, "size 0 must be >= 1"),
+        ({"ndim": 4, "size": 2.5}, UsageError, "size 2.5"),
+        ({"ndim": 4, "size": True}, UsageError, "size True"),
+        ({"ndim": 4, "depth_radius": -1}, UsageError, "depth_radius -1"),
+        ({"ndim": 4, "convention": "tf", "size": 4}, UsageError, "size 4 is even"),
+        ({"ndim": 4, "convention": "caffe", "size": 4}, UsageError, "use size 3 or 5"),
         ({"ndim": 4, "convention": "caffe", "region": "within", "size": 2}, UsageError, "must be odd"),
-        ({"ndim": 4, "size": 3, "beta": -0.5}, UsageError, "--beta -0.5 must be >= 0"),
-        ({"ndim": 4, "size": 3, "alpha": float("nan")}, UsageError, "--alpha nan"),
-        ({"ndim": 4, "size": 3, "alpha": "big"}, UsageError, "--alpha 'big'"),
-        ({"ndim": 4, "size": 3, "bias": float("inf")}, UsageError, "--bias inf"),
-        ({"ndim": 4, "size": 3, "beta": float("-inf")}, UsageError, "--beta -inf"),
+        ({"ndim": 4, "size": 3, "beta": -0.5}, UsageError, "beta -0.5 must be >= 0"),
+        ({"ndim": 4, "size": 3, "alpha": float("nan")}, UsageError, "alpha nan"),
+        ({"ndim": 4, "size": 3, "alpha": "big"}, UsageError, "alpha 'big'"),
+        ({"ndim": 4, "size": 3, "bias": float("inf")}, UsageError, "bias inf"),
+        ({"ndim": 4, "size": 3, "beta": float("-inf")}, UsageError, "beta -inf"),
     ],
 )
 def test_resolve_spec_errors(opts, error, fragment):

@@ -8,6 +8,7 @@ import pytest
 from normcli.lrn_kernel import lrn
 
 from conftest import SAMPLE, assert_clean_error, run
+from inprocess import invoke
 
 ACTS = SAMPLE / "activations.npy"
 
@@ -130,21 +131,21 @@ def test_npz_member(tmp_path):
 )
 def test_bad_parameters_are_one_line_errors(tmp_path, args, code, fragment):
     out = tmp_path / "o.npy"
-    assert_clean_error(run("lrn", ACTS, "-o", out, *args), code, fragment)
+    assert_clean_error(invoke("lrn", ACTS, "-o", out, *args), code, fragment)
     assert not out.exists()
 
 
 def test_bad_arrays(tmp_path):
     np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    assert_clean_error(run("lrn", tmp_path / "obj.npy", "-o", tmp_path / "o.npy"), 1, "pickle")
+    assert_clean_error(invoke("lrn", tmp_path / "obj.npy", "-o", tmp_path / "o.npy"), 1, "pickle")
     np.save(tmp_path / "one.npy", np.ones(5, dtype=np.float32))
-    assert_clean_error(run("lrn", tmp_path / "one.npy", "-o", tmp_path / "o.npy"), 1, "1-D")
+    assert_clean_error(invoke("lrn", tmp_path / "one.npy", "-o", tmp_path / "o.npy"), 1, "1-D")
     full = tmp_path / "t.npy"
     np.save(full, np.ones((4, 8, 8, 8), dtype=np.float32))
     full.write_bytes(full.read_bytes()[:-100])
-    assert_clean_error(run("lrn", full, "-o", tmp_path / "o.npy"), 1, "truncated")
-    assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", ACTS), 2, "is an input file")
-    assert_clean_error(run("lrn", ACTS, "--size", "5", "-o", tmp_path / "o.csv"), 2, ".npy")
+    assert_clean_error(invoke("lrn", full, "-o", tmp_path / "o.npy"), 1, "truncated")
+    assert_clean_error(invoke("lrn", ACTS, "--size", "5", "-o", ACTS), 2, "is an input file")
+    assert_clean_error(invoke("lrn", ACTS, "--size", "5", "-o", tmp_path / "o.csv"), 2, ".npy")
     assert not (tmp_path / "o.npy").exists()
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import normcli
-from normcli.io import arrays, open_reader, open_writer, readers, writers
+from normcli.io import npy_reader, open_reader, open_writer, readers, writers
 from normcli.io.arrays import block_axis, load_npy
 from normcli.lrn_kernel import lrn_apply, resolve_spec
 from normcli.pipeline import apply_stream, fit_stream, lrn_file
@@ -188,7 +188,7 @@ def test_an_array_streamed_in_blocks_smaller_than_a_feature_fits_and_transforms_
     rng = np.random.default_rng(seed)
     x = np.asarray(rng.standard_normal(shape) * 10 + 1e6, dtype=np.float32, order="F" if fortran else "C")
     np.save(tmp / "a.npy", x)
-    monkeypatch.setattr(arrays, "NPY_BATCH_BYTES", block)
+    monkeypatch.setattr(npy_reader, "NPY_BATCH_BYTES", block)
     streamed = fit_stream(open_reader(str(tmp / "a.npy"), axis=axis), method="zscore").scaler
     whole = normcli.fit(x, "zscore", axis=axis)
     for name in whole.names:

@@ -214,7 +214,7 @@ def test_all_nan_column_cannot_be_fitted():
         ("log", {"base": -2.0}, "base"),
         ("log", {"base": "ten"}, "number"),
         ("log", {"offset": math.nan}, "finite"),
-        ("atan", {"invalid": "skip"}, "--invalid"),
+        ("atan", {"invalid": "skip"}, "invalid must be one of error, nan"),
     ],
 )
 def test_bad_method_options_are_usage_errors(method, options, match):

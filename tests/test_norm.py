@@ -325,7 +325,7 @@ def test_float16_is_computed_in_float32_and_integers_become_float32():
 def test_eps_zero_on_a_constant_channel_is_an_error_not_nan():
     x = np.ones((4, 2, 3))
     x[:, 1] = np.arange(12).reshape(4, 3)
-    with pytest.raises(DataError, match=r"variance \+ eps <= 0 for 1 of 2 channels.*--eps > 0"):
+    with pytest.raises(DataError, match=r"variance \+ eps <= 0 for 1 of 2 channels.*use eps > 0"):
         normcli.norm(x, "batch", eps=0)
     assert np.isfinite(normcli.norm(x, "batch", eps=1e-5)).all()
 
@@ -335,7 +335,7 @@ def test_eps_zero_on_a_constant_channel_is_an_error_not_nan():
     [
         ({"kind": "group", "groups": 4}, UsageError, "does not divide the 6 channels"),
         ({"kind": "layer", "normalized_dims": 5}, UsageError, "larger than the rank of the 4-D array"),
-        ({"kind": "layer"}, UsageError, "needs --normalized-dims"),
+        ({"kind": "layer"}, UsageError, "needs normalized_dims D"),
         ({"kind": "batch", "eps": -1e-5}, UsageError, "must be >= 0"),
         ({"kind": "batch", "gamma": np.ones(5)}, DataError, r"shape \(5,\) but batch norm of this array needs"),
         ({"kind": "layer", "normalized_dims": 2, "gamma": np.ones(6)}, DataError, r"last 2 axes, \(3, 3\)"),

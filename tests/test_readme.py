@@ -5,7 +5,8 @@ import shlex
 
 import pytest
 
-from conftest import REPO, run
+from conftest import REPO
+from inprocess import invoke
 
 README = (REPO / "README.md").read_text()
 ROWS = re.findall(
@@ -21,5 +22,5 @@ def test_the_readme_has_an_error_table():
 
 @pytest.mark.parametrize(("args", "code", "message"), ROWS, ids=[r[0][:50] for r in ROWS])
 def test_readme_error_rows_are_what_normcli_prints(args, code, message):
-    r = run(*shlex.split(args), cwd=REPO)
+    r = invoke(*shlex.split(args), cwd=REPO)
     assert (r.code, r.err.strip()) == (int(code), message)

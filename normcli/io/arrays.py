@@ -10,15 +10,13 @@ from typing import BinaryIO
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, NormcliError, UsageError
 from normcli.io.atomic import std_stream
-from normcli.io.batch import ArrayBatch
 from normcli.io.formats import STDIO, label
 from normcli.io.inputs import is_stream, open_input, read_error, spool
-from normcli.io.readers import NPY_BATCH_BYTES, Reader
+from normcli.validate import first_line
 
 __all__ = [
-    "ArrayReader",
     "append_block",
     "batch_length",
     "block_axis",
@@ -92,8 +90,10 @@ def _load_npz_member(path: str, key: str | None) -> np.ndarray:
             if key not in names:
                 raise UsageError(f"{path} has no array {key!r}; it holds {', '.join(names[:10])}")
             arr = archive[key]
+    except NormcliError:  # a ValueError too, but ours: already one clear line
+        raise
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         if "allow_pickle" in first or "pickle" in first:
             raise DataError(
                 f"{path}: array {key!r} holds Python objects (a pickle); normcli never loads them"
@@ -120,7 +120,7 @@ def npy_header(fh: BinaryIO, src: str) -> tuple[tuple[int, ...], bool, np.dtype]
         else:
             raise ValueError(f"unsupported .npy version {version}")
     except Exception as exc:  # numpy parses header text: any failure means a damaged header
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise DataError(f"{src} has a damaged .npy header ({first})") from None
     _check_shape(header[0], header[2], src)
     return header
@@ -164,7 +164,7 @@ def write_npy_header(fh: BinaryIO, shape: tuple[int, ...], dtype: np.dtype) -> N
 def append_block(fh: BinaryIO, block: np.ndarray, dtype: np.dtype) -> None:
     """Append `block`'s elements in C order to an .npy being written after its header."""
     if block.size:
-        fh.write(memoryview(np.ascontiguousarray(block, dtype=dtype)).cast("B"))
+        fh.write(np.ascontiguousarray(block, dtype=dtype).data.cast("B"))
 
 
 def batch_length(shape: tuple[int, ...], itemsize: int, batch_axis: int, block_bytes: int) -> int:
@@ -268,48 +268,6 @@ def write_slab(fd: int, data_offset: int, shape: tuple[int, ...], axis: int, sta
         while piece.nbytes:
             done = os.pwrite(fd, piece, at)
             piece, at = piece[done:], at + done
-
-
-class ArrayReader(Reader):
-    """An N-D array whose features lie along `axis`: a 2-D array is rows x features, a 1-D
-    array one feature; other ranks need --axis. Batches are blocks along another axis
-    (`block_axis`), each holding every feature, read with pread."""
-
-    format = "npy"
-
-    def __init__(self, path: str, axis: int | None = None) -> None:
-        self.label = label(path)
-        data = load_npy(path)
-        self.total_bytes = data.nbytes
-        self.shape = data.shape
-        self.dtype = data.dtype
-        if data.ndim == 0:
-            raise DataError(f"{self.label} holds a single number (a 0-D array); nothing to scale")
-        if data.ndim == 1:  # one feature: seen as (n, 1), the layout a scaler records for it
-            if axis not in (None, 0, 1, -1):
-                raise UsageError(f"--axis {axis} is out of range for the 1-D array in {self.label}")
-            data, axis = data.reshape(-1, 1), 1
-        elif axis is None:
-            if data.ndim > 2:
-                raise UsageError(
-                    f"{self.label} is a {data.ndim}-D array {data.shape}; name its feature axis with --axis K "
-                    "(e.g. --axis 1 for N x C x H x W)"
-                )
-            axis = 1
-        if not -data.ndim <= axis < data.ndim:
-            raise UsageError(f"--axis {axis} is out of range for the {data.ndim}-D array in {self.label}")
-        self.axis = axis % data.ndim
-        self.data = data
-        chosen = block_axis(data.shape, data.dtype.itemsize, (self.axis,), NPY_BATCH_BYTES)
-        self.batch_axis = (0 if self.axis != 0 else 1) if chosen is None else chosen
-        self.names = [str(j) for j in range(data.shape[self.axis])]
-        self.numeric_names = list(self.names)
-        self.layout = {"kind": "array", "ndim": data.ndim, "axis": self.axis}
-
-    def batches(self, columns: Iterable[str] | None = None) -> Iterator[ArrayBatch]:  # every feature, always
-        for start, block in iter_slabs(self.data, self.batch_axis, NPY_BATCH_BYTES):
-            self.bytes_read += block.nbytes
-            yield ArrayBatch(block, self.axis, self.label, start, self.batch_axis)
 
 
 def iter_blocks(x: np.ndarray, block_bytes: int) -> Iterator[np.ndarray]:

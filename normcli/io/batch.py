@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from normcli.errors import DataError, UsageError
 
-__all__ = ["ArrayBatch", "TableBatch", "is_numeric_type"]
+__all__ = ["ArrayBatch", "TableBatch", "dtype_name", "is_numeric_type"]
 
 
 def is_numeric_type(t: pa.DataType) -> bool:
@@ -23,9 +23,16 @@ def is_numeric_type(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
 
 
+def dtype_name(t: pa.DataType) -> str | None:
+    """The NumPy name of an integer or float Arrow type (int64, float32, ...); else None."""
+    if pa.types.is_integer(t):
+        return str(t)
+    return {pa.float16(): "float16", pa.float32(): "float32", pa.float64(): "float64"}.get(t)
+
+
 # Arrow <-> NumPy for float columns straight through the buffers. pyarrow's own converters
-# (Array.to_numpy, pa.array(ndarray)) import pandas on first use, a quarter of a second
-# added to every command; the buffers are all a float column is.
+# (Array.to_numpy, pa.array(ndarray)) import pandas on first use, which would slow the
+# start of every command; the buffers are all a float column is.
 _ARROW_FLOATS = {np.dtype(np.float64): pa.float64(), np.dtype(np.float32): pa.float32()}
 
 
@@ -92,6 +99,20 @@ class TableBatch:
             i = self.rb.schema.get_field_index(name)
             arrays[i] = numpy_to_float_column(values, dtype, like=self.rb.column(i))
             fields[i] = pa.field(name, arrays[i].type)
+        return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
+
+    def with_integers(self, new: Mapping[str, np.ndarray]) -> TableBatch:
+        """The batch with `new` columns (float64 holding whole numbers, NaN as null) as int64."""
+        arrays = list(self.rb.columns)
+        fields = list(self.rb.schema)
+        for name, values in new.items():
+            i = self.rb.schema.get_field_index(name)
+            missing = np.isnan(values)
+            ints = np.where(missing, 0, values).astype(np.int64)
+            nulls = int(np.count_nonzero(missing))
+            validity = pa.py_buffer(np.packbits(~missing, bitorder="little")) if nulls else None
+            arrays[i] = pa.Array.from_buffers(pa.int64(), len(ints), [validity, pa.py_buffer(ints)], nulls)
+            fields[i] = pa.field(name, pa.int64())
         return TableBatch(pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields)), self.source)
 
     def to_record_batch(self) -> pa.RecordBatch:

@@ -14,6 +14,7 @@ from normcli.errors import DataError
 from normcli.io.arrays import load_array
 from normcli.io.atomic import open_output
 from normcli.io.formats import STDIO
+from normcli.validate import first_line
 
 __all__ = ["AFFINE_NAMES", "STATS_NAMES", "load_affine", "load_running_stats", "npz_names", "write_npz"]
 
@@ -38,8 +39,7 @@ def npz_names(path: str) -> list[str]:
     except IsADirectoryError:
         raise DataError(f"{path} is a directory, not an .npz file") from None
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path} is not a readable .npz archive ({first})") from None
+        raise DataError(f"{path} is not a readable .npz archive ({first_line(exc)})") from None
 
 
 def _is_npz(path: str) -> bool:

@@ -11,17 +11,31 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from normcli.errors import DataError, UsageError
-from normcli.io.batch import ArrayBatch, TableBatch, is_numeric_type
-from normcli.io.formats import STDIO, detect_format, label
+from normcli.io.batch import TableBatch, dtype_name, is_numeric_type
+from normcli.io.dialect import SNIFF_CHARS, Dialect, DialectOptions, sniff_dialect
+from normcli.io.formats import STDIO, compression_suffix, detect_format, label
 from normcli.io.inputs import is_stream, open_input, read_error, spool
 from normcli.io.quotes import QuoteScanner, scan_file
+from normcli.io.reader_base import Reader
+from normcli.io.streams import (
+    MAGIC_BYTES,
+    CommentFilter,
+    SpaceCollapser,
+    Transcoder,
+    compression_of,
+    decompressed,
+    read_exactly,
+    sniff_bom,
+)
+from normcli.layout import Layout
+from normcli.validate import first_line
 
 __all__ = ["CsvReader", "ParquetReader", "Reader", "TableReader", "open_reader"]
 
@@ -36,37 +50,9 @@ PARQUET_BATCH_ROWS = 128 * 1024
 # Each column chunk is read through a buffer of this size (pyarrow's default reads a whole
 # column chunk, or with pre_buffer every chunk of every row group asked for, before decoding).
 PARQUET_BUFFER_BYTES = 256 << 10
-NPY_BATCH_BYTES = 8 << 20  # with a batch or two queued on each side of the main thread
 SNIFF_BYTES = 1 << 20  # the head of a CSV whose types decide how the rest is read
 MAX_SNIFF_BYTES = 64 << 20  # a first line longer than this is refused, not swallowed
 MAX_CSV_BLOCK_BYTES = 128 << 20  # a file with a row longer than a block is read again in blocks up to this
-
-
-class Reader:
-    """What every reader offers: its columns, which are numeric, how the input is laid out,
-    and its batches (`batches()` may be called once)."""
-
-    label: str
-    format: str
-    names: list[str]
-    numeric_names: list[str]
-    layout: dict
-    total_bytes: int | None = None
-    bytes_read: int = 0
-
-    def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch | ArrayBatch]:
-        """The input in batches; with `columns`, a table reader may leave the others out."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Release the input; safe to call twice. Used as a context manager, a reader is
-        closed also when the command fails before reading (a bad option, say)."""
-
-    def __enter__(self) -> Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def open_reader(
@@ -76,24 +62,32 @@ def open_reader(
     float_columns: Iterable[str] | None = None,
     text_passthrough: bool = False,
     axis: int | None = None,
+    dialect: DialectOptions | None = None,
 ) -> Reader:
     """Open `path` ('-' for stdin) for batch reading.
 
     `float_columns` are read as float64 (None: every numeric-looking column), so a later
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
-    their original text. `axis` is the feature axis of an N-D .npy array."""
+    their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
+    the user said about a CSV/TSV input (the rest is sniffed)."""
     if path != STDIO:
         _check_readable(path)
     fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
+    codec = compression_suffix(path)[1]
+    if codec and fmt in ("parquet", "npy"):
+        raise UsageError(f"{path}: compressed {fmt} input is not supported; decompress it first")
+    given = (dialect or DialectOptions()).given()
+    if given and fmt in ("parquet", "npy"):
+        raise UsageError(f"{label(path)} is {fmt}; CSV options ({', '.join(sorted(given))}) apply to CSV/TSV only")
     if fmt == "npy":
-        from normcli.io.arrays import ArrayReader
+        from normcli.io.npy_reader import ArrayReader
 
         return ArrayReader(path, axis=axis)
     if axis is not None:
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
         return ParquetReader(path)
-    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough)
+    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect)
     if float_columns is not None and not text_passthrough:
         # the other columns go to a typed output (Parquet, .npy): keep their values exactly
         from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
@@ -130,12 +124,13 @@ def _check_names(names: list[str], source: str) -> None:
 
 
 class TableReader(Reader):
-    layout = {"kind": "table"}
+    layout = Layout.table()
 
 
 class CsvReader(TableReader):
-    """CSV/TSV through pyarrow's streaming reader. Types are decided once, from the head of
-    the input, and then fixed, so every batch has the same schema."""
+    """CSV/TSV through pyarrow's streaming reader. The dialect (delimiter, decimal mark,
+    compression, encoding) and the types are decided once, from the head of the input, and
+    then fixed, so every batch has the same schema."""
 
     def __init__(
         self,
@@ -144,17 +139,22 @@ class CsvReader(TableReader):
         fmt: str,
         float_columns: Iterable[str] | None,
         text_passthrough: bool,
+        options: DialectOptions | None = None,
     ) -> None:
         self.label = label(path)
         self.format = fmt
         self._path = path
         self._quotes: QuoteScanner | None = None
-        # Quoted values may span lines (as RFC 4180 allows); measured at no cost in speed.
-        self._parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
-        self._stream, self._rereadable = open_input(path)
+        stream, self._rereadable = open_input(path)
+        self._stream: Any = stream
+        self._raw = stream  # what close() closes: the decoding streams put before it hold no resources
         if self._rereadable:
             self.total_bytes = os.fstat(self._stream.fileno()).st_size
         try:
+            self.dialect = self._open_dialect(options or DialectOptions(), delimiter)
+            if self.dialect.compression:
+                self.total_bytes = None  # progress counts decompressed bytes: the total is unknown
+            self._parse = self.dialect.parse_options()
             self._head = self._read_head()
             schema = self._sniff_schema()
         except BaseException:
@@ -176,9 +176,51 @@ class CsvReader(TableReader):
         self._types = types
         self.empty_names = [f.name for f in schema if pa.types.is_null(f.type)]
         self.numeric_names = [n for n in self.names if n in wanted or is_numeric_type(schema.field(n).type)]
+        # the type each column had in the head (int64, double, ...), for the scaler file
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
+        self.notes: list[str] = []
+        if self.dialect.header and self.dialect.names is None and _header_looks_like_data(schema, self.dialect):
+            shown = ", ".join(self.names[:3]) + (", ..." if len(self.names) > 3 else "")
+            self.notes.append(
+                f"the header of {self.label} ({shown}) looks like a row of data; "
+                "if the file has no header, give --no-header"
+            )
+
+    def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
+        """Put decompression and transcoding in front of the input, as its first bytes ask,
+        then sniff the dialect from its head. `self._stream` becomes the UTF-8 text."""
+        magic = read_exactly(self._stream, MAGIC_BYTES)
+        codec = compression_of(magic)
+        named = compression_suffix(self._path)[1]
+        if named and codec != named:
+            raise DataError(f"{self.label} is not {named}-compressed (its first bytes are not {named}'s)")
+        stream: Any = _Replay(magic, self._stream)
+        if codec:
+            stream = decompressed(stream, codec, self.label)
+        start = read_exactly(stream, 4)
+        stream = _Replay(start, stream)
+        encoding = options.encoding or sniff_bom(start) or "utf-8"
+        if encoding != "utf-8":
+            stream = Transcoder(stream, encoding, self.label)
+        if options.comment:
+            stream = CommentFilter(stream, options.comment)
+        head = read_exactly(stream, SNIFF_BYTES)
+        # the rows the dialect is read from; all of the head only when rows are skipped first
+        sample = head if options.skip_rows else head[: 4 * SNIFF_CHARS]
+        dialect = sniff_dialect(
+            sample.decode("utf-8", errors="replace"),
+            options,
+            default_delimiter=default_delimiter,
+            compression=codec,
+            encoding=encoding,
+            source=self.label,
+        )
+        stream = _Replay(head, stream)
+        self._stream = SpaceCollapser(stream) if dialect.spaces else stream
+        return dialect
 
     def _read_head(self) -> bytes:
-        head = self._stream.read(SNIFF_BYTES)
+        head = read_exactly(self._stream, SNIFF_BYTES)
         if not head:
             raise DataError(f"{self.label} is empty")
         self._whole = len(head) < SNIFF_BYTES  # short reads happen only at the end of input
@@ -188,7 +230,7 @@ class CsvReader(TableReader):
         """Grow the head by SNIFF_BYTES; False when there is no more to read or allowed."""
         if self._whole or len(self._head) >= MAX_SNIFF_BYTES:
             return False
-        more = self._stream.read(SNIFF_BYTES)
+        more = read_exactly(self._stream, SNIFF_BYTES)
         self._whole = len(more) < SNIFF_BYTES
         self._head += more
         return True
@@ -229,18 +271,20 @@ class CsvReader(TableReader):
             try:
                 reader = pacsv.open_csv(
                     io.BytesIO(head[:cut]),
-                    read_options=pacsv.ReadOptions(block_size=max(cut, 1)),
+                    read_options=self.dialect.read_options(max(cut, 1)),
                     parse_options=self._parse,
+                    convert_options=self.dialect.convert_options(),
                 )
                 schema = reader.schema
                 schema.names  # noqa: B018 - decodes the header: fails here on bytes that are not UTF-8
                 rows = sum(batch.num_rows for batch in reader)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                first_error = first_error or csv_error(self.label, exc, None)
+                first_error = first_error or self._with_hint(csv_error(self.label, exc, None))
                 continue
             except UnicodeDecodeError:
                 raise DataError(
-                    f"{self.label}: the header is not valid UTF-8 text; convert the file to UTF-8"
+                    f"{self.label}: the header is not valid UTF-8 text; give its encoding (--encoding latin-1, "
+                    "cp1252, ...) or convert the file to UTF-8"
                 ) from None
             if rows:
                 return schema, None
@@ -248,18 +292,29 @@ class CsvReader(TableReader):
                 raise DataError(f"{self.label} has no data rows, only a header")
         return None, first_error
 
-    def _source(self) -> pa.NativeFile | _Replay:
-        """What pyarrow parses. A file is reopened natively from its start: pyarrow reads
-        ahead on its own IO threads, and a Python file object there makes them take the GIL
-        for every block and free Python buffers at any moment, even while the interpreter
-        exits (a SIGABRT in std::terminate). stdin, a pipe or `<(...)` cannot be reopened (a
-        FIFO reopened waits forever for a new writer), so its sniffed head is replayed
-        before the rest."""
-        if not self._rereadable:
+    def _source(self) -> Any:
+        """What pyarrow parses. A plain or gzip/bz2/zstd file is reopened natively from its
+        start: pyarrow reads ahead on its own IO threads, and a Python file object there
+        makes them take the GIL for every block and free Python buffers at any moment, even
+        while the interpreter exits (a SIGABRT in std::terminate). stdin, a pipe or `<(...)`
+        cannot be reopened (a FIFO reopened waits forever for a new writer), and text that
+        Python transcodes or filters is Python's anyway, so there the sniffed head is
+        replayed before the rest, shown to the quote scanner on the way."""
+        if self._through_python:
             self._quotes = QuoteScanner(self._parse.delimiter, self._parse.quote_char or '"')
-            return _Replay(self._head, self._stream, self._quotes)
-        self._stream.close()
-        return pa.OSFile(os.fsencode(self._path), "r")  # bytes: a name need not be UTF-8
+            # buffered, so that each read pyarrow asks for is whole: short blocks would cut
+            # quoted rows across more than two blocks, which its parser refuses
+            return io.BufferedReader(_Replay(self._head, self._stream, self._quotes), CSV_BLOCK_BYTES)
+        self._raw.close()
+        source = pa.OSFile(os.fsencode(self._path), "r")  # bytes: a name need not be UTF-8
+        if self.dialect.compression:
+            return decompressed(source, self.dialect.compression, self.label)
+        return source
+
+    @property
+    def _through_python(self) -> bool:
+        """Whether the input reaches pyarrow through Python (so it cannot be read again)."""
+        return not self._rereadable or self.dialect.needs_filter
 
     def batches(self, columns: Iterable[str] | None = None) -> Iterator[TableBatch]:
         types, include = self._types, None
@@ -274,9 +329,9 @@ class CsvReader(TableReader):
                 source = self._source()
                 reader = pacsv.open_csv(
                     source,
-                    read_options=pacsv.ReadOptions(block_size=block_size),
+                    read_options=self.dialect.read_options(block_size),
                     parse_options=self._parse,
-                    convert_options=pacsv.ConvertOptions(column_types=types, include_columns=include),
+                    convert_options=self.dialect.convert_options(column_types=types, include_columns=include),
                 )
                 skip = rows_done  # rows already handed out before starting over
                 while True:
@@ -307,13 +362,33 @@ class CsvReader(TableReader):
                     yield TableBatch(rb, self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             # a row cut short by a quote that swallowed the rest: name the quote, not the row
-            raise (self._unclosed_quote() or csv_error(self.label, exc, self.names)) from None
+            raise (self._unclosed_quote() or self._with_hint(csv_error(self.label, exc, self.names))) from None
         except UnicodeDecodeError:
-            raise DataError(f"{self.label} is not valid UTF-8 text; convert it to UTF-8 first") from None
-        except OSError as exc:  # the input failed (a hung-up terminal, a disk): not the output's fault
+            raise DataError(
+                f"{self.label} is not valid UTF-8 text; give its encoding with --encoding or convert it to UTF-8"
+            ) from None
+        except OSError as exc:
+            if self.dialect.compression:
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                raise DataError(
+                    f"{self.label} is not a readable {self.dialect.compression} stream ({reason})"
+                ) from None
+            # the input failed (a hung-up terminal, a disk): not the output's fault
             raise read_error(self.label, exc) from None
         finally:
             self.close()
+
+    def _with_hint(self, error: DataError) -> DataError:
+        """A parse error, with the sniffed dialect said where it may be the cause."""
+        message = str(error)
+        if "UTF-8" in message:
+            return DataError(message.replace("convert the file to UTF-8 first", "give its encoding with --encoding"))
+        described = self.dialect.describe()
+        if described and "fields where" in message:
+            return DataError(f"{message} (read as {described}; give --delimiter if that is wrong)")
+        if described and "non-numeric" in message:
+            return DataError(f"{message} (read as {described}; give --delimiter or --decimal if that is wrong)")
+        return error
 
     def _unclosed_quote(self, whole: bytes | None = None) -> DataError | None:
         """A quote that opens a value and is never closed, which pyarrow reads as one value
@@ -326,8 +401,10 @@ class CsvReader(TableReader):
             scanner = QuoteScanner(self._parse.delimiter, self._parse.quote_char)
             scanner.feed(whole)
             found = scanner.finish()
-        elif not self._rereadable:  # stdin, a pipe: scanned as it streamed through
+        elif self._through_python:  # stdin, a pipe, transcoded text: scanned as it streamed through
             found = self._quotes.finish() if self._quotes is not None else None
+        elif self.dialect.compression:  # not seen decompressed here: the parser's error stands
+            found = None
         else:
             found = scan_file(self._path, self._parse.delimiter, self._parse.quote_char)
         if found is None:
@@ -342,7 +419,7 @@ class CsvReader(TableReader):
         """The block size to start over with after a row longer than `block_size` bytes; an
         error naming where the row is if the input cannot be read again or the row is huge."""
         where = f"a row after data row {rows_done:,}" if rows_done else "a row"
-        if not self._rereadable:
+        if self._through_python:
             raise DataError(
                 f"{self.label}: {where} is longer than {block_size >> 20} MiB, the most normcli reads "
                 "of a stream at once; save the input to a file and give its path"
@@ -354,10 +431,6 @@ class CsvReader(TableReader):
             )
         return min(block_size * 8, MAX_CSV_BLOCK_BYTES)
 
-    def close(self) -> None:
-        if self._path != STDIO:
-            self._stream.close()
-
     @property
     def column_types(self) -> dict[str, pa.DataType]:
         """The type each column will be read as."""
@@ -367,6 +440,26 @@ class CsvReader(TableReader):
         """Read these columns as their original text (the caller types them: io.unscaled)."""
         for name in names:
             self._types[name] = pa.string()
+
+    def close(self) -> None:
+        if self._path != STDIO:
+            self._raw.close()
+
+
+def _header_looks_like_data(schema: pa.Schema, dialect: Dialect) -> bool:
+    """Whether every header name is a number of its column's kind (an integer over integers,
+    a number over floats), as csv.Sniffer.has_header judges: then it is likely a data row."""
+    for f in schema:
+        text = f.name.strip().replace(dialect.decimal, ".") if dialect.decimal != "." else f.name.strip()
+        try:
+            float(text)
+        except ValueError:
+            return False
+        if pa.types.is_integer(f.type) and not re.fullmatch(r"[+-]?\d+", text):
+            return False
+        if not (pa.types.is_integer(f.type) or pa.types.is_floating(f.type)):
+            return False
+    return len(schema) > 0
 
 
 def _straddles(exc: Exception) -> bool:
@@ -392,13 +485,14 @@ class _Replay(io.RawIOBase):
 
     def __init__(self, head: bytes, rest: BinaryIO, quotes: QuoteScanner | None = None) -> None:
         self._head = memoryview(head)
-        self._rest = rest
+        # sys.stdin.buffer is a BufferedReader; typing's BinaryIO does not declare readinto
+        self._rest = cast(io.BufferedIOBase, rest)
         self._quotes = quotes
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buf) -> int:  # type: ignore[override]
+    def readinto(self, buf: Any) -> int:
         if self._head.nbytes:
             n = min(len(buf), self._head.nbytes)
             buf[:n] = self._head[:n]
@@ -438,13 +532,12 @@ def csv_error(source: str, exc: Exception, names: list[str] | None) -> DataError
         )
     if "UTF8" in msg or "UTF-8" in msg:
         m = _CSV_COLUMN.search(msg)
-        idx = int(m.group(1)) if m else None
-        where = f": column {names[idx]!r}" if m and names and idx < len(names) else ""
+        idx = int(m.group(1)) if m else len(names or ())
+        where = f": column {names[idx]!r}" if names and idx < len(names) else ""
         return DataError(f"{source} is not valid UTF-8 text{where}; convert it to UTF-8 first")
     if "Empty CSV file" in msg:
         return DataError(f"{source} is empty")
-    first = msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
-    return DataError(f"{source}: cannot read as CSV: {first}")
+    return DataError(f"{source}: cannot read as CSV: {first_line(exc)}")
 
 
 class ParquetReader(TableReader):
@@ -474,6 +567,7 @@ class ParquetReader(TableReader):
         self.names = schema.names
         _check_names(self.names, self.label)
         self.numeric_names = [f.name for f in schema if is_numeric_type(f.type)]
+        self.input_types = {f.name: dtype_name(f.type) for f in schema}
 
     def _open(self, path: str) -> tuple[str | BinaryIO | pa.NativeFile, int]:
         """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
@@ -601,5 +695,4 @@ def _leaf_count(t: pa.DataType) -> int:
 
 
 def parquet_error(source: str, exc: Exception) -> DataError:
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return DataError(f"{source} is not a readable Parquet file ({msg})")
+    return DataError(f"{source} is not a readable Parquet file ({first_line(exc)})")

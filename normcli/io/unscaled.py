@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -28,7 +29,10 @@ import pyarrow.csv as pacsv
 
 from normcli.errors import DataError
 from normcli.io.batch import TableBatch
-from normcli.io.readers import CsvReader, Reader
+from normcli.io.reader_base import Reader
+
+if TYPE_CHECKING:  # readers.open_reader imports this module: no import back at run time
+    from normcli.io.readers import CsvReader
 
 __all__ = ["ExactUnscaled", "numeric_looking_text"]
 
@@ -65,8 +69,11 @@ class ExactUnscaled(Reader):
         self.layout = inner.layout
         self.total_bytes = inner.total_bytes
         self.empty_names = inner.empty_names
+        self.input_types = inner.input_types
+        self.notes = inner.notes
+        self.dialect = inner.dialect
 
-    @property  # type: ignore[override]
+    @property
     def bytes_read(self) -> int:
         return self._inner.bytes_read
 

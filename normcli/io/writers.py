@@ -10,9 +10,10 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -20,13 +21,22 @@ from normcli.errors import DataError
 from normcli.io.arrays import append_block, write_npy_header, write_slab
 from normcli.io.atomic import atomic_path, is_special, open_output, std_stream
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.formats import STDIO
+from normcli.io.formats import STDIO, compression_suffix
+from normcli.io.streams import open_compressed_sink
+
+if TYPE_CHECKING:
+    import polars
 
 __all__ = ["Writer", "open_npy_stream", "open_writer"]
 
 
 class Writer:
-    """Takes batches in order; `close` finishes the output (footer, header, flush)."""
+    """Takes batches in order; `close` finishes the output (footer, header, flush), `abort`
+    gives it up: it releases the file without finishing it, since a failed command's output
+    is deleted (a file) or must not look complete (a pipe).
+    `fixed_types`: every batch must have the first batch's types (not so for text)."""
+
+    fixed_types = True
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         raise NotImplementedError
@@ -34,15 +44,18 @@ class Writer:
     def close(self) -> None:
         pass
 
+    def abort(self) -> None:
+        pass
+
 
 class CsvWriter(Writer):
-    """CSV/TSV through polars' writer, which formats floats about 2.5x faster than
-    pyarrow's (benchmarks/run.py) and quotes only the fields that need it; the Arrow
-    batches become a polars frame without copying."""
+    """CSV/TSV through polars' writer, which formats floats faster than pyarrow's
+    (benchmarks/run.py) and quotes only the fields that need it; the Arrow batches
+    become a polars frame without copying."""
 
-    # polars formats a frame on all cores; small frames waste that (118 batches of 2 MB
-    # wrote in 1.8 s, the same rows in groups of 16 MB in 1.3 s)
+    # polars formats a frame on all cores; small frames waste that, so batches are grouped
     GROUP_BYTES = 16 << 20
+    fixed_types = False
 
     def __init__(self, sink: BinaryIO | str, delimiter: str) -> None:
         import polars
@@ -56,6 +69,10 @@ class CsvWriter(Writer):
         self._pending_bytes = 0
 
     def write(self, batch: TableBatch | ArrayBatch) -> None:
+        frame = getattr(batch, "frame", None)  # a polars frame (io/fastcsv.py): written as it is
+        if frame is not None:
+            self._write_frame(frame)
+            return
         rb = batch.to_record_batch()
         if self._header and not self._pending:
             _check_writable_as_text(rb.schema)
@@ -83,7 +100,26 @@ class CsvWriter(Writer):
             # empty strings): it becomes a null, which the writer prints as nothing.
             null = ""
             table = _empty_text_as_null(table)
-        frame = self._polars.from_arrow(table.rename_columns([str(i) for i in range(table.num_columns)]))
+        # from_arrow gives a DataFrame for a Table (a Series only for an Array)
+        renamed = table.rename_columns([str(i) for i in range(table.num_columns)])
+        self._write_csv(cast("polars.DataFrame", self._polars.from_arrow(renamed)), null)
+
+    def _write_frame(self, frame: polars.DataFrame) -> None:
+        """A frame from the fast CSV reader: the same header, empty-text and null rules as
+        Arrow batches get above, so both paths write the same bytes."""
+        if self._header:
+            self._sink.write(header_line(list(frame.columns), self._delimiter))
+            self._sink.flush()
+            self._header = False
+        pl = self._polars
+        null = '""' if frame.width == 1 else ""
+        if frame.width > 1:
+            text = [n for n, t in frame.schema.items() if t == pl.String]
+            if text:
+                frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
+        self._write_csv(frame, null)
+
+    def _write_csv(self, frame: polars.DataFrame, null: str) -> None:
         try:
             frame.write_csv(self._sink, include_header=False, separator=self._delimiter, null_value=null)
         except self._polars.exceptions.ComputeError as exc:  # a type CSV has no text for
@@ -96,6 +132,11 @@ class CsvWriter(Writer):
             self._sink.close()
         else:
             self._sink.flush()
+
+    def abort(self) -> None:
+        self._pending, self._pending_bytes = [], 0  # never formatted
+        if self._own:
+            self._sink.close()
 
 
 def header_line(names: list[str], delimiter: str) -> bytes:
@@ -173,16 +214,18 @@ def _without_empty(arr: pa.Array) -> pa.Array:
 class ParquetWriter(Writer):
     """Parquet in row groups of a bounded size: batches are gathered (not copied) until they
     hold GROUP_BYTES or GROUP_ROWS rows, then written as one row group, so the row groups do
-    not shrink with the reader's batches, nor grow with the input's row groups."""
+    not shrink with the reader's batches, nor grow with the input's row groups. The footer
+    is written by `close` only.
+
+    pyarrow's writer writes the footer whenever it is dropped, closed or not, so the sink it
+    is given is one we can shut first: a native file of ours, or a gate in front of a stream."""
 
     GROUP_BYTES = 16 << 20
     GROUP_ROWS = 128 * 1024
 
     def __init__(self, sink: BinaryIO | str) -> None:
-        self._sink: BinaryIO | str | pa.NativeFile = sink
-        self._own: pa.NativeFile | None = None
-        if isinstance(sink, str) and not _utf8_name(sink):  # pyarrow encodes names as UTF-8
-            self._sink = self._own = pa.OSFile(os.fsencode(sink), "w")
+        # a path is opened by its bytes: pyarrow would encode a name as UTF-8, which not every name is
+        self._sink: pa.NativeFile | _Gate = pa.OSFile(os.fsencode(sink), "w") if isinstance(sink, str) else _Gate(sink)
         self._writer: pq.ParquetWriter | None = None
         self._pending: list[pa.RecordBatch] = []
         self._pending_bytes = 0
@@ -191,8 +234,8 @@ class ParquetWriter(Writer):
     def write(self, batch: TableBatch | ArrayBatch) -> None:
         rb = batch.to_record_batch()
         if self._writer is None:
-            # Dictionary-encoding float columns costs twice the write time for little gain
-            # on measured data; keep it for the other columns (text, mostly).
+            # Dictionary-encoding float columns costs write time for little gain on
+            # measured data; keep it for the other columns (text, mostly).
             dictionary = [f.name for f in rb.schema if not pa.types.is_floating(f.type)]
             self._writer = pq.ParquetWriter(self._sink, rb.schema, use_dictionary=dictionary)
         self._pending.append(rb)
@@ -214,16 +257,35 @@ class ParquetWriter(Writer):
                 self._flush()
                 self._writer.close()
         finally:
-            if self._own is not None:
-                self._own.close()
+            self._sink.close()
+
+    def abort(self) -> None:
+        self._sink.close()  # first: the footer pyarrow writes when its writer is dropped goes nowhere
+        if self._writer is not None:
+            self._writer.is_open = False  # and its close() is not called again on garbage collection
 
 
-def _utf8_name(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+class _Gate:
+    """A stream we do not own (stdout) as pyarrow's sink, with a `close` that only shuts
+    the gate: writes after it fail inside pyarrow, and the stream stays open."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        if self.closed:
+            raise ValueError("the output was abandoned")
+        return self._stream.write(data)
+
+    def flush(self) -> None:
+        if not self.closed:
+            self._stream.flush()
+
+    def close(self) -> None:
+        if not self.closed:
+            self._stream.flush()
+            self.closed = True
 
 
 class NpyWriter(Writer):
@@ -236,7 +298,7 @@ class NpyWriter(Writer):
     a table, rows are appended and the final row count is written into the header at the
     end (NumPy pads its header so that the shape can grow in place)."""
 
-    def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: np.dtype) -> None:
+    def __init__(self, path: str, shape: tuple[int, ...] | None, dtype: npt.DTypeLike) -> None:
         self._path = path
         self._dtype = np.dtype(dtype)
         self._shape = shape
@@ -265,6 +327,9 @@ class NpyWriter(Writer):
         append_block(self._fh, matrix, self._dtype)
         self._rows += matrix.shape[0]
 
+    def abort(self) -> None:
+        self._fh.close()  # the file is about to be deleted
+
     def close(self) -> None:
         if self._shape is None:
             self._fh.seek(0)
@@ -276,31 +341,42 @@ class NpyWriter(Writer):
 
 @contextlib.contextmanager
 def open_writer(
-    output: str, fmt: str, *, shape: tuple[int, ...] | None = None, dtype: np.dtype = np.float64
+    output: str, fmt: str, *, shape: tuple[int, ...] | None = None, dtype: npt.DTypeLike = np.float64
 ) -> Iterator[Writer]:
     """A writer for `output` ('-' is stdout). The file appears only when the block exits
     without an exception. `shape` is the full output shape for .npy from an array input."""
     if fmt == "npy":
-        with _npy_target(output) as path:
-            writer = NpyWriter(path, shape, dtype)
-            try:
-                yield writer
-            finally:
-                writer.close()
+        with _npy_target(output) as path, _finished(NpyWriter(path, shape, dtype)) as writer:
+            yield writer
         return
     if output == STDIO:
         stdout = std_stream("stdout")
-        writer = _table_writer(stdout, fmt)
-        yield writer
-        writer.close()
+        with _finished(_table_writer(stdout, fmt)) as writer:
+            yield writer
         stdout.flush()
         return
+    codec = compression_suffix(output)[1]
     with atomic_path(output) as tmp:
-        writer = _table_writer(tmp, fmt)
+        # -o data.csv.gz: compressed as it is written
+        sink = open_compressed_sink(tmp, codec) if codec else tmp
         try:
-            yield writer
+            with _finished(_table_writer(sink, fmt)) as writer:
+                yield writer
         finally:
-            writer.close()
+            if not isinstance(sink, str):
+                sink.close()
+
+
+@contextlib.contextmanager
+def _finished(writer: Writer) -> Iterator[Writer]:
+    """`writer`, closed (finished) when the block succeeds, aborted when it fails: no CSV
+    is formatted and no Parquet footer written into an output that is about to go."""
+    try:
+        yield writer
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
 
 
 def _table_writer(sink: BinaryIO | str, fmt: str) -> Writer:

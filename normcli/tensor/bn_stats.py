@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
 from normcli.tensor.layout import as_float, as_int, fmt, output_dtype, resolve_channel_axis
 from normcli.tensor.norm import Moments, channel_moments
 
@@ -74,15 +74,17 @@ class PopulationStats:
         convention: str = "torch",
     ) -> None:
         if convention not in ("torch", "keras"):
-            raise UsageError(f"--convention {convention!r} is not one of torch, keras")
+            raise UsageError.about("{convention} {given!r} is not one of torch, keras", given=convention)
         if batch_size is not None:
-            batch_size = as_int("--batch-size", batch_size)
+            batch_size = as_int("batch_size", batch_size)
             if batch_size < 1:
-                raise UsageError(f"--batch-size {batch_size} must be >= 1")
+                raise OptionError("batch_size", batch_size, ">= 1", "{parameter} {value} must be {requirement}")
         if momentum is not None:
-            momentum = as_float("--momentum", momentum)
+            momentum = as_float("momentum", momentum)
             if not 0 <= momentum <= 1:
-                raise UsageError(f"--momentum {fmt(momentum)} must be between 0 and 1")
+                raise OptionError(
+                    "momentum", fmt(momentum), "between 0 and 1", "{parameter} {value} must be {requirement}"
+                )
         self.channel_axis = channel_axis
         self.batch_size = batch_size
         self.momentum = momentum
@@ -123,13 +125,16 @@ class PopulationStats:
         index = len(self._sizes) + 1
         if values < 2:
             hint = (
-                "use a larger --batch-size"
+                "use a larger {batch_size}"
                 if self.batch_size is not None
-                else "give --batch-size m to split the arrays into mini-batches of m samples"
+                else "give {batch_size} m to split the arrays into mini-batches of m samples"
             )
-            raise DataError(
-                f"mini-batch {index}{' of ' + self._source if self._source else ''} has {values} value per channel, "
-                f"so its unbiased variance (m/(m-1)) is undefined; {hint}"
+            raise DataError.about(
+                "mini-batch {index}{where} has {values} value per channel, "
+                "so its unbiased variance (m/(m-1)) is undefined; " + hint,
+                index=index,
+                where=" of " + self._source if self._source else "",
+                values=values,
             )
         mean, biased = m.mean, m.var
         unbiased = biased * (values / (values - 1))

@@ -1,18 +1,20 @@
-"""What every activation-tensor operation shares: option checks, the channel axis from
-`layout`/`channel_axis`, the dtype a result is computed and written in, and float16 overflow.
+"""What every activation-tensor operation shares: option checks (in the words of their
+messages; the checks themselves are validate's), the channel axis from `layout`/`channel_axis`,
+the dtype a result is computed and written in, and float16 overflow.
 
+The core names parameters (`channel_axis`); only the command line knows flags.
 Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 """
 
 from __future__ import annotations
 
-import math
-import operator
 from typing import Any
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
+from normcli.validate import as_finite_float
+from normcli.validate import as_int as whole_number
 
 __all__ = [
     "LAYOUTS",
@@ -28,30 +30,22 @@ __all__ = [
 LAYOUTS = ("NHWC", "NCHW")
 
 
-def as_int(option: str, value: Any) -> int:
-    """`value` as an int, or a UsageError naming the option (bools and fractions refused)."""
-    if isinstance(value, (bool, np.bool_)):
-        raise UsageError(f"{option} {value!r} must be a whole number")
+def as_int(parameter: str, value: Any) -> int:
+    """`value` as an int (see `validate.as_int`), in the activation messages' words: value first."""
     try:
-        return operator.index(value)
-    except TypeError:
-        pass
-    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value == int(value):
-        return int(value)
-    raise UsageError(f"{option} {value!r} must be a whole number")
+        return whole_number(parameter, value)
+    except OptionError:
+        raise OptionError(parameter, value, "a whole number", "{parameter} {value!r} must be a whole number") from None
 
 
-def as_float(option: str, value: Any) -> float:
-    """`value` as a finite float, or a UsageError naming the option."""
-    if isinstance(value, (bool, np.bool_)):
-        raise UsageError(f"{option} {value!r} must be a finite number")
+def as_float(parameter: str, value: Any) -> float:
+    """`value` as a finite float (see `validate.as_finite_float`), value first."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"{option} {value!r} must be a finite number") from None
-    if not math.isfinite(number):
-        raise UsageError(f"{option} {value!r} must be a finite number")
-    return number
+        return as_finite_float(parameter, value)
+    except OptionError:
+        raise OptionError(
+            parameter, value, "a finite number", "{parameter} {value!r} must be a finite number"
+        ) from None
 
 
 def fmt(value: float) -> str:
@@ -60,30 +54,41 @@ def fmt(value: float) -> str:
 
 
 def resolve_channel_axis(ndim: int, layout: str | None, channel_axis: Any, default: int) -> tuple[int, str | None]:
-    """The non-negative channel axis of an `ndim`-D array, and the option that chose it
-    (None when `default` did). `layout` NHWC means the last axis, NCHW axis 1; giving both
-    options is fine only when they agree."""
+    """The non-negative channel axis of an `ndim`-D array, and the parameter that chose it as
+    a note template (`"{channel_axis} 3"`; None when `default` did). `layout` NHWC means the
+    last axis, NCHW axis 1; giving both parameters is fine only when they agree."""
     layout_axis = None
     if layout is not None:
         name = str(layout).upper()
         if name not in LAYOUTS:
-            raise UsageError(f"--layout {layout!r} is not one of NHWC, NCHW")
+            raise UsageError.about("{layout} {value!r} is not one of NHWC, NCHW", value=layout)
         layout_axis = ndim - 1 if name == "NHWC" else 1
     axis = None
     if channel_axis is not None:
-        given = as_int("--channel-axis", channel_axis)
+        given = as_int("channel_axis", channel_axis)
         if not -ndim <= given < ndim:
-            raise UsageError(f"--channel-axis {given} is out of range for a {ndim}-D array (use {-ndim}..{ndim - 1})")
+            raise UsageError.about(
+                "{channel_axis} {given} is out of range for a {ndim}-D array (use {lowest}..{highest})",
+                given=given,
+                ndim=ndim,
+                lowest=-ndim,
+                highest=ndim - 1,
+            )
         axis = given % ndim
     if layout_axis is not None and axis is not None and layout_axis != axis:
-        raise UsageError(
-            f"--layout {str(layout).upper()} puts channels on axis {layout_axis} of a "
-            f"{ndim}-D array but --channel-axis {channel_axis} is axis {axis}; pass only one"
+        raise UsageError.about(
+            "{layout} {name} puts channels on axis {layout_axis} of a "
+            "{ndim}-D array but {channel_axis} {given} is axis {axis}; pass only one",
+            name=str(layout).upper(),
+            layout_axis=layout_axis,
+            ndim=ndim,
+            given=channel_axis,
+            axis=axis,
         )
     if axis is not None:
-        return axis, f"--channel-axis {channel_axis}"
+        return axis, "{channel_axis} " + str(given)
     if layout_axis is not None:
-        return layout_axis, f"--layout {str(layout).upper()}"
+        return layout_axis, "{layout} " + str(layout).upper()
     return default, None
 
 

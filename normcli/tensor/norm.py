@@ -28,12 +28,13 @@ Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from normcli.errors import DataError, UsageError
+from normcli.errors import DataError, OptionError, UsageError
 from normcli.tensor.layout import as_float, as_int, compute_dtype, fmt, output_dtype, resolve_channel_axis
 from normcli.tensor.norm_kernel import (
     Moments,
@@ -167,81 +168,105 @@ def resolve_norm_spec(
     `layout` or `channel_axis` moves them. Layer and rms normalize the last
     `normalized_dims` axes (keras default 1, its axis=-1; torch has no default). With
     `shape`, groups and normalized_dims are checked against the array. Raises UsageError
-    naming the option and the fix.
+    naming the parameter and the fix.
     """
     knd = str(kind).lower()
     if knd not in KINDS:
-        raise UsageError(f"--kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise UsageError.about("{kind} {given!r} is not one of {known}", given=kind, known=", ".join(KINDS))
     conv = str(convention).lower()
     if conv not in CONVENTIONS:
-        raise UsageError(f"--convention {convention!r} is not one of {', '.join(CONVENTIONS)}")
+        raise UsageError.about(
+            "{convention} {given!r} is not one of {known}", given=convention, known=", ".join(CONVENTIONS)
+        )
     eps_v = None
     if eps is not None:
-        eps_v = as_float("--eps", eps)
+        eps_v = as_float("eps", eps)
         if eps_v < 0:
-            raise UsageError(f"--eps {fmt(eps_v)} must be >= 0 (it is added to the variance)")
+            raise OptionError(
+                "eps", fmt(eps_v), ">= 0", "{parameter} {value} must be {requirement} (it is added to the variance)"
+            )
     elif _EPS[conv][knd] is not None:
         eps_v = _EPS[conv][knd]
     notes: list[str] = []
     if knd in ("layer", "rms"):
         if layout is not None or channel_axis is not None:
-            raise UsageError(
-                f"--kind {knd} normalizes the last D axes of each sample (--normalized-dims D), "
-                f"whatever the layout; drop --layout/--channel-axis"
+            raise UsageError.about(
+                "{kind} {knd} normalizes the last D axes of each sample ({normalized_dims} D), "
+                "whatever the layout; drop {layout}/{channel_axis}",
+                knd=knd,
             )
         if groups is not None:
-            raise UsageError(f"--groups is for --kind group, not {knd}")
+            raise UsageError.about("{groups} is for {kind} group, not {knd}", knd=knd)
         if normalized_dims is None:
             if conv == "torch":
-                raise UsageError(
-                    f"--kind {knd} needs --normalized-dims D (torch's normalized_shape is the last D axes); "
-                    f"e.g. --normalized-dims 1 for the last axis"
+                raise UsageError.about(
+                    "{kind} {knd} needs {normalized_dims} D (torch's normalized_shape is the last D axes); "
+                    "e.g. {normalized_dims} 1 for the last axis",
+                    knd=knd,
                 )
             normalized_dims = 1
-        dims = as_int("--normalized-dims", normalized_dims)
+        dims = as_int("normalized_dims", normalized_dims)
         if dims < 1:
-            raise UsageError(f"--normalized-dims {dims} must be >= 1")
+            raise OptionError("normalized_dims", dims, ">= 1", "{parameter} {value} must be {requirement}")
         if dims > ndim:
-            raise UsageError(f"--normalized-dims {dims} is larger than the rank of the {ndim}-D array; use 1..{ndim}")
+            raise UsageError.about(
+                "{normalized_dims} {dims} is larger than the rank of the {ndim}-D array; use 1..{ndim}",
+                dims=dims,
+                ndim=ndim,
+            )
         if conv == "keras" and dims > 1:
             notes.append(f"keras: LayerNormalization(axis={list(range(-dims, 0))})")
         return NormSpec(knd, conv, ndim, None, dims, None, eps_v, tuple(notes))
     if normalized_dims is not None:
-        raise UsageError(f"--normalized-dims is for --kind layer and rms, not {knd}")
+        raise UsageError.about("{normalized_dims} is for {kind} layer and rms, not {knd}", knd=knd)
     if ndim < 2:
         raise DataError(f"{knd} norm needs an array with a batch axis and a channel axis; got a {ndim}-D array")
     axis, _ = resolve_channel_axis(ndim, layout, channel_axis, 1 if conv == "torch" else ndim - 1)
     if knd in ("instance", "group") and axis == 0:
-        raise UsageError(
-            f"{knd} norm normalizes each sample on its own, so axis 0 is the samples; "
-            f"pass --channel-axis 1 or later (or --layout NCHW/NHWC)"
+        raise UsageError.about(
+            "{knd} norm normalizes each sample on its own, so axis 0 is the samples; "
+            "pass {channel_axis} 1 or later (or {layout} NCHW/NHWC)",
+            knd=knd,
         )
     if knd == "instance" and ndim < 3:
-        raise DataError(
-            f"instance norm reduces over the spatial axes, and a {ndim}-D (N, C) array has none "
-            f"(one value per channel); use --kind batch or layer"
+        raise DataError.about(
+            "instance norm reduces over the spatial axes, and a {ndim}-D (N, C) array has none "
+            "(one value per channel); use {kind} batch or layer",
+            ndim=ndim,
         )
     group_count = None
     if knd == "group":
         if groups is None:
-            raise UsageError("--kind group needs --groups G (the channels are split into G groups)")
-        group_count = as_int("--groups", groups)
+            raise UsageError.about("{kind} group needs {groups} G (the channels are split into G groups)")
+        group_count = as_int("groups", groups)
         if group_count < 1:
-            raise UsageError(f"--groups {group_count} must be >= 1")
+            raise OptionError("groups", group_count, ">= 1", "{parameter} {value} must be {requirement}")
         if shape is not None and shape[axis] % group_count:
             channels = shape[axis]
             divisors = [g for g in range(1, channels + 1) if channels % g == 0]
-            raise UsageError(
-                f"--groups {group_count} does not divide the {channels} channels (axis {axis}); "
-                f"use one of {', '.join(map(str, divisors[:12]))}"
+            raise UsageError.about(
+                "{groups} {count} does not divide the {channels} channels (axis {axis}); use one of {divisors}",
+                count=group_count,
+                channels=channels,
+                axis=axis,
+                divisors=", ".join(map(str, divisors[:12])),
             )
     elif groups is not None:
-        raise UsageError(f"--groups is for --kind group, not {knd}")
+        raise UsageError.about("{groups} is for {kind} group, not {knd}", knd=knd)
     return NormSpec(knd, conv, ndim, axis, None, group_count, eps_v, tuple(notes))
 
 
-def explain(spec: NormSpec, shape: tuple[int, ...], dtype: Any, *, affine: str | None, stats: str | None) -> list[str]:
-    """Human lines: which axes are reduced, eps, the formula and the affine parameters."""
+def explain(
+    spec: NormSpec,
+    shape: tuple[int, ...],
+    dtype: Any,
+    *,
+    affine: str | None,
+    stats: str | None,
+    names: Mapping[str, str] | None = None,
+) -> list[str]:
+    """Human lines: which axes are reduced, eps, the formula and the affine parameters;
+    parameters are called by `names` (the command line's flags), else by their own names."""
     lines = [f"kind: {spec.kind} ({FRAMEWORK_NAMES[spec.convention, spec.kind]})"]
     others = [a for a in range(spec.ndim)]
     if spec.kind in ("layer", "rms"):
@@ -272,7 +297,7 @@ def explain(spec: NormSpec, shape: tuple[int, ...], dtype: Any, *, affine: str |
             lines.append(f"statistics: {what}, reduced over axes {reduced}{within}")
     eps = spec.eps_for(dtype)
     source = (
-        "--eps"
+        (names or {}).get("eps", "eps")
         if spec.eps is not None and spec.eps != _EPS[spec.convention][spec.kind]
         else f"{spec.convention} default"
     )

@@ -316,9 +316,15 @@ def inverse_std(var: np.ndarray, eps: float, what: str, rms: bool) -> np.ndarray
         bad = int(np.count_nonzero(total <= 0))
         if bad:
             kind = "mean square" if rms else "variance"
-            raise DataError(
-                f"{kind} + eps <= 0 for {bad} of {var.size} {what} (eps={fmt(eps)}: a constant "
-                f"{what.rstrip('s')} has {kind} 0); use --eps > 0"
+            raise DataError.about(
+                "{kind_name} + eps <= 0 for {bad} of {size} {what} (eps={eps_value}: a constant "
+                "{one} has {kind_name} 0); use {eps} > 0",
+                kind_name=kind,
+                bad=bad,
+                size=var.size,
+                what=what,
+                eps_value=fmt(eps),
+                one=what.rstrip("s"),
             )
         return 1.0 / np.sqrt(total)
 
