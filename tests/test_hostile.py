@@ -641,3 +641,24 @@ def test_a_row_longer_than_the_block_is_read_with_a_bigger_block(tmp_path):
     assert r.code == 0, r.err
     kept = [line.split(",")[1] for line in (tmp_path / "out.csv").read_text().splitlines()]
     assert kept == [line.split(",")[1] for line in (tmp_path / "long.csv").read_text().splitlines()]
+
+
+def test_a_full_temporary_folder_for_fit_apply_from_stdin_is_named(tmp_path):
+    """fit --apply keeps stdin in a named temporary file (it is read twice): a folder without
+    room for it is the same one-line error as the other spools, and nothing is left behind."""
+    data = ("x,y\n" + "".join(f"{i},{i % 7}\n" for i in range(100_000))).encode()  # ~900 KB
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    p = subprocess.run(
+        [str(NORMCLI), "fit", "-", "-m", "zscore", "--apply", "-o", "out.csv", "-s", "s.json", "-q"],
+        cwd=tmp_path,
+        input=data,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "TMPDIR": str(scratch)},
+        preexec_fn=limit_file_size,
+    )
+    r = Run(p.returncode, p.stdout, p.stderr.decode())
+    assert_clean_error(r, 1, f"cannot spool <stdin> in the temporary folder {scratch}", "TMPDIR")
+    assert list(scratch.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scratch"]

@@ -54,24 +54,36 @@ def open_input(path: str) -> tuple[BinaryIO, bool]:
 def spool(stream: BinaryIO, source: str) -> BinaryIO:
     """Copy a stream that cannot be reread into an anonymous temporary file (removed by the
     system when closed, or when the process ends in any way), positioned at its start."""
-    folder = tempfile.gettempdir()
     try:
         spooled = tempfile.TemporaryFile(prefix="normcli-spool-")  # noqa: SIM115 - the caller closes it
     except OSError as exc:
-        raise DataError(f"cannot spool {source} in the temporary folder {folder}: {exc.strerror or exc}") from None
+        raise spool_error(source, exc) from None
     try:
-        shutil.copyfileobj(stream, spooled, 1 << 20)
-        spooled.flush()
+        copy_into(stream, spooled, source)
         spooled.seek(0)
-    except OSError as exc:
+    except BaseException:
         spooled.close()
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-            raise DataError(
-                f"cannot spool {source} in the temporary folder {folder}: {exc.strerror}; "
-                "set TMPDIR to a folder with room"
-            ) from None
-        raise DataError(f"cannot read {source}: {exc.strerror or exc}") from None
+        raise
     return spooled
+
+
+def copy_into(stream: BinaryIO, out: BinaryIO, source: str) -> None:
+    """Copy `stream` (the input `source`) into the temporary file `out`, flushed; a full
+    temporary folder or a failed read as one line that says which and the fix."""
+    try:
+        shutil.copyfileobj(stream, out, 1 << 20)
+        out.flush()
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise spool_error(source, exc) from None
+        raise read_error(source, exc) from None
+
+
+def spool_error(source: str, exc: OSError) -> DataError:
+    """The temporary folder could not hold a copy of `source`."""
+    folder = tempfile.gettempdir()
+    fix = "; set TMPDIR to a folder with room" if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else ""
+    return DataError(f"cannot spool {source} in the temporary folder {folder}: {exc.strerror or exc}{fix}")
 
 
 def read_error(source: str, exc: OSError) -> DataError:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterator
 
 from normcli.errors import NormcliError
 from normcli.io.atomic import std_stream
 from normcli.io.formats import STDIO
+from normcli.io.inputs import copy_into, spool_error
 
 __all__ = ["SPOOL_PREFIX", "spooled"]
 
@@ -25,10 +25,13 @@ def spooled(path: str) -> Iterator[str]:
     if path != STDIO:
         yield path
         return
-    fd, spool = tempfile.mkstemp(prefix=SPOOL_PREFIX)
+    try:
+        fd, spool = tempfile.mkstemp(prefix=SPOOL_PREFIX)
+    except OSError as exc:
+        raise spool_error("<stdin>", exc) from None
     try:
         with os.fdopen(fd, "wb") as out:
-            shutil.copyfileobj(std_stream("stdin"), out, 1 << 20)
+            copy_into(std_stream("stdin"), out, "<stdin>")
         try:
             yield spool
         except NormcliError as exc:
