@@ -16,6 +16,7 @@ import numpy as np
 from normcli import scaler as core
 from normcli.errors import DataError, UsageError
 from normcli.layout import Layout
+from normcli.sketch import Histogram
 
 __all__ = ["MAX_SCALER_BYTES", "Scaler", "fit", "fit_dataset", "load"]
 
@@ -101,7 +102,10 @@ def fit(
     )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)
-    return Scaler.from_core(result.scaler)
+    profiles = {p.name: Histogram() for p in plans}  # what `normcli check` compares new data with
+    for name, histogram in profiles.items():
+        histogram.update(table.arrays[name])
+    return Scaler.from_core(core.with_profiles(result.scaler, profiles))
 
 
 def fit_dataset(paths: Any, method: str | None = "zscore", **options: Any) -> Scaler:

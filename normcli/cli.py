@@ -30,20 +30,25 @@ if TYPE_CHECKING:
     from normcli.norm_pipeline import NormResult
     from normcli.pipeline import LrnResult
     from normcli.scaler import Scaler
+    from normcli.stats import ChannelStats, ColumnStats
     from normcli.tensor.norm import NormSpec
 
-from normcli import cli_describe
+from normcli import cli_check, cli_describe
 from normcli.cli_options import (
     FORMAT_CHOICES,
     STDIO,
     F,
     _check_not_directory,
+    _check_plot,
     _dialect_options,
+    _hist_option,
     _input_options,
     _input_paths,
+    _plot_option,
     _Progress,
     _report,
     _stdout_aliases,
+    _write_plot,
     _write_text,
 )
 
@@ -95,6 +100,12 @@ FLAGS = {
     "engine": "--engine",
     "scheduler": "--scheduler",
     "workers": "--workers",
+    # check: the drift thresholds
+    "max_psi": "--max-psi",
+    "max_ks": "--max-ks",
+    "max_null_increase": "--max-null-increase",
+    # the figure of fit, transform, inverse, stats, lrn and norm
+    "plot": "--plot",
 }
 
 
@@ -295,6 +306,8 @@ def cli() -> None:
 @_report_options
 @_report_choice
 @engine_options
+@_hist_option
+@_plot_option
 @_all_outputs_or_none
 def fit(
     input_path: str,
@@ -328,6 +341,8 @@ def fit(
     engine: str = "local",
     scheduler: str | None = None,
     workers: int | None = None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
 ) -> None:
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler). Several paths,
@@ -357,6 +372,7 @@ def fit(
     if paths is not None:
         if apply:
             raise UsageError("fit --apply reads one file; over a dataset, run fit, then transform")
+        _no_plot_for_datasets(plot_path)
         from normcli.cli_dataset import fit_dataset
 
         fit_dataset(
@@ -383,6 +399,8 @@ def fit(
             quiet=quiet,
             stats_json=stats_json,
             report_mode=report_mode,
+            hist=hist,
+            plot_path=plot_path,
             memory=_parse_size(memory),
         )
         return
@@ -392,6 +410,7 @@ def fit(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
+    _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     given = _dialect_options()
     with open_reader(input_path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
         result = fit_stream(
@@ -428,8 +447,15 @@ def fit(
         None,
         result.warnings,
         report_mode,
+        histograms=result.histograms,
+        hist=hist,
         skipped=skipped,
     )
+    if plot_path:
+        from normcli.plot import table_panels
+
+        panels = table_panels(result.before, result.after, result.histograms)
+        _write_plot(plot_path, f"fit: {reader.label}", panels)
 
 
 def _fit_apply(
@@ -449,6 +475,8 @@ def _fit_apply(
     stats_json: str | None,
     report_mode: str | None,
     memory: int | None = None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
@@ -497,6 +525,8 @@ def _fit_apply(
             stats_json=stats_json,
             inverse=False,
             report_mode=report_mode,
+            hist=hist,
+            plot_path=plot_path,
             fitted=result.scaler,
             source_label=label(input_path),
         )
@@ -614,6 +644,8 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
     @_report_choice
     @click.option("--overwrite", is_flag=True, help="With -o DIR/: replace an existing DIR (when all parts succeed).")
     @engine_options
+    @_hist_option
+    @_plot_option
     @_all_outputs_or_none
     def command(overwrite: bool, engine: str, scheduler: str | None, workers: int | None, **options: Any) -> None:
         check_engine(engine, scheduler, workers)
@@ -622,6 +654,8 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
         if isinstance(options["input_path"], tuple):
             from normcli.cli_dataset import apply_dataset
 
+            _no_plot_for_datasets(options.pop("plot_path"))
+            options.pop("hist")  # the dataset report has no histograms yet: nothing to show or hide
             engine_args = {"engine": engine, "scheduler": scheduler, "workers": workers}
             apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **engine_args, **options)
             return
@@ -646,6 +680,8 @@ def _run_apply(
     stats_json: str | None,
     inverse: bool,
     report_mode: str | None = None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
     fitted: Scaler | None = None,
     source_label: str | None = None,
 ) -> None:
@@ -661,6 +697,8 @@ def _run_apply(
     check_output_path(output, (input_path, scaler_path))
     if stats_json:
         check_output_path(stats_json, (input_path, scaler_path), "--stats-json", (("-o", output),))
+    others = (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ())
+    _check_plot(plot_path, (input_path, scaler_path), others)
     scaler = load(scaler_path) if fitted is None else fitted
     in_fmt, out_fmt = apply_formats(input_path, output, fmt, output_format)
     _check_binary_output(output, out_fmt)
@@ -685,7 +723,7 @@ def _run_apply(
             inverse=inverse,
             dtype=np.dtype(dtype or "float64"),
             precision=precision,
-            with_stats=not quiet or bool(stats_json),
+            with_stats=not quiet or bool(stats_json) or bool(plot_path),
             progress=progress.update,
             restore_integers=dtype is None,
         )
@@ -704,7 +742,16 @@ def _run_apply(
         result.counters,
         reader.notes + result.warnings + counter_notes(result.counters),
         report_mode,
+        result.histograms,
+        hist,
     )
+    if plot_path:
+        from normcli.plot import table_panels
+
+        command = "inverse" if inverse else "transform"
+        _write_plot(
+            plot_path, f"{command}: {reader.label}", table_panels(result.before, result.after, result.histograms)
+        )
 
 
 def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
@@ -799,6 +846,7 @@ def methods() -> None:
 @click.option("--key", help="The array to use from an .npz archive.")
 @click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
 @_report_options
+@_plot_option
 @_all_outputs_or_none
 def lrn(
     input_path: str,
@@ -816,6 +864,7 @@ def lrn(
     explain: bool,
     quiet: bool,
     stats_json: str | None,
+    plot_path: str | None = None,
 ) -> None:
     """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
     PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
@@ -848,11 +897,45 @@ def lrn(
     check_output_path(output, (input_path,))
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
+    _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     from normcli.pipeline import lrn_file
 
     with _Progress(quiet) as progress:
-        result = lrn_file(x, output, spec, with_stats=bool(stats_json) or not quiet, progress=progress.update)
+        with_stats = bool(stats_json) or not quiet or bool(plot_path)
+        result = lrn_file(x, output, spec, with_stats=with_stats, with_hist=bool(plot_path), progress=progress.update)
     _report_lrn(input_path, x, spec, result, quiet, stats_json)
+    if plot_path:
+        _plot_channels(plot_path, f"lrn: {input_path}", result.before, result.after, result.histograms)
+
+
+PLOT_CHANNELS = 32  # channels drawn by lrn --plot: all up to this, else the most changed
+
+
+def _plot_channels(
+    plot_path: str,
+    title: str,
+    before: ChannelStats | None,
+    after: ChannelStats | None,
+    histograms: dict[str, Any] | None,
+    label: str = "channel",
+) -> None:
+    """An activation array's plot: every value's distribution before and after, and each
+    channel's mean +- std (the most changed channels when there are many)."""
+    from normcli.plot import Channels, table_panels
+    from normcli.report import most_changed
+
+    assert before is not None and after is not None  # a plot gathers the statistics
+
+    overall = {"all values": before.overall}
+    panels = table_panels(overall, {"all values": after.overall}, {"all values": histograms or {}})
+    total = len(before.stats)
+    chosen = list(range(total)) if total <= PLOT_CHANNELS else sorted(most_changed(before, after, PLOT_CHANNELS))
+
+    def moments(stats: list[ColumnStats]) -> list[tuple[float, float]]:
+        return [(stats[c].mean, stats[c].std()) for c in chosen]
+
+    channels = Channels(label, chosen, moments(before.stats), moments(after.stats), total)
+    _write_plot(plot_path, title, panels, channels)
 
 
 def _report_lrn(
@@ -930,6 +1013,7 @@ def _report_lrn(
     "--explain", is_flag=True, help="Print the axes reduced, eps and affine that would be used; write nothing."
 )
 @_report_options
+@_plot_option
 @_all_outputs_or_none
 def norm(
     input_path: str,
@@ -949,6 +1033,7 @@ def norm(
     explain: bool,
     quiet: bool,
     stats_json: str | None,
+    plot_path: str | None = None,
 ) -> None:
     """Batch, layer, instance, group or RMS normalization of activations in a .npy file, as
     PyTorch or Keras compute it, block by block (the array may exceed memory)."""
@@ -995,6 +1080,7 @@ def norm(
     check_output_path(output, inputs)
     if stats_json:
         check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
+    _check_plot(plot_path, inputs, (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     from normcli.norm_pipeline import norm_file
 
     with _Progress(quiet) as progress:
@@ -1005,10 +1091,16 @@ def norm(
             gamma=gamma,
             beta=beta,
             running=running,
-            with_stats=bool(stats_json) or not quiet,
+            with_stats=bool(stats_json) or not quiet or bool(plot_path),
+            with_hist=bool(plot_path),
             progress=progress.update,
         )
     _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json)
+    if plot_path:
+        label = "feature" if spec.kind in ("layer", "rms") else "channel"
+        _plot_channels(
+            plot_path, f"norm ({spec.kind}): {input_path}", result.before, result.after, result.histograms, label
+        )
 
 
 def _load_affine_options(
@@ -1196,9 +1288,17 @@ def _m_text(sizes: list[int]) -> str:
 # --- helpers ------------------------------------------------------------------------------------
 
 
-# stats and show live in their own module
+def _no_plot_for_datasets(plot_path: str | None) -> None:
+    if plot_path:  # the engines gather no histograms yet: refused, not silently skipped
+        raise UsageError(
+            "--plot draws one file's distributions; it is not available for a dataset of several inputs yet"
+        )
+
+
+# stats, show and check live in their own modules
 cli.add_command(cli_describe.stats)
 cli.add_command(cli_describe.show)
+cli.add_command(cli_check.check)
 
 # --- entry point -------------------------------------------------------------------------------
 

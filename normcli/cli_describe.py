@@ -12,11 +12,15 @@ import click
 
 from normcli.cli_options import (
     _check_not_directory,
+    _check_plot,
     _dialect_options,
+    _hist_option,
     _input_options,
     _input_paths,
+    _plot_option,
     _print_stats,
     _Progress,
+    _write_plot,
 )
 from normcli.errors import UsageError
 
@@ -46,7 +50,20 @@ from normcli.errors import UsageError
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
 @_input_options
-def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) -> None:
+@_hist_option
+@_plot_option
+def stats(
+    input_path: str,
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    ddof: int,
+    out_format: str | None,
+    as_json: bool,
+    fmt: str | None,
+    axis: int | None,
+    hist: bool | None = None,
+    plot_path: str | None = None,
+) -> None:
     """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
     (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
     most common one of text, date and boolean columns."""
@@ -61,6 +78,8 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
     if isinstance(input_path, tuple):
         from normcli.cli_dataset import stats_dataset
 
+        if plot_path:  # the engines gather no histograms yet: refused, not silently skipped
+            raise UsageError("--plot draws one file's distributions; it is not available for a dataset yet")
         stats_dataset(
             input_path,
             fmt=fmt,
@@ -72,6 +91,7 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         )
         return
     _check_not_directory(input_path, "stats")
+    _check_plot(plot_path, (input_path,), ())
     with (
         open_reader(input_path, fmt, axis=axis, dialect=_dialect_options()) as reader,
         _Progress(False) as progress,
@@ -83,13 +103,20 @@ def stats(input_path, columns, exclude, ddof, out_format, as_json, fmt, axis) ->
         name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
         for name, p in result.items()
     }
-    _print_stats(reader.label, summaries, out_format or "table")
+    _print_stats(reader.label, summaries, out_format or "table", hist)
     if reader.notes:  # what the dialect sniffing guessed and the user may want to correct
         from normcli import report
 
         con = report.console()
         for note in reader.notes:
             report.warn(con, note)
+    if plot_path:
+        from normcli.plot import table_panels
+
+        numeric = {n: p for n, p in result.items() if p.kind == "number"}
+        before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
+        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
+        _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
 
 
 @click.command()

@@ -127,6 +127,46 @@ def _input_paths(ctx: click.Context, param: click.Parameter, value: tuple[str, .
     return tuple(value) if is_dataset_argument(value) else value[0]
 
 
+def _hist_option(f: F) -> F:
+    return click.option(
+        "--hist/--no-hist",
+        "hist",
+        default=None,
+        help="A terminal histogram of each column before and after in the table [default: when the terminal is "
+        "wide enough]; --stats-json always has the bin edges and counts.",
+    )(f)
+
+
+def _plot_option(f: F) -> F:
+    return click.option(
+        "--plot",
+        "plot_path",
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Also draw the distributions before and after to FILE: .png, .svg, .pdf (pip install "
+        '"normcli[plot]") or .html (self-contained).',
+    )(f)
+
+
+def _check_plot(plot_path: str | None, inputs: tuple[str, ...], others: tuple[tuple[str, str], ...]) -> None:
+    """Fail before any work when --plot names a format we cannot draw or a path we must not write."""
+    if plot_path:
+        from normcli.io import check_output_path
+        from normcli.plot import check_plot_path
+
+        check_plot_path(plot_path)
+        check_output_path(plot_path, inputs, "--plot", others)
+
+
+def _write_plot(plot_path: str, title: str, panels: list[Any], channels: Any = None) -> None:
+    from normcli.io import open_output
+    from normcli.plot import render
+
+    data = render(plot_path, title, panels, channels)
+    with open_output(plot_path) as fh:
+        fh.write(data)
+
+
 def _check_not_directory(path: str, command: str) -> None:
     if path != STDIO and os.path.isdir(path):
         raise DataError(f"{path} is a directory; {command} reads one file (name a file inside it)")
@@ -212,12 +252,14 @@ def _report(
     counters: dict[str, Counters] | None,
     warnings: list[str],
     mode: str | None = None,
+    histograms: dict[str, dict[str, Any]] | None = None,
+    hist: bool | None = None,
     skipped: Sequence[str] = (),
 ) -> None:
     from normcli import report
 
     if stats_json_path:
-        data = report.before_after_json(command, source, rows, before, after, methods, counters)
+        data = report.before_after_json(command, source, rows, before, after, methods, counters, histograms)
         if skipped:  # columns left out because the head held no value to type them by
             data["skipped"] = [{"column": n, "reason": "empty in the first MiB"} for n in skipped]
         _write_text(stats_json_path, report.dumps(data))
@@ -227,14 +269,19 @@ def _report(
     mode = mode or report.default_report(len(before))
     title = f"{command}: {source}"
     if mode == "full":
-        con.print(report.layout(report.before_after_grid(title, before, after, methods), con))
+        grid = report.before_after_grid(title, before, after, methods)
+        if histograms is not None and hist is not False:
+            with_hist = report.before_after_grid(title, before, after, methods, histograms)
+            if hist or report.hist_fits(with_hist, con.width):
+                grid = with_hist
+        con.print(report.layout(grid, con))
     elif mode == "summary":
         con.print(report.layout(report.summary_grid(title, before, after, methods, warnings), con))
     for w in warnings:
         report.warn(con, w)
 
 
-def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str) -> None:
+def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: str, hist: bool | None = None) -> None:
     from normcli import report
 
     if out_format == "json":
@@ -248,7 +295,10 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
             writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v for v in row])
     else:
         con = report.wide_console(sys.stdout)
-        for grid in report.stats_grids(f"stats: {source}", summaries):
+        grids = report.stats_grids(f"stats: {source}", summaries, hist=hist is not False)
+        if hist is None and grids and not report.hist_fits(grids[0], con.width):
+            grids = report.stats_grids(f"stats: {source}", summaries)
+        for grid in grids:
             con.print(report.layout(grid, con))
         note = report.quantile_note(summaries)
         if note:

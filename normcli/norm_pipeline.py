@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from normcli.errors import DataError, UsageError
 from normcli.pipeline import LRN_BLOCK_BYTES, Progress
+from normcli.sketch import Histogram
 from normcli.stats import ChannelStats
 from normcli.tensor.bn_stats import BNStats, PopulationStats
 from normcli.tensor.layout import compute_dtype, count_overflow, output_dtype
@@ -36,6 +38,7 @@ class NormResult:
     overflow: int = 0
     before: ChannelStats | None = None
     after: ChannelStats | None = None
+    histograms: dict[str, Any] | None = None  # with_hist: every value's histogram before and after
 
 
 def _blocks(x: np.ndarray, spec: NormSpec, block_bytes: int) -> Iterator[np.ndarray]:
@@ -61,6 +64,7 @@ def norm_file(
     beta: np.ndarray | None = None,
     running: tuple[np.ndarray, np.ndarray] | None = None,
     with_stats: bool,
+    with_hist: bool = False,
     block_bytes: int = LRN_BLOCK_BYTES,
     progress: Progress | None = None,
 ) -> NormResult:
@@ -74,6 +78,7 @@ def norm_file(
     if with_stats:
         result.before, result.after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     two_pass = spec.kind == "batch" and running is None
+    hist_before, hist_after = Histogram(), Histogram()
     total = x.nbytes * (2 if two_pass else 1)
     done = 0
     fixed = None
@@ -115,6 +120,10 @@ def norm_file(
                 result.before.add(block, spec.stats_axis)
             if result.after is not None:
                 result.after.add(y, spec.stats_axis)
+            if with_hist:
+                hist_before.update(block)
+                hist_after.update(y)
+                result.histograms = {"before": hist_before.summary(), "after": hist_after.summary()}
             write(y)
             done += block.nbytes
             if progress:

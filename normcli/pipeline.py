@@ -27,8 +27,8 @@ from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.rounding import round_significant
-from normcli.scaler import INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, fit_batches, plan_columns
-from normcli.sketch import QuantileSketch
+from normcli.scaler import INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, fit_batches, plan_columns, with_profiles
+from normcli.sketch import Histogram, QuantileSketch
 from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "apply_formats",
     "LrnResult",
     "apply_stream",
+    "drift_stream",
     "fit_stream",
     "lrn_file",
     "open_apply_input",
@@ -57,6 +58,7 @@ class ApplyResult:
     counters: dict[str, Counters] = field(default_factory=dict)
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> before/after edges and counts
 
 
 def fit_stream(
@@ -85,6 +87,7 @@ def fit_stream(
     )
 
     dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
+    hists = {p.name: Histogram() for p in plans}  # the fitted data's profile, kept for `check`
     # a CSV column of integers in the head may hold a fraction further down: checked on every batch
     integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
 
@@ -94,12 +97,18 @@ def fit_stream(
             for name in [n for n in integral if not _whole_numbers(x[n])]:
                 integral.discard(name)
                 dtypes[name] = "float64"
+            for name, h in hists.items():
+                h.update(x[name])
             yield x, batch.num_rows
             if progress:
                 progress(reader.label, reader.bytes_read, reader.total_bytes)
 
     budget = {} if memory is None else {"memory": memory}
-    return fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
+    result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
+    result.scaler = with_profiles(result.scaler, hists)
+    for col in result.scaler.columns:
+        result.histograms[col.name] = {"before": hists[col.name].summary(), "after": _mapped(col, hists[col.name])}
+    return result
 
 
 @dataclass
@@ -145,6 +154,25 @@ def open_apply_input(
     return ApplyInput(reader, out_fmt, reader.shape if out_fmt == "npy" else None)
 
 
+def _mapped(col: Any, hist: Histogram) -> dict[str, Any] | None:
+    """The fitted data's histogram after the transform, without a second pass: the same
+    counts in the images of the bins (every method is monotone). The outer edges are the
+    data's min and max, so they lie in the method's domain. None when an edge maps outside."""
+    d = hist.summary()
+    if not d["counts"]:
+        return d
+    edges = np.asarray(d["edges"])
+    edges[0], edges[-1] = max(edges[0], col.stats.min), min(edges[-1], col.stats.max)
+    with np.errstate(all="ignore"):
+        mapped, _ = col.transform(edges)
+    if not np.isfinite(mapped).all():
+        return None
+    counts = d["counts"]
+    if mapped[-1] < mapped[0]:  # a decreasing method (reciprocal)
+        mapped, counts = mapped[::-1], counts[::-1]
+    return {**d, "edges": mapped.tolist(), "counts": list(counts)}
+
+
 def apply_stream(
     reader: Reader,
     writer: Writer,
@@ -168,6 +196,7 @@ def apply_stream(
     if not_numeric:
         raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be scaled")
     result = ApplyResult()
+    hists = {n: (Histogram(), Histogram()) for n in scaler.names} if with_stats else {}
     rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
     integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
@@ -181,6 +210,8 @@ def apply_stream(
             for name in scaler.names if with_stats else ():
                 result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
                 result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
+                hists[name][0].update(x[name])
+                hists[name][1].update(y[name])
             if precision is not None:
                 rounded = {name: round_significant(values, precision) for name, values in y.items()}
                 for name in y:  # 1.7e308 to one digit is 2e308: beyond float64
@@ -203,6 +234,7 @@ def apply_stream(
         raise
     _require_rows(reader, result.rows)
     result.warnings += integers.notes() if integers is not None else []
+    result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in hists.items()}
     for name, count in rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")
@@ -371,6 +403,28 @@ def profile_stream(
     return {n: profiles[n] for n in names}
 
 
+def drift_stream(reader: Reader, scaler: Scaler, progress: Progress | None = None) -> dict[str, Any]:
+    """`check`: the scaled columns of the reader's batches counted on the fitted profiles, in
+    one pass (name -> `DriftCounter`). Every column must have a profile (the caller checks)."""
+    from normcli.drift import DriftCounter
+
+    check_layout(scaler, reader)
+    scaler.check_columns(reader.names, reader.label)
+    not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
+    if not_numeric:
+        raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be checked")
+    counters = {c.name: DriftCounter(c.profile, c.stats) for c in scaler.columns if c.profile is not None}
+    rows = 0
+    for batch in prefetch(reader.batches(columns=list(counters))):
+        for name, counter in counters.items():
+            counter.update(batch.numeric(name))
+        rows += batch.num_rows
+        if progress:
+            progress(reader.label, reader.bytes_read, reader.total_bytes)
+    _require_rows(reader, rows)
+    return counters
+
+
 def check_layout(scaler: Scaler, reader: Reader) -> None:
     """An array scaler applies to arrays of the rank, feature axis and feature count it was fitted on."""
     scaler.check_layout(reader.layout, reader.names, reader.label)
@@ -395,6 +449,7 @@ class LrnResult:
     overflow: int = 0
     before: ChannelStats | None = None
     after: ChannelStats | None = None
+    histograms: dict[str, Any] | None = None  # with_hist: every value's histogram before and after
 
 
 def lrn_file(
@@ -403,6 +458,7 @@ def lrn_file(
     spec: Any,
     *,
     with_stats: bool,
+    with_hist: bool = False,
     block_bytes: int = LRN_BLOCK_BYTES,
     progress: Progress | None = None,
 ) -> LrnResult:
@@ -424,6 +480,7 @@ def lrn_file(
     before, after = ChannelStats.empty(channels), ChannelStats.empty(channels)
     if with_stats:
         result.before, result.after = before, after
+    hist_before, hist_after = Histogram(), Histogram()
     axis = None if x.size == 0 else block_axis(x.shape, x.itemsize, (spec.channel_axis, *spec.window_axes), block_bytes)
 
     def normalise(block: np.ndarray) -> np.ndarray:
@@ -435,6 +492,10 @@ def lrn_file(
         if with_stats:
             before.add(block, spec.channel_axis)
             after.add(y, spec.channel_axis)
+        if with_hist:
+            hist_before.update(block)
+            hist_after.update(y)
+            result.histograms = {"before": hist_before.summary(), "after": hist_after.summary()}
         return y
 
     done = 0

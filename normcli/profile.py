@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from normcli.sketch import QuantileSketch, ValueCounts
+from normcli.sketch import Histogram, QuantileSketch, ValueCounts
 from normcli.stats import ColumnStats
 
 __all__ = ["QUANTILES", "NumericProfile", "ValueProfile"]
@@ -27,12 +27,14 @@ QUANTILES: tuple[tuple[str, float], ...] = (("p1", 0.01), ("p25", 0.25), ("media
 class NumericProfile:
     stats: ColumnStats = field(default_factory=ColumnStats)
     sketch: QuantileSketch = field(default_factory=QuantileSketch)
+    histogram: Histogram = field(default_factory=Histogram)
 
     kind = "number"
 
     def update(self, values: np.ndarray) -> None:
         self.stats = self.stats.merge(ColumnStats.of(values))
         self.sketch.update(values)
+        self.histogram.update(values)
 
     def summary(self, ddof: int) -> dict[str, Any]:
         """The JSON of one numeric column: the moments (std with `ddof`) and the quantiles."""
@@ -44,6 +46,7 @@ class NumericProfile:
         for (label, _), v in zip(QUANTILES, values, strict=True):
             d[label] = v if math.isfinite(v) else None
         d["quantile_rank_error"] = self.sketch.rank_error
+        d["histogram"] = self.histogram.summary()
         return d
 
 

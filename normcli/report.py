@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from normcli.methods import Counters
+from normcli.sketch import resample
 from normcli.stats import ChannelStats, ColumnStats
 from normcli.tables import Grid, Record, render, report_width
 from normcli.untrusted import visible
@@ -27,7 +28,9 @@ __all__ = [
     "channel_stats_json",
     "console",
     "default_report",
+    "drift_grid",
     "fmt",
+    "hist_fits",
     "layout",
     "literal",
     "lrn_grid",
@@ -38,6 +41,7 @@ __all__ = [
     "scaler_grid",
     "stats_grids",
     "stats_rows",
+    "spark",
     "summary_grid",
     "warn",
     "wide_console",
@@ -140,20 +144,52 @@ def default_report(columns: int) -> str:
     return "summary" if columns >= SUMMARY_FROM else "full"
 
 
+SPARK_BINS = 16  # bins of a terminal histogram
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def spark(histogram: Mapping[str, Any] | None, bins: int = SPARK_BINS) -> str:
+    """A histogram (edges and counts, as `Histogram.summary`) drawn in `bins` Unicode block
+    characters over its range, the tallest bin a full block; "-" when there is none. Bins
+    with some values are never blank; NaN and inf are not drawn (the nulls column counts them)."""
+    if not histogram or not histogram["counts"]:
+        return "-"
+    edges = histogram["edges"]
+    counts = resample(edges, histogram["counts"], bins, edges[0], edges[-1])
+    top = counts.max()
+    if not top > 0:
+        return "-"
+    levels = [0 if c <= 0 else max(1, round(8 * c / top)) for c in counts]
+    return "".join(_BLOCKS[k] for k in levels)
+
+
 def before_after_grid(
     title: str,
     before: Mapping[str, ColumnStats],
     after: Mapping[str, ColumnStats],
     methods: Mapping[str, str],
+    histograms: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Grid:
-    """One line for the column before and one after, so the two read against each other."""
-    records = [
-        Record(
-            name, [methods.get(name, "")], [("before", _stat_cells(before[name])), ("after", _stat_cells(after[name]))]
-        )
-        for name in before
-    ]
-    return Grid(title, "column", ["method"], "stage", list(STAT_COLUMNS), records)
+    """One line for the column before and one after, so the two read against each other;
+    with `histograms` (name -> before/after edges and counts), a terminal histogram of each."""
+    records = []
+    for name in before:
+        lines = [("before", _stat_cells(before[name])), ("after", _stat_cells(after[name]))]
+        if histograms is not None:
+            h = histograms.get(name, {})
+            lines = [(stage, [*cells, spark(h.get(stage))]) for stage, cells in lines]
+        records.append(Record(name, [methods.get(name, "")], lines))
+    headers = list(STAT_COLUMNS) + (["histogram"] if histograms is not None else [])
+    return Grid(title, "column", ["method"], "stage", headers, records, {"histogram"})
+
+
+HIST_MIN_WIDTH = 100  # terminals from this width show histograms by default
+
+
+def hist_fits(grid: Grid, width: int) -> bool:
+    """Whether a report with histograms reads well at `width`: a terminal at least
+    HIST_MIN_WIDTH wide, where the grid is laid out as tables (maybe split), not as blocks."""
+    return width >= HIST_MIN_WIDTH and all(isinstance(r, Table) for r in render(grid, width))
 
 
 def before_after_table(
@@ -253,8 +289,9 @@ STATS_FIELDS = (
 TEXT_CELL = 24  # a most-common text value longer than this is abbreviated in the table (whole in JSON/CSV)
 
 
-def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]]) -> list[Grid]:
-    """The table of numeric columns, then the one of text, date and boolean columns."""
+def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]], hist: bool = False) -> list[Grid]:
+    """The table of numeric columns (with `hist`, a terminal histogram of each), then the one
+    of text, date and boolean columns."""
     numeric = {n: d for n, d in summaries.items() if d["type"] == "number"}
     others = {n: d for n, d in summaries.items() if d["type"] != "number"}
     grids = []
@@ -265,11 +302,14 @@ def stats_grids(title: str, summaries: Mapping[str, Mapping[str, Any]]) -> list[
         infs = any(d["infs"] for d in numeric.values())
         if infs:
             headers.append("inf")
+        if hist:
+            headers.append("histogram")
         records = []
         for name, d in numeric.items():
             cells = [fmt(d[k]) for k in STATS_NUMERIC] + ([fmt(d["infs"])] if infs else [])
+            cells += [spark(d.get("histogram"))] if hist else []
             records.append(Record(name, [], [("", cells)]))
-        grids.append(Grid(f"{title} (std: {kind}, ddof {ddof})", "column", [], None, headers, records))
+        grids.append(Grid(f"{title} (std: {kind}, ddof {ddof})", "column", [], None, headers, records, {"histogram"}))
     if others:
         records = []
         ordered = any("min" in d for d in others.values())
@@ -351,11 +391,15 @@ def before_after_json(
     after: Mapping[str, ColumnStats],
     methods: Mapping[str, str],
     counters: Mapping[str, Counters] | None = None,
+    histograms: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     columns = {}
     for name in before:
         entry: dict[str, Any] = {"method": methods.get(name), "before": before[name].summary()}
         entry["after"] = after[name].summary()
+        if histograms and name in histograms:
+            for stage in ("before", "after"):
+                entry[stage]["histogram"] = histograms[name].get(stage)
         if counters and name in counters:
             c = counters[name]
             entry["counters"] = {"out_of_range": c.out_of_range, "clipped": c.clipped, "invalid": c.invalid}
@@ -437,3 +481,25 @@ def bn_stats_table(title: str, arrays: Mapping[str, Any]) -> Table:
         table.caption = f"(the first {BN_STATS_ROWS} of {channels} channels; --stats-json writes every one)"
         table.caption_justify = "left"
     return table
+
+
+DRIFT_HEADERS = ["rows", "nulls fit -> now", "mean shift (std)", "outside range", "psi", "ks", "verdict"]
+
+
+def drift_grid(title: str, results: Iterable[Any]) -> Grid:
+    """`check`: one line per column (`ColumnDrift`), its figures and its verdict."""
+    records = []
+    for r in results:
+        shift = "-" if r.mean_shift != r.mean_shift else f"{r.mean_shift:+.3g}"
+        verdict = "drift: " + "; ".join(r.reasons) if r.drifted else "ok"
+        cells = [
+            fmt(r.rows),
+            f"{r.null_share_fit:.1%} -> {r.null_share:.1%}",
+            shift,
+            f"{r.outside:.1%}",
+            fmt(r.psi),
+            fmt(r.ks),
+            verdict,
+        ]
+        records.append(Record(r.name, [], [("", cells)]))
+    return Grid(title, "column", [], None, list(DRIFT_HEADERS), records, {"verdict"})

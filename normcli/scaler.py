@@ -10,7 +10,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,11 +22,20 @@ from normcli.layout import Layout
 from normcli.method_table import METHODS, get_method
 from normcli.methods import Counters, Method
 from normcli.methods_more import SummaryMethod
-from normcli.sketch import DEFAULT_K
+from normcli.sketch import DEFAULT_K, Histogram
 from normcli.stats import ColumnStats
 from normcli.validate import first_line
 
-__all__ = ["ColumnPlan", "ColumnScaler", "FitResult", "Scaler", "ScalerFitter", "fit_batches", "plan_columns"]
+__all__ = [
+    "ColumnPlan",
+    "ColumnScaler",
+    "FitResult",
+    "Scaler",
+    "ScalerFitter",
+    "fit_batches",
+    "plan_columns",
+    "with_profiles",
+]
 
 FORMAT = "normcli-scaler"
 VERSION = 2  # 2: methods fitted on more than moments, whose columns may carry a "summary"
@@ -51,6 +60,7 @@ class ColumnScaler:
     stats: ColumnStats
     summary: dict[str, Any] | None = None  # robust/quantile: rank error and sketch; power: the sample
     dtype: str | None = None  # the input's type (int64, float64, ...); None in older files
+    profile: Histogram | None = None  # the fitted data's histogram (what `check` compares with); old files: None
 
     @property
     def impl(self) -> Method:
@@ -70,6 +80,7 @@ class ColumnScaler:
             "fitted": self.fitted,
             "stats": self.stats.summary(),
             **({"dtype": self.dtype} if self.dtype is not None else {}),
+            **({"profile": self.profile.to_dict()} if self.profile is not None else {}),
         }
         if self.summary is not None:
             out["summary"] = self.summary
@@ -219,6 +230,12 @@ class Scaler:
         except (TypeError, ValueError, AttributeError, OverflowError, KeyError) as exc:
             # the checks above name the usual faults; this catches the shapes they did not foresee
             raise DataError(f"{source} is malformed ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def with_profiles(scaler: Scaler, profiles: Mapping[str, Histogram]) -> Scaler:
+    """The scaler with each column's profile (the fitted data's histogram) set, for `check`."""
+    columns = [replace(c, profile=profiles.get(c.name, c.profile)) for c in scaler.columns]
+    return Scaler(columns, scaler.input_columns, scaler.layout, scaler.dialect)
 
 
 # --- validation of scaler files ------------------------------------------------------------
@@ -371,7 +388,13 @@ def _parse_column(ck: _Checker, raw: Any, index: int) -> ColumnScaler:
     summary_raw = raw.get("summary")
     summary_raw = None if summary_raw is None else ck.obj(summary_raw, f"{where} summary")
     summary = _checked(ck, where, lambda: checked_summary(method, summary_raw, stats))
-    return ColumnScaler(name, method.name, checked, fitted, stats, summary, dtype)
+    profile = None
+    if "profile" in raw:  # optional: files written before normcli kept profiles have none
+        try:
+            profile = Histogram.from_dict(ck.obj(raw["profile"], f"{where} profile"))
+        except (KeyError, ValueError) as exc:
+            raise ck.fail(f"{where} profile", f"is not a histogram ({first_line(exc)})") from None
+    return ColumnScaler(name, method.name, checked, fitted, stats, summary, dtype, profile)
 
 
 def _checked(ck: _Checker, where: str, check: Callable[[], Any]) -> Any:
@@ -514,6 +537,7 @@ class FitResult:
     after: dict[str, ColumnStats]
     warnings: list[str] = field(default_factory=list)
     rows: int | None = None
+    histograms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> before/after edges and counts
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Mergeable summaries beyond moments, in pure NumPy: quantiles and value counts.
+"""Mergeable summaries beyond moments, in pure NumPy: quantiles, histograms and value counts.
 
 `QuantileSketch` keeps every value while they fit its budget, so its quantiles are exact
 (the same numbers as `np.quantile`, linear interpolation, as pandas and R's default); past
@@ -14,6 +14,9 @@ guarantee, not an estimate, and in practice the alternating offsets make the rea
 smaller. For n values the bound is at most about log2(n / k) / k (0.2% for k = 8192 and a
 billion values); memory is k values per level, log2(n / k) levels.
 
+`Histogram` counts values in bins of a power-of-two grid that widens with the range: merged
+exactly (integer counts on a shared grid), so streamed equals whole.
+
 `ValueCounts` counts distinct values (text, dates) exactly up to a cap of distinct values.
 """
 
@@ -27,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_EXACT_LIMIT", "DEFAULT_K", "QuantileSketch", "ValueCounts"]
+__all__ = ["DEFAULT_BINS", "DEFAULT_EXACT_LIMIT", "DEFAULT_K", "Histogram", "QuantileSketch", "ValueCounts", "resample"]
 
 DEFAULT_K = 8192  # values per level once the sketch compacts
 DEFAULT_EXACT_LIMIT = 1 << 20  # values kept as they are (8 MiB of float64) before compacting
@@ -240,3 +243,203 @@ class ValueCounts:
         if self.overflowed or not self.counts:
             return None
         return self.counts.most_common(1)[0]
+
+
+# --- mergeable histograms --------------------------------------------------------------------
+
+DEFAULT_BINS = 64  # bins a histogram keeps at most (a scaler file stores them: a few hundred bytes)
+_INDEX_BITS = 50  # values are at most 2**50 bins from zero, so bin indices are exact int64
+
+
+def _exponent(magnitude: float) -> int:
+    """The binary exponent of a magnitude (0 counts as the smallest normal one), monotone in it."""
+    return math.frexp(magnitude)[1] if magnitude > 0 else -1021
+
+
+def _bin(value: float, exponent: int) -> int:
+    """The bin of one value on the grid of width 2**exponent (see Histogram.update)."""
+    scaled = math.ldexp(value, -exponent)
+    return -1 if scaled == 0 and value < 0 else math.floor(scaled)
+
+
+class Histogram:
+    """Counts of finite values in bins of width 2**exponent on one grid shared by every
+    histogram: bin i holds [i * w, (i + 1) * w). The width is the smallest power of two that
+    puts every value within `max_bins` bins (and no value over 2**50 bins from zero), so it
+    grows as the range does (adaptive range). Coarsening a power-of-two grid regroups whole
+    bins, so a merge is exact: merging the histograms of batches gives the very counts of the
+    whole data, whatever the split. NaN and +-inf are counted apart, not binned."""
+
+    def __init__(self, max_bins: int = DEFAULT_BINS) -> None:
+        if max_bins < 2:
+            raise ValueError(f"max_bins must be >= 2, not {max_bins!r}")
+        self.max_bins = max_bins
+        self.exponent: int | None = None  # None: no finite value yet
+        self.first = 0  # index of the first bin
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.nulls = 0
+        self.neg_inf = 0
+        self.pos_inf = 0
+        self.min = math.inf  # of the finite values: the summary's outer edges
+        self.max = -math.inf
+
+    @property
+    def count(self) -> int:
+        """Finite values binned."""
+        return int(self.counts.sum())
+
+    @property
+    def edges(self) -> np.ndarray:
+        """Bin edges (len(counts) + 1 of them), exact multiples of the width."""
+        if self.exponent is None:
+            return np.zeros(0)
+        with np.errstate(over="ignore"):
+            edges = np.ldexp(np.arange(self.first, self.first + self.counts.size + 1, dtype=np.float64), self.exponent)
+        big = np.finfo(np.float64).max  # the last edge of a value near 2**1024 would be inf
+        return np.clip(edges, -big, big)
+
+    def update(self, values: np.ndarray) -> None:
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(x)
+        if not finite.all():
+            self.nulls += int(np.count_nonzero(np.isnan(x)))
+            self.pos_inf += int(np.count_nonzero(x == np.inf))
+            self.neg_inf += int(np.count_nonzero(x == -np.inf))
+            x = x[finite]
+        if not x.size:
+            return
+        lo, hi = float(x.min()), float(x.max())
+        self.min, self.max = min(self.min, lo), max(self.max, hi)
+        # and bins no narrower than the smallest subnormal, so every edge is an exact float
+        floor = max(_exponent(max(abs(lo), abs(hi))) - _INDEX_BITS, -1074)
+        spread = hi / 2 - lo / 2  # half the range: never overflows
+        e = max(floor, _exponent(spread / self.max_bins) if spread > 0 else floor)
+        while _bin(hi, e) - _bin(lo, e) + 1 > self.max_bins:
+            e += 1
+        first = _bin(lo, e)
+        # times 2**-e: exact, and faster than ldexp while 2**-e is a normal float
+        scaled = x * math.ldexp(1.0, -e) if -1022 <= -e <= 1023 else np.ldexp(x, -e)
+        if e > 0 and lo < 0:  # bins wider than 1: a tiny negative value may underflow to -0.0, but is in bin -1
+            zero = scaled == 0
+            if zero.any():
+                scaled[zero & (x < 0)] = -0.5
+        np.floor(scaled, out=scaled)
+        scaled -= first  # small integers now, exact in float64
+        batch = Histogram(self.max_bins)
+        batch.exponent, batch.first = e, first
+        batch.counts = np.bincount(scaled.astype(np.intp), minlength=_bin(hi, e) - first + 1).astype(np.int64)
+        self._absorb(batch)
+
+    def _coarsened(self, exponent: int) -> tuple[int, np.ndarray]:
+        """(first bin, counts) of this histogram regrouped on the grid of width 2**exponent."""
+        assert self.exponent is not None
+        shift = exponent - self.exponent
+        index = np.arange(self.first, self.first + self.counts.size, dtype=np.int64) >> shift
+        first = int(index[0])
+        return first, np.bincount(index - first, weights=self.counts, minlength=int(index[-1]) - first + 1).astype(
+            np.int64
+        )
+
+    def _absorb(self, other: Histogram) -> None:
+        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+        self.nulls += other.nulls
+        self.pos_inf += other.pos_inf
+        self.neg_inf += other.neg_inf
+        if other.exponent is None:
+            return
+        if self.exponent is None:
+            self.exponent, self.first, self.counts = other.exponent, other.first, other.counts.copy()
+            return
+        e = max(self.exponent, other.exponent)
+        while True:
+            (fa, ca), (fb, cb) = self._coarsened(e), other._coarsened(e)
+            first, last = min(fa, fb), max(fa + ca.size, fb + cb.size)
+            if last - first <= self.max_bins:
+                break
+            e += 1
+        counts = np.zeros(last - first, dtype=np.int64)
+        counts[fa - first : fa - first + ca.size] += ca
+        counts[fb - first : fb - first + cb.size] += cb
+        self.exponent, self.first, self.counts = e, first, counts
+
+    def merge(self, other: Histogram) -> Histogram:
+        """A histogram of both streams (this one and `other` are left as they are)."""
+        out = Histogram(max(self.max_bins, other.max_bins))
+        out._absorb(self)
+        out._absorb(other)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the grid (width exponent, first bin), counts, and the unbinned values."""
+        return {
+            "width_log2": self.exponent,
+            "first_bin": self.first,
+            "counts": self.counts.tolist(),
+            "nulls": self.nulls,
+            "neg_inf": self.neg_inf,
+            "pos_inf": self.pos_inf,
+            **({"min": self.min, "max": self.max} if self.exponent is not None else {}),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], max_bins: int = DEFAULT_BINS) -> Histogram:
+        """Rebuild a histogram saved with `to_dict` (ValueError when it is not one)."""
+        out = cls(max(max_bins, len(d["counts"])))
+        e, first, counts = d["width_log2"], d["first_bin"], d["counts"]
+        for key in ("nulls", "neg_inf", "pos_inf"):
+            v = d.get(key, 0)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{key} must be a count, not {v!r}")
+            setattr(out, key, v)
+        if e is None:
+            if counts:
+                raise ValueError("counts without a bin width")
+            return out
+        if isinstance(e, bool) or not isinstance(e, int) or not -1100 <= e <= 1100:
+            raise ValueError(f"width_log2 must be an integer exponent, not {e!r}")
+        if isinstance(first, bool) or not isinstance(first, int) or abs(first) > 1 << 52:
+            raise ValueError(f"first_bin must be an integer, not {first!r}")
+        if not isinstance(counts, list) or not counts:
+            raise ValueError("counts must be a non-empty list")
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in counts):
+            raise ValueError("counts must be counts (integers >= 0)")
+        out.exponent, out.first, out.counts = e, first, np.asarray(counts, dtype=np.int64)
+        edges = out.edges
+        lo, hi = d.get("min", edges[0]), d.get("max", edges[-1])
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lo, hi)):
+            raise ValueError("min and max must be numbers")
+        if not edges[0] <= lo <= hi <= edges[-1]:
+            raise ValueError("min and max must lie within the bins")
+        out.min, out.max = float(lo), float(hi)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """For --stats-json: bin edges and counts, and the values left out of the bins. The
+        outer edges are the smallest and largest value (the grid's lie a little beyond)."""
+        edges = self.edges
+        if edges.size:
+            edges[0], edges[-1] = self.min, self.max
+        return {
+            "edges": edges.tolist(),
+            "counts": self.counts.tolist(),
+            "nulls": self.nulls,
+            "infs": self.neg_inf + self.pos_inf,
+        }
+
+
+def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
+    """Counts of a histogram spread over `bins` equal bins of [lo, hi], each source bin's
+    count shared in proportion to its overlap (for display: the shape, not exact counts)."""
+    edges = np.asarray(edges, dtype=np.float64)
+    counts = np.asarray(counts, dtype=np.float64)
+    out = np.zeros(bins)
+    if not counts.size or not counts.sum():
+        return out
+    if not hi > lo:
+        out[bins // 2] = counts.sum()
+        return out
+    cum = np.concatenate([[0.0], np.cumsum(counts)])
+    grid = np.linspace(lo, hi, bins + 1)
+    # the cumulative count at each display edge, linear within a source bin
+    at = np.interp(grid, edges, cum)
+    return np.diff(at)

@@ -22,9 +22,10 @@ from normcli.errors import OptionError, UsageError
 
 __all__ = [
     "as_bool",
-    "check_engine",
     "as_finite_float",
     "as_int",
+    "as_nonnegative_float",
+    "check_engine",
     "as_pair",
     "first_line",
     "is_number",
@@ -64,6 +65,14 @@ def as_finite_float(name: str, value: Any) -> float:
         raise OptionError(name, value, "a finite number")
     if not math.isfinite(number):
         raise OptionError(name, value, "finite")
+    return number
+
+
+def as_nonnegative_float(name: str, value: Any) -> float:
+    """`value` as a float >= 0 (+inf allowed: a threshold that never trips)."""
+    number = to_float(value)
+    if number is None or not number >= 0:
+        raise OptionError(name, value, "a number >= 0")
     return number
 
 

@@ -1816,6 +1816,32 @@ METHOD_CASES: list[Case] = [
 ]
 CASES += METHOD_CASES
 
+# --- drift: normcli check ---------------------------------------------------------------------------
+
+
+def _without_profiles(data: dict) -> None:
+    for column in data["columns"]:
+        column.pop("profile", None)
+
+
+DRIFT_CASES: list[Case] = [
+    case(
+        "check-old-scaler",
+        with_data(old__json=edited(ZSCORE, _without_profiles)),
+        "check data.csv -s old.json",
+        1,
+        "old.json",
+        "no profile",
+        "refit",
+    ),
+    case("check-negative-psi", with_data(), "check data.csv -s s.json --max-psi -1", 2, "--max-psi", ">= 0"),
+    case("check-nan-ks", with_data(), "check data.csv -s s.json --max-ks nan", 2, "--max-ks", ">= 0"),
+    case("check-missing-scaler", with_data(), "check data.csv -s nope.json", 1, "nope.json"),
+    case("check-directory", files({"d": directory}), "check d -s s.json", 1, "d is a directory"),
+    case("check-both-stdin", with_data(), "check - -s -", 2, "cannot both be stdin"),
+]
+CASES += DRIFT_CASES
+
 
 # --- issue 16: datasets (several paths, globs, directories)
 DATASET_PARTS = {"days/d1.csv": HEADER + "H1,Porto,100000,3\n", "days/d2.csv": HEADER + "H2,Faro,250000,4\n"}
