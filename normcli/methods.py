@@ -317,6 +317,19 @@ class MinMax(Method):
         return ["min", "max"]
 
 
+def std_with_ddof(column: str, s: ColumnStats, ddof: int) -> float:
+    """The column's std with `ddof` delta degrees of freedom (zscore, scale); an error when it
+    has too few values for that ddof."""
+    if s.count <= ddof:
+        raise DataError.about(
+            "column {column!r} has {count} values; std with {ddof} {n} needs more",
+            column=column,
+            count=s.count,
+            n=ddof,
+        )
+    return s.std(ddof)
+
+
 class ZScore(Method):
     name = "zscore"
     sklearn = "StandardScaler"
@@ -333,15 +346,7 @@ class ZScore(Method):
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, float]:
         _require_values(column, g_stats, self.name)
-        ddof = options["ddof"]
-        if g_stats.count <= ddof:
-            raise DataError.about(
-                "column {column!r} has {count} values; std with {ddof} {n} needs more",
-                column=column,
-                count=g_stats.count,
-                n=ddof,
-            )
-        std = g_stats.std(ddof)
+        std = std_with_ddof(column, g_stats, options["ddof"])
         if not math.isfinite(std):
             raise DataError.about(
                 "column {column!r} has a standard deviation that overflows float64 (values near "

@@ -17,7 +17,7 @@ import numpy as np
 
 import normcli.normal as normal
 from normcli.errors import DataError, OptionError
-from normcli.methods import Affine, Counters, Method, _require_values
+from normcli.methods import Affine, Counters, Method, _require_values, std_with_ddof
 from normcli.sketch import QuantileSketch
 from normcli.stats import ColumnStats
 from normcli.validate import as_bool, as_int, as_pair
@@ -77,14 +77,7 @@ class Scale(Method):
 
     def fit(self, column: str, x_stats: ColumnStats, g_stats: ColumnStats, options: dict[str, Any]) -> dict[str, Any]:
         _require_values(column, x_stats, self.name)
-        if x_stats.count <= options["ddof"]:
-            raise DataError.about(
-                "column {column!r} has {count} values; std with {ddof} {n} needs more",
-                column=column,
-                count=x_stats.count,
-                n=options["ddof"],
-            )
-        std = x_stats.std(options["ddof"])
+        std = std_with_ddof(column, x_stats, options["ddof"])
         if not math.isfinite(std) or (std > 0 and not math.isfinite(1.0 / std)):
             raise DataError(f"column {column!r} has a standard deviation of {std:.3g}, which float64 cannot divide by")
         return {"std": 1.0 if is_constant(x_stats) or std == 0 else std}
