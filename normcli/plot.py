@@ -90,6 +90,24 @@ def _density(hist: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return edges, density
 
 
+def _drawable(
+    hist: Mapping[str, Any], stats: tuple[float, float] | None
+) -> tuple[Mapping[str, Any], tuple[float, float] | None, str]:
+    """The histogram and (mean, std) in units the drawing arithmetic can take, and the unit's
+    label: values spanning more than about 1e300 (-1e308 to 1e308 is a valid column) overflow
+    the widths and positions computed from them, so such a panel is drawn in units of a power
+    of ten, named in its title."""
+    edges = np.asarray(hist["edges"], dtype=np.float64)
+    top = float(np.max(np.abs(edges))) if edges.size else 0.0
+    if top < 1e300:
+        return hist, stats, ""
+    unit = 10.0 ** math.floor(math.log10(top))
+    scaled = {**hist, "edges": (edges / unit).tolist()}
+    if stats is not None:
+        stats = (stats[0] / unit, stats[1] / unit)
+    return scaled, stats, f" (x {unit:.0e})"
+
+
 def _curve(edges: np.ndarray, density: np.ndarray, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
     """A smooth density curve: the histogram's density at bin centres, smoothed by a
     Gaussian of one and a half bins (a kernel density estimate of the binned data)."""
@@ -179,6 +197,9 @@ def _matplotlib(fmt: str, title: str, panels: list[Panel], channels: Channels | 
                 if not hist or not hist["counts"]:
                     ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
                     continue
+                hist, stats, unit = _drawable(hist, stats)
+                if unit:
+                    ax.set_title(f"{panel.name} ({stage}){unit}", fontsize=9, loc="left")
                 edges, density = _density(hist)
                 colour = "tab:blue" if stage == "before" else "tab:orange"
                 ax.stairs(density, edges, fill=True, alpha=0.45, color=colour)
@@ -214,6 +235,7 @@ _W, _H, _PAD = 360, 140, 24
 def _svg(hist: Mapping[str, Any] | None, stats: tuple[float, float] | None, colour: str) -> str:
     if not hist or not hist["counts"]:
         return f'<svg width="{_W}" height="{_H}"><text x="10" y="70">no values</text></svg>'
+    hist, stats, unit = _drawable(hist, stats)
     edges, density = _density(hist)
     x, y = _curve(edges, density)
     lo, hi = float(edges[0]), float(edges[-1])
@@ -243,7 +265,7 @@ def _svg(hist: Mapping[str, Any] | None, stats: tuple[float, float] | None, colo
         m = px(stats[0])
         parts.append(f'<line x1="{m:.1f}" x2="{m:.1f}" y1="{_PAD}" y2="{_H - _PAD}" stroke="black"/>')
     parts.append(f'<text x="{_PAD}" y="{_H - 6}" font-size="10">{lo:.4g}</text>')
-    parts.append(f'<text x="{_W - _PAD}" y="{_H - 6}" font-size="10" text-anchor="end">{hi:.4g}</text>')
+    parts.append(f'<text x="{_W - _PAD}" y="{_H - 6}" font-size="10" text-anchor="end">{hi:.4g}{unit}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -118,8 +118,7 @@ class QuantileSketch:
         if not self.count:
             return [math.nan for _ in qs]
         if self._exact is not None:
-            values = np.concatenate(self._exact)
-            return [float(v) for v in np.quantile(values, qs)]
+            return _exact_quantiles(np.concatenate(self._exact), qs)
         values = np.concatenate(self._levels)
         weights = np.concatenate([np.full(level.size, float(1 << h)) for h, level in enumerate(self._levels)])
         order = np.argsort(values, kind="stable")
@@ -427,6 +426,24 @@ class Histogram:
         }
 
 
+def _exact_quantiles(values: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """np.quantile's linear interpolation, without its overflow: NumPy interpolates with
+    `a + (b - a) * t`, and `b - a` is infinite between -1e308 and 1e308, so such a quantile came
+    out inf or NaN (with a RuntimeWarning). There `a * (1 - t) + b * t` is used instead."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.quantile(values, qs)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        ordered = np.sort(values)
+        for i in np.flatnonzero(bad):
+            pos = float(qs[i]) * (ordered.size - 1)
+            lo = math.floor(pos)
+            a, b, t = ordered[lo], ordered[min(lo + 1, ordered.size - 1)], pos - lo
+            if np.isfinite(a) and np.isfinite(b):
+                out[i] = a * (1 - t) + b * t
+    return [float(v) for v in out]
+
+
 def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: float) -> np.ndarray:
     """Counts of a histogram spread over `bins` equal bins of [lo, hi], each source bin's
     count shared in proportion to its overlap (for display: the shape, not exact counts)."""
@@ -439,7 +456,8 @@ def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: fl
         out[bins // 2] = counts.sum()
         return out
     cum = np.concatenate([[0.0], np.cumsum(counts)])
-    grid = np.linspace(lo, hi, bins + 1)
+    t = np.linspace(0.0, 1.0, bins + 1)
+    grid = lo * (1 - t) + hi * t  # not np.linspace(lo, hi): hi - lo overflows between -1e308 and 1e308
     # the cumulative count at each display edge, linear within a source bin
     at = np.interp(grid, edges, cum)
     return np.diff(at)

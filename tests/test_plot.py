@@ -130,3 +130,18 @@ def test_norm_plots_like_lrn_and_names_features_for_layer_norm(tmp_path):
     args = ("--kind", "layer", "--normalized-dims", "3", "-q", "--plot", "ln.svg")
     r = run("norm", "acts.npy", "-o", "ln.npy", *args, cwd=tmp_path)
     assert r.code == 0 and "per feature: mean ± std" in (tmp_path / "ln.svg").read_text(), r.err
+
+
+@pytest.mark.parametrize("ext", ["png", "html"])
+def test_a_column_spanning_the_float64_range_is_drawn_in_stated_units(tmp_path, ext):
+    # widths and positions of -1e308..1e308 overflow: the panel is drawn in units of 1e308,
+    # which its title or axis says, with no warning and no internal error
+    (tmp_path / "big.csv").write_text("a,b\n0,1e308\n0,-1e308\n1,0\n")
+    r = run("stats", "big.csv", "--plot", f"big.{ext}", cwd=tmp_path)
+    assert r.code == 0, r.err
+    assert "warning" not in r.err and "error" not in r.err, r.err
+    data = (tmp_path / f"big.{ext}").read_bytes()
+    if ext == "html":
+        assert b"x 1e+308" in data
+    else:
+        assert png_size(data) == (plot.PNG_SIZE[0] * plot.DPI, 2 * plot.PNG_SIZE[1] * plot.DPI)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -100,3 +102,16 @@ def test_value_counts_merge_and_cap():
     assert (m.count, m.distinct, m.most_common()) == (10, 3, ("z", 5))
     m.update(["w"])
     assert m.overflowed and m.most_common() is None and m.count == 11
+
+
+def test_quantiles_between_the_ends_of_the_float64_range_do_not_overflow():
+    # np.quantile interpolates with a + (b - a) * t, and 1e308 - (-1e308) is inf: the median of
+    # these two values came out NaN, with a RuntimeWarning that `normcli stats` turned into an error
+    sketch = QuantileSketch()
+    sketch.update(np.array([1e308, -1e308, 1e308, -1e308]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        qs = sketch.quantiles([0.0, 0.25, 0.5, 5 / 6, 1.0])
+    assert qs == [-1e308, -1e308, 0.0, 1e308 * (1 - 0.5) + 1e308 * 0.5, 1e308]
+    t = 0.4 * 3 - 1  # position 1.2 of 0..3: between the second and third sorted values
+    assert sketch.quantiles([0.4]) == [-1e308 * (1 - t) + 1e308 * t]
