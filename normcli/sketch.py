@@ -436,7 +436,7 @@ def _exact_quantiles(values: np.ndarray, qs: Sequence[float]) -> list[float]:
     if bad.any():
         ordered = np.sort(values)
         for i in np.flatnonzero(bad):
-            pos = float(qs[i]) * (ordered.size - 1)
+            pos = float(qs[int(i)]) * (ordered.size - 1)
             lo = math.floor(pos)
             a, b, t = ordered[lo], ordered[min(lo + 1, ordered.size - 1)], pos - lo
             if np.isfinite(a) and np.isfinite(b):
