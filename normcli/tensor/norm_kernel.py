@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from normcli.errors import DataError
+from normcli.tensor import norm_rows
 from normcli.tensor.layout import fmt
 
 __all__ = ["TILE_ELEMS", "Moments", "Params", "apply_params", "make_params", "normalize_block", "tile_moments"]
@@ -418,6 +419,24 @@ def normalize_block(
     v = np.ascontiguousarray(block).reshape(view)
     o = out.reshape(view)
     tiles = _tiles(view, max(TILE_ELEMS, math.prod(view[1:])))  # whole rows: their statistics are complete
+    if norm_rows.fits(view, block, out):  # float32, one contiguous row per statistic: the fast path
+        pshape = (view[2], view[3]) if per_channel else (view[4],)
+        g_rows = None if gamma is None else np.asarray(gamma, dtype=np.float64).reshape(pshape)
+        b_rows = None if beta is None else np.asarray(beta, dtype=np.float64).reshape(pshape)
+        _map(
+            lambda tile: norm_rows.normalize_rows(
+                v[tile],
+                o[tile],
+                per_channel=per_channel,
+                centered=centered,
+                eps=eps,
+                gamma=g_rows,
+                beta=b_rows,
+                what=what,
+            ),
+            tiles,
+        )
+        return
     g64 = None if gamma is None else np.asarray(gamma, dtype=np.float64)
     b64 = None if beta is None else np.asarray(beta, dtype=np.float64)
     gamma_t = beta_t = None
