@@ -420,9 +420,10 @@ def normalize_block(
     o = out.reshape(view)
     tiles = _tiles(view, max(TILE_ELEMS, math.prod(view[1:])))  # whole rows: their statistics are complete
     if norm_rows.fits(view, block, out):  # float32, one contiguous row per statistic: the fast path
-        pshape = (view[2], view[3]) if per_channel else (view[4],)
-        g_rows = None if gamma is None else np.asarray(gamma, dtype=np.float64).reshape(pshape)
-        b_rows = None if beta is None else np.asarray(beta, dtype=np.float64).reshape(pshape)
+        # per channel: float64 (G, Q), folded into the scale; layer/rms: float32 (T,), cast once here
+        pshape, pdtype = ((view[2], view[3]), np.float64) if per_channel else ((view[4],), np.float32)
+        g_rows = None if gamma is None else np.asarray(gamma).reshape(pshape).astype(pdtype)
+        b_rows = None if beta is None else np.asarray(beta).reshape(pshape).astype(pdtype)
         _map(
             lambda tile: norm_rows.normalize_rows(
                 v[tile],

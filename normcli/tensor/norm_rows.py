@@ -63,16 +63,13 @@ def normalize_rows(
     what: str,
 ) -> None:
     """Normalize a 5-D tile (S, 1, G, Q, T) of float32 into `o` with its own statistics,
-    one per (S, G) row of Q*T values. gamma/beta: float64, per channel shaped (G, Q), or
-    per position of T shaped (T,) (layer/rms, where G = Q = 1)."""
+    one per (S, G) row of Q*T values. gamma/beta: float64 per channel shaped (G, Q), or
+    float32 per position of T shaped (T,) (layer/rms, where G = Q = 1)."""
     s, _, g, q, t = x.shape
     length = q * t
     rows, orows = x.reshape(s * g, q, t), o.reshape(s * g, q, t)
     chunk = max(1, nk.CHUNK_ELEMS)
-    gamma_t = beta_t = None
-    if not per_channel:
-        gamma_t = None if gamma is None else gamma.astype(np.float32)
-        beta_t = None if beta is None else beta.astype(np.float32)
+    gamma_t, beta_t = (None, None) if per_channel else (gamma, beta)
     step = max(1, chunk // max(length, 1))
     for first in range(0, s * g, step):
         last = min(first + step, s * g)
