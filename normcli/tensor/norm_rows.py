@@ -4,19 +4,23 @@ Instance and group norm on channels-first data, and layer and RMS norm, reduce e
 statistic over one contiguous run of memory (a row). NumPy cannot fuse operations, so what
 costs is the number of passes over memory and where the data is when they run. Here:
 
-- rows are worked on a block at a time (whole rows, up to `norm_kernel.CHUNK_ELEMS` values:
-  a block, its centred copy and its output stay in cache), statistics and output together,
-  so each value comes from main memory once and goes back once. Smaller blocks (64K values,
-  to stay in L2) were measured slower: the Python work per block (~40 us) outweighs the
-  cache misses they save;
+- rows are worked on a block at a time (whole rows, up to `chunk` values: norm_kernel's
+  CHUNK_ELEMS), statistics and output together, while the block is in cache. Smaller
+  blocks (64K values, to stay in L2) were measured slower: the Python work per block
+  outweighs the cache misses they save;
 - the sums are float32 BLAS dot products (one pass each, no temporary: sum x = x . 1,
   sum d^2 = d . d), over pieces of at most `BLAS_PIECE` values, added up in float64. A
   float32 dot of 2^16 values is good to ~1e-7 relative (measured: 1e-7 at 2^15, 3e-7 at
   2^18, 2e-6 at 2e6 values), so the pieces keep that whatever the length of a row;
-- numerics as in `norm_kernel`: the row is centred on its mean rounded to float32 (head),
-  its variance taken from the centred values d = x - head, and the rest of the mean (tail,
-  the mean of d) folded into the shift unless it moves the output by under 1/4 ulp; the
-  output is d * scale + shift with gamma folded into scale (one pass) for per-channel kinds.
+- where every row of a block has mean^2 <= var (measured from the same two dots), the
+  variance is E[x^2] - mean^2 (at most twice the dots' ~1e-7 relative error) and the mean
+  is folded into the shift, y = x * scale + (beta - mean * scale) (at most an ulp), so no
+  centred copy is made: group and instance norm take 4 passes over memory (2 reads, a write,
+  an update), layer norm with affine 6;
+- elsewhere, numerics as in `norm_kernel`: the row is centred on its mean rounded to
+  float32 (head), its variance taken from d = x - head (written to the output, then scaled
+  in place), and the rest of the mean (tail) folded into the shift unless it moves the
+  output by under 1/4 ulp, so a float32 row at 1e4 with std 1 keeps its variance.
 
 Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 """
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from normcli.tensor import norm_kernel as nk
+from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std, scratch
 
 # Values summed by one float32 BLAS dot product (see the module docstring).
 BLAS_PIECE = 1 << 16
@@ -61,6 +65,7 @@ def normalize_rows(
     gamma: np.ndarray | None,
     beta: np.ndarray | None,
     what: str,
+    chunk: int,
 ) -> None:
     """Normalize a 5-D tile (S, 1, G, Q, T) of float32 into `o` with its own statistics,
     one per (S, G) row of Q*T values. gamma/beta: float64 per channel shaped (G, Q), or
@@ -68,7 +73,7 @@ def normalize_rows(
     s, _, g, q, t = x.shape
     length = q * t
     rows, orows = x.reshape(s * g, q, t), o.reshape(s * g, q, t)
-    chunk = max(1, nk.CHUNK_ELEMS)
+    chunk = max(1, chunk)
     gamma_t, beta_t = (None, None) if per_channel else (gamma, beta)
     step = max(1, chunk // max(length, 1))
     for first in range(0, s * g, step):
@@ -76,7 +81,7 @@ def normalize_rows(
         block, oblock = rows[first:last], orows[first:last]
         k = last - first
         flat = block.reshape(k, length)
-        pieces: list[tuple[slice, ...]] = [(slice(None), slice(None))] if length <= chunk else nk._chunks((q, t), chunk)
+        pieces: list[tuple[slice, ...]] = [(slice(None), slice(None))] if length <= chunk else chunks((q, t), chunk)
         # one read-only pass: sum x and sum x^2 (two BLAS dots); where every row has
         # mean^2 <= var, var = E[x^2] - mean^2 loses at most a factor 2 of the dots' ~1e-7,
         # and y = x * scale + (beta - mean * scale) at most an ulp: no centred copy is needed
@@ -98,10 +103,10 @@ def normalize_rows(
                 else:
                     tail, s2 = _long_stats(block[0], pieces, head[0])
         m2 = np.maximum(s2 - length * tail * tail, 0.0) if centered else s2
-        inv = nk.inverse_std(m2 / length, eps, what, not centered)
+        inv = inverse_std(m2 / length, eps, what, not centered)
         if centered:
             with np.errstate(invalid="ignore", over="ignore"):
-                if float(np.nanmax(np.abs(tail) * inv, initial=0.0)) <= nk.TAIL_NEGLIGIBLE:
+                if float(np.nanmax(np.abs(tail) * inv, initial=0.0)) <= TAIL_NEGLIGIBLE:
                     tail = np.zeros_like(tail)
         rows_g = np.arange(first, last) % g
         if per_channel:
@@ -134,7 +139,7 @@ def _long_stats(row: np.ndarray, pieces: list[tuple[slice, ...]], head: np.float
     tail_sum, s2 = np.zeros(1), np.zeros(1)
     for qs, ts in pieces:
         part = row[qs, ts]
-        d = nk._scratch(2, part.shape, np.dtype(np.float32))
+        d = scratch(2, part.shape, np.dtype(np.float32))
         np.subtract(part, head, out=d)
         dflat = d.reshape(1, d.size)
         tail_sum += _rowdot(dflat, None)
