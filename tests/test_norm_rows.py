@@ -106,3 +106,17 @@ def test_a_row_longer_than_a_blas_piece_keeps_float32_accuracy():
     assert_close(y, reference(x, "layer", dims=3), np.float32)
     z = normcli.norm(x, "rms", normalized_dims=3, eps=1e-6)
     assert_close(z, reference(x, "rms", dims=3, eps=1e-6), np.float32)
+
+
+def test_values_whose_squares_overflow_float32_are_centred_first():
+    """At 1e20 with std 1e14, x^2 overflows float32 but (x - mean)^2 does not."""
+    rng = np.random.default_rng(5)
+    x = (1e20 + rng.standard_normal((2, 4, 8, 8)) * 1e14).astype(np.float32)
+    for kind, options in (("group", {"groups": 2}), ("layer", {"normalized_dims": 3})):
+        y = normcli.norm(x, kind, eps=0.0, **options)
+        assert np.all(np.isfinite(y))
+        assert_close(
+            y,
+            reference(x, kind, eps=0.0, groups=options.get("groups"), dims=options.get("normalized_dims")),
+            np.float32,
+        )

@@ -91,7 +91,8 @@ def normalize_rows(
         tail = np.zeros(k)
         if centered:
             tail = _rowdot(flat, None) / length
-            if not np.all(tail * tail <= s2 / length - tail * tail):  # centre on the mean rounded to float32
+            # centre on the mean rounded to float32 where |mean| > std, or where x^2 overflowed float32
+            if not (np.all(np.isfinite(s2)) and np.all(tail * tail <= s2 / length - tail * tail)):
                 head = tail.astype(np.float32)
                 if len(pieces) == 1:  # x - head goes to the output, then is scaled in place
                     d = oblock
