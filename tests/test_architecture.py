@@ -38,6 +38,8 @@ CORE = {
     "normcli.tensor.layout",
     "normcli.tensor.norm",
     "normcli.tensor.norm_kernel",
+    "normcli.tensor.norm_base",
+    "normcli.tensor.norm_rows",
     "normcli.validate",
 }
 HEAVY = ("click", "rich", "pyarrow", "pandas", "polars")
@@ -156,6 +158,8 @@ WORDS_ONLY = [
     "normcli.tensor.layout",
     "normcli.tensor.norm",
     "normcli.tensor.norm_kernel",
+    "normcli.tensor.norm_base",
+    "normcli.tensor.norm_rows",
 ]
 
 

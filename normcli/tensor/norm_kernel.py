@@ -24,7 +24,6 @@ Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O.
 
 from __future__ import annotations
 
-import itertools
 import math
 import os
 import threading
@@ -35,8 +34,9 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from normcli.errors import DataError
-from normcli.tensor.layout import fmt
+from normcli.tensor import norm_rows
+from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std
+from normcli.tensor.norm_base import scratch as _scratch
 
 __all__ = ["TILE_ELEMS", "Moments", "Params", "apply_params", "make_params", "normalize_block", "tile_moments"]
 
@@ -47,15 +47,10 @@ __all__ = ["TILE_ELEMS", "Moments", "Params", "apply_params", "make_params", "no
 # extra NumPy calls than they saved in cache misses, so ordinary tiles are not cut.
 TILE_ELEMS = 1 << 18
 CHUNK_ELEMS = 1 << 20
-# float32: the rest of the mean below float32's resolution (tail) is left out when it moves
-# every output by at most this (1/4 ulp at 1), which saves a pass over the array; it is
-# kept (y = (x - head) * a + (beta - tail * a)) for data whose |mean| / std is large.
-TAIL_NEGLIGIBLE = 2.0**-26
 
 T = TypeVar("T")
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
-_SCRATCH = threading.local()
 
 
 def _threads() -> int:
@@ -72,19 +67,6 @@ def _map(fn: Callable[[Any], T], items: Sequence[Any]) -> list[T]:
         if _POOL is None:
             _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="normcli-norm")
     return list(_POOL.map(fn, items))
-
-
-def _scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A per-thread scratch array, reused from tile to tile."""
-    cache = getattr(_SCRATCH, "arrays", None)
-    if cache is None:
-        cache = _SCRATCH.arrays = {}
-    size = math.prod(shape)
-    key = (slot, dtype)
-    buf = cache.get(key)
-    if buf is None or buf.size < size:
-        buf = cache[key] = np.empty(max(size, 1), dtype=dtype)
-    return buf[:size].reshape(shape)
 
 
 # --------------------------------------------------------------------------------------
@@ -177,24 +159,8 @@ def _reduce(a: np.ndarray) -> np.ndarray:
 
 
 def _chunks(shape: tuple[int, ...], elems: int | None = None) -> list[tuple[slice, ...]]:
-    """Index tuples cutting a 5-D tile into pieces of about `elems` elements, each a run of
-    contiguous memory (the first axis whose remainder fits is cut; the axes before it go one
-    index at a time), so that a piece and its scratch copies stay in a core's L2 cache."""
-    elems = CHUNK_ELEMS if elems is None else elems
-    extent = list(shape)
-    for axis in range(len(shape)):
-        if math.prod(shape[axis:]) <= elems:
-            break
-        rest = math.prod(shape[axis + 1 :])
-        if rest <= elems:
-            extent[axis] = max(1, elems // max(rest, 1))
-            break
-        extent[axis] = 1
-    ranges = [range(0, n, e) for n, e in zip(shape, extent, strict=True)]
-    return [
-        tuple(slice(c, min(c + e, n)) for c, e, n in zip(corner, extent, shape, strict=True))
-        for corner in itertools.product(*ranges)
-    ]
+    """`chunks` of a 5-D tile, of about CHUNK_ELEMS elements unless told."""
+    return chunks(shape, CHUNK_ELEMS if elems is None else elems)
 
 
 def _take(a: np.ndarray | None, index: tuple[slice, ...]) -> np.ndarray | None:
@@ -309,26 +275,6 @@ class Params:
     beta_t: np.ndarray | None = None
 
 
-def inverse_std(var: np.ndarray, eps: float, what: str, rms: bool) -> np.ndarray:
-    """1/sqrt(var + eps), or a DataError counting where var + eps <= 0."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = var + eps
-        bad = int(np.count_nonzero(total <= 0))
-        if bad:
-            kind = "mean square" if rms else "variance"
-            raise DataError.about(
-                "{kind_name} + eps <= 0 for {bad} of {size} {what} (eps={eps_value}: a constant "
-                "{one} has {kind_name} 0); use {eps} > 0",
-                kind_name=kind,
-                bad=bad,
-                size=var.size,
-                what=what,
-                eps_value=fmt(eps),
-                one=what.rstrip("s"),
-            )
-        return 1.0 / np.sqrt(total)
-
-
 def make_params(
     view: tuple[int, int, int, int, int],
     per_channel: bool,
@@ -418,6 +364,26 @@ def normalize_block(
     v = np.ascontiguousarray(block).reshape(view)
     o = out.reshape(view)
     tiles = _tiles(view, max(TILE_ELEMS, math.prod(view[1:])))  # whole rows: their statistics are complete
+    if norm_rows.fits(view, block, out):  # float32, one contiguous row per statistic: the fast path
+        # per channel: float64 (G, Q), folded into the scale; layer/rms: float32 (T,), cast once here
+        pshape, pdtype = ((view[2], view[3]), np.float64) if per_channel else ((view[4],), np.float32)
+        g_rows = None if gamma is None else np.asarray(gamma).reshape(pshape).astype(pdtype)
+        b_rows = None if beta is None else np.asarray(beta).reshape(pshape).astype(pdtype)
+        _map(
+            lambda tile: norm_rows.normalize_rows(
+                v[tile],
+                o[tile],
+                per_channel=per_channel,
+                centered=centered,
+                eps=eps,
+                gamma=g_rows,
+                beta=b_rows,
+                what=what,
+                chunk=CHUNK_ELEMS,
+            ),
+            tiles,
+        )
+        return
     g64 = None if gamma is None else np.asarray(gamma, dtype=np.float64)
     b64 = None if beta is None else np.asarray(beta, dtype=np.float64)
     gamma_t = beta_t = None

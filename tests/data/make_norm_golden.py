@@ -17,10 +17,29 @@ mini-batches in train mode, and `bn{j}_momentum` (NaN for momentum=None).
 
 Plain numeric/unicode arrays only, so tests load them with allow_pickle=False and need no
 torch. Inputs are small and fixed-seed, with channel offsets so the centring matters.
+
+Keras (`--convention keras`): norm_golden_keras.npz, from Keras 3 itself on its torch backend
+
+    pip install torch==2.13.0 keras==3.15.1   # keep the pins
+    python tests/data/make_norm_golden.py keras
+
+with `kcase{i}_x`, `kcase{i}_y`, `kcase{i}_gamma`, `kcase{i}_beta` (absent when the layer has
+none), `kcase{i}_spec` ("layer=...;kind=...;groups=...;dims=...", channels last, each layer
+with its default epsilon and axis), and for BatchNormalization fed mini-batches in training
+mode: `kbn{j}_x`, `kbn{j}_batch`, `kbn{j}_momentum`, `kbn{j}_moving_mean`,
+`kbn{j}_moving_variance`, and `kbn{j}_new`/`kbn{j}_y`/`kbn{j}_gamma`/`kbn{j}_beta`: the
+layer's inference-mode output on a new array. Keras' torch backend takes the variance as
+E[x^2] - E[x]^2, which loses float32 digits when |mean| >> std, so the inputs here have
+offsets below their spread; and it computes in float32 even for float64 input, so all the
+cases are float32.
+
+    python tests/data/make_norm_golden.py [torch|keras|all]   # default all
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -141,10 +160,112 @@ def norm_golden(rng: np.random.Generator) -> dict[str, np.ndarray]:
     return arrays
 
 
+# (layer, kind, shape (channels last), options). All float32: Keras 3 computes these layers
+# in float32 even for float64 input outside TensorFlow (its result_type of float64 and
+# "float32" is float32 on the torch and JAX backends), so a float64 golden would only be
+# float32-exact anyway.
+KERAS_CASES = [
+    ("BatchNormalization", "batch", (6, 4, 3, 5), {}),
+    ("BatchNormalization", "batch", (8, 6), {}),
+    ("BatchNormalization", "batch", (4, 3, 3, 2, 4), {}),
+    ("LayerNormalization", "layer", (4, 5, 16), {}),
+    ("LayerNormalization", "layer", (3, 4, 5, 6), {"dims": 3}),
+    ("GroupNormalization", "group", (3, 5, 5, 8), {"groups": 4}),
+    ("GroupNormalization", "group", (2, 7, 6), {"groups": 2}),
+    ("GroupNormalization", "instance", (3, 4, 4, 6), {"groups": -1}),
+    ("RMSNormalization", "rms", (4, 5, 16), {}),
+    ("RMSNormalization", "rms", (3, 6, 10), {}),
+]
+
+# (samples shape (channels last), batch size, momentum or None for Keras' default 0.99)
+KERAS_BN_CASES = [
+    ((12, 3, 3, 4), 4, 0.9),
+    ((10, 5), 5, None),
+    ((9, 4, 6), 3, 0.5),
+]
+# channel offsets are OFFSETS x uniform(-5, 5), below the spread (see the module docstring)
+OFFSETS = 0.3
+
+
+def keras_input(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """float32 normal values with a different scale and offset per channel (the last axis)."""
+    c = shape[-1]
+    scale = rng.uniform(0.5, 3.0, c)
+    return (rng.standard_normal(shape) * scale + OFFSETS * rng.uniform(-5.0, 5.0, c)).astype(np.float32)
+
+
+def keras_golden(rng: np.random.Generator) -> dict[str, np.ndarray]:
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    def as_tensor(a: np.ndarray):  # Keras casts float64 NumPy input to floatx (float32); a tensor keeps its dtype
+        return keras.ops.convert_to_tensor(a, dtype=a.dtype.name)
+
+    arrays: dict[str, np.ndarray] = {"versions": np.array([f"keras {keras.__version__} ({keras.backend.backend()})"])}
+    for i, (name, kind, shape, options) in enumerate(KERAS_CASES):
+        x = keras_input(rng, shape)
+        dims = options.get("dims", 1)
+        if name == "BatchNormalization":
+            layer = keras.layers.BatchNormalization(dtype="float32")
+        elif name == "LayerNormalization":
+            layer = keras.layers.LayerNormalization(axis=list(range(-dims, 0)), dtype="float32")
+        elif name == "GroupNormalization":
+            layer = keras.layers.GroupNormalization(groups=options["groups"], dtype="float32")
+        else:
+            layer = keras.layers.RMSNormalization(dtype="float32")
+        layer.build(shape)
+        params = {}
+        for weight in layer.trainable_weights:
+            leaf = weight.path.rsplit("/", 1)[-1]
+            low, high = (-1.0, 1.0) if leaf == "beta" else (0.5, 2.0)
+            value = rng.uniform(low, high, tuple(weight.shape)).astype(np.float32)
+            weight.assign(value)
+            params["gamma" if leaf == "scale" else leaf] = value
+        y = keras.ops.convert_to_numpy(layer(as_tensor(x), training=True))
+        arrays[f"kcase{i}_x"], arrays[f"kcase{i}_y"] = x, y
+        for leaf, value in params.items():
+            arrays[f"kcase{i}_{leaf}"] = value
+        spec = {
+            "layer": name,
+            "kind": kind,
+            "eps": repr(layer.epsilon),
+            "groups": str(options.get("groups", "")),
+            "dims": str(dims),
+        }
+        arrays[f"kcase{i}_spec"] = np.array([";".join(f"{k}={v}" for k, v in spec.items())])
+    for j, (shape, batch, momentum) in enumerate(KERAS_BN_CASES):
+        x = keras_input(rng, shape)
+        kwargs = {} if momentum is None else {"momentum": momentum}
+        layer = keras.layers.BatchNormalization(dtype="float32", **kwargs)
+        layer.build(shape)
+        gamma = rng.uniform(0.5, 2.0, shape[-1]).astype(np.float32)
+        beta = rng.uniform(-1.0, 1.0, shape[-1]).astype(np.float32)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        for start in range(0, shape[0], batch):
+            layer(as_tensor(x[start : start + batch]), training=True)
+        new = keras_input(rng, (3, *shape[1:]))
+        arrays[f"kbn{j}_x"] = x
+        arrays[f"kbn{j}_batch"] = np.array(batch)
+        arrays[f"kbn{j}_momentum"] = np.array(layer.momentum)
+        arrays[f"kbn{j}_moving_mean"] = keras.ops.convert_to_numpy(layer.moving_mean)
+        arrays[f"kbn{j}_moving_variance"] = keras.ops.convert_to_numpy(layer.moving_variance)
+        arrays[f"kbn{j}_gamma"], arrays[f"kbn{j}_beta"] = gamma, beta
+        arrays[f"kbn{j}_new"] = new
+        arrays[f"kbn{j}_y"] = keras.ops.convert_to_numpy(layer(as_tensor(new), training=False))
+    return arrays
+
+
 def main() -> None:
-    rng = np.random.default_rng(2013)
-    np.savez_compressed(HERE / "norm_golden_torch.npz", **norm_golden(rng))
-    print(f"wrote {HERE / 'norm_golden_torch.npz'}")
+    which = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if which in ("torch", "all"):
+        rng = np.random.default_rng(2013)
+        np.savez_compressed(HERE / "norm_golden_torch.npz", **norm_golden(rng))
+        print(f"wrote {HERE / 'norm_golden_torch.npz'}")
+    if which in ("keras", "all"):
+        rng = np.random.default_rng(2031)
+        np.savez_compressed(HERE / "norm_golden_keras.npz", **keras_golden(rng))
+        print(f"wrote {HERE / 'norm_golden_keras.npz'}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,74 @@
+"""Helpers shared by the normalization kernels (`norm_kernel`, `norm_rows`): per-thread
+scratch arrays, cutting a tile into cache-sized chunks, and 1/sqrt(var + eps) with its
+error. Pure NumPy: no Click, rich, pandas or pyarrow, and no file I/O."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import threading
+
+import numpy as np
+
+from normcli.errors import DataError
+from normcli.tensor.layout import fmt
+
+# float32: the rest of the mean below float32's resolution (tail) is left out when it moves
+# every output by at most this (1/4 ulp at 1), which saves a pass over the array; it is
+# kept (y = (x - head) * a + (beta - tail * a)) for data whose |mean| / std is large.
+TAIL_NEGLIGIBLE = 2.0**-26
+
+_SCRATCH = threading.local()
+
+
+def scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A per-thread scratch array, reused from tile to tile."""
+    cache = getattr(_SCRATCH, "arrays", None)
+    if cache is None:
+        cache = _SCRATCH.arrays = {}
+    size = math.prod(shape)
+    key = (slot, dtype)
+    buf = cache.get(key)
+    if buf is None or buf.size < size:
+        buf = cache[key] = np.empty(max(size, 1), dtype=dtype)
+    return buf[:size].reshape(shape)
+
+
+def chunks(shape: tuple[int, ...], elems: int) -> list[tuple[slice, ...]]:
+    """Index tuples cutting a 5-D tile into pieces of about `elems` elements, each a run of
+    contiguous memory (the first axis whose remainder fits is cut; the axes before it go one
+    index at a time), so that a piece and its scratch copies stay in a core's L2 cache."""
+    extent = list(shape)
+    for axis in range(len(shape)):
+        if math.prod(shape[axis:]) <= elems:
+            break
+        rest = math.prod(shape[axis + 1 :])
+        if rest <= elems:
+            extent[axis] = max(1, elems // max(rest, 1))
+            break
+        extent[axis] = 1
+    ranges = [range(0, n, e) for n, e in zip(shape, extent, strict=True)]
+    return [
+        tuple(slice(c, min(c + e, n)) for c, e, n in zip(corner, extent, shape, strict=True))
+        for corner in itertools.product(*ranges)
+    ]
+
+
+def inverse_std(var: np.ndarray, eps: float, what: str, rms: bool) -> np.ndarray:
+    """1/sqrt(var + eps), or a DataError counting where var + eps <= 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = var + eps
+        bad = int(np.count_nonzero(total <= 0))
+        if bad:
+            kind = "mean square" if rms else "variance"
+            raise DataError.about(
+                "{kind_name} + eps <= 0 for {bad} of {size} {what} (eps={eps_value}: a constant "
+                "{one} has {kind_name} 0); use {eps} > 0",
+                kind_name=kind,
+                bad=bad,
+                size=var.size,
+                what=what,
+                eps_value=fmt(eps),
+                one=what.rstrip("s"),
+            )
+        return 1.0 / np.sqrt(total)
