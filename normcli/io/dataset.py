@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from normcli.errors import DataError, UsageError
-from normcli.io.atomic import temp_name, write_error
+from normcli.io.atomic import stage_directory, temp_name, write_error
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import _EXTENSIONS, STDIO, detect_format
 from normcli.io.readers import Reader, TableReader
@@ -360,11 +360,11 @@ def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
         raise write_error(output, exc) from None
     try:
         yield tmp
+        if os.path.isdir(target) and not overwrite:
+            raise UsageError.about("{path} exists; add {overwrite} to replace it, or name a new directory", path=output)
+        if stage_directory(tmp, target, output):
+            return  # renamed with the command's other outputs (--stats-json, --plot), or removed if one fails
         if os.path.isdir(target):
-            if not overwrite:
-                raise UsageError.about(
-                    "{path} exists; add {overwrite} to replace it, or name a new directory", path=output
-                )
             old = os.path.join(parent, temp_name(name, parent))
             os.rename(target, old)
             try:
