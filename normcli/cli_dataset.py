@@ -67,6 +67,18 @@ def _plot(plot_path: str | None, title: str, result: Any) -> None:
         _write_plot(plot_path, title, table_panels(result.before, result.after, result.histograms))
 
 
+def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
+    """The CSV options the scaler was fitted with (as cli._scaler_dialect, which this module
+    cannot import: cli imports it)."""
+    from normcli.errors import DataError
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
+
+
 def _parts_line(quiet: bool, dataset: Any, rows: int | None) -> None:
     if not quiet:
         n = len(dataset.parts)
@@ -190,7 +202,6 @@ def apply_dataset(
 
     from normcli.api import load
     from normcli.api_dataset import run_transform
-    from normcli.cli import _scaler_dialect
     from normcli.cli_options import _check_plot, _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
     from normcli.io.dataset import check_output_directory, is_directory_output, local_path
