@@ -24,6 +24,7 @@ from normcli.io.dataset import (
     is_directory_output,
     local_path,
 )
+from normcli.io.dialect import DialectOptions
 from normcli.io.readers import Reader, open_reader
 from normcli.pipeline import ApplyResult, Progress, apply_stream, fit_stream
 from normcli.scaler import FitResult, Scaler, plan_columns
@@ -49,9 +50,11 @@ def run_fit(
     scheduler: str | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
+    dialect: DialectOptions | None = None,
 ) -> FitResult:
     """Fit over the dataset read by `reader` (open, not yet read), on `engine`.
-    `selected`: fit_stream's method, overrides, columns, exclude and options."""
+    `selected`: fit_stream's method, overrides, columns, exclude and options; `dialect`: the
+    CSV options every part is read with (the dask engine's workers open the parts anew)."""
     if engine == "local":
         return fit_stream(reader, progress=progress, **selected)
     from normcli.engines.dask import connect, fit_parts
@@ -64,8 +67,9 @@ def run_fit(
     reader.close()
     with connect(scheduler, workers) as client:
         return fit_parts(
-            client, dataset, plans, names, numeric, dataset.parts[0].label, layout, input_columns, progress
-        )
+            client, dataset, plans, names, numeric, dataset.parts[0].label, layout, input_columns, progress,
+            {"dialect": dialect},
+        )  # fmt: skip
 
 
 def run_transform(
@@ -83,6 +87,7 @@ def run_transform(
     dtype: np.dtype | None = None,
     precision: int | None = None,
     with_stats: bool = True,
+    dialect: DialectOptions | None = None,
 ) -> tuple[ApplyResult, str]:
     """Transform (or inverse) the dataset into `output`: a directory (one part per input
     part, atomic as a whole) or one file ('-': stdout), on `engine`. Returns the merged
@@ -92,7 +97,11 @@ def run_transform(
 
     apply: dict[str, Any] = {"inverse": inverse, "dtype": np.dtype(dtype or np.float64), "precision": precision}
     apply["with_stats"] = with_stats
-    reader_options = {"float_columns": scaler.names, "text_passthrough": out_format in ("csv", "tsv")}
+    reader_options = {
+        "float_columns": scaler.names,
+        "text_passthrough": out_format in ("csv", "tsv"),
+        "dialect": dialect,
+    }
 
     def open_part(path: str) -> Reader:
         return open_reader(path, dataset.format, **reader_options)  # type: ignore[arg-type]

@@ -372,13 +372,12 @@ def fit(
     if paths is not None:
         if apply:
             raise UsageError("fit --apply reads one file; over a dataset, run fit, then transform")
-        _no_plot_for_datasets(plot_path)
         from normcli.cli_dataset import fit_dataset
 
         fit_dataset(
             paths, fmt=fmt, axis=axis, output=output, stats_json=stats_json, quiet=quiet,
             report_mode=report_mode, method=default, overrides=overrides, columns=columns, exclude=exclude,
-            options=options, engine=engine, scheduler=scheduler, workers=workers,
+            options=options, engine=engine, scheduler=scheduler, workers=workers, hist=hist, plot_path=plot_path,
         )  # fmt: skip
         return
     assert isinstance(input_path, str)  # a tuple is a dataset, fitted above
@@ -654,8 +653,6 @@ def _apply_command(name: str, inverse: bool, doc: str) -> click.Command:
         if isinstance(options["input_path"], tuple):
             from normcli.cli_dataset import apply_dataset
 
-            _no_plot_for_datasets(options.pop("plot_path"))
-            options.pop("hist")  # the dataset report has no histograms yet: nothing to show or hide
             engine_args = {"engine": engine, "scheduler": scheduler, "workers": workers}
             apply_dataset(options.pop("input_path"), inverse=inverse, overwrite=overwrite, **engine_args, **options)
             return
@@ -1286,13 +1283,6 @@ def _m_text(sizes: list[int]) -> str:
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _no_plot_for_datasets(plot_path: str | None) -> None:
-    if plot_path:  # the engines gather no histograms yet: refused, not silently skipped
-        raise UsageError(
-            "--plot draws one file's distributions; it is not available for a dataset of several inputs yet"
-        )
 
 
 # stats, show and check live in their own modules

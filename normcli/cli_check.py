@@ -56,7 +56,6 @@ def check(
     from normcli import report
     from normcli.api import load
     from normcli.drift import Thresholds, evaluate
-    from normcli.io import open_reader
     from normcli.pipeline import drift_stream
     from normcli.validate import as_nonnegative_float
 
@@ -65,7 +64,7 @@ def check(
             as_nonnegative_float(name, value)
     if input_path == STDIO and scaler_path == STDIO:
         raise UsageError("DATA and --scaler cannot both be stdin")
-    _check_not_directory(input_path, "check")
+    dataset = _dataset(input_path, fmt, axis)  # before the scaler: DATA's own errors come first
     scaler = load(scaler_path)
     missing = [c.name for c in scaler.columns if c.profile is None]
     if missing:
@@ -77,10 +76,7 @@ def check(
         axis = scaler.layout.axis
     thresholds = Thresholds(max_psi, max_ks, max_null_increase)
     dialect = _dialect_options()
-    with (
-        open_reader(input_path, fmt, float_columns=scaler.names, axis=axis, dialect=dialect) as reader,
-        _Progress(quiet) as progress,
-    ):
+    with _open_data(input_path, dataset, fmt, axis, scaler.names, dialect) as reader, _Progress(quiet) as progress:
         counters = drift_stream(reader, scaler, progress=progress.update)
     results = [evaluate(name, counter, thresholds) for name, counter in counters.items()]
     drifted = [r.name for r in results if r.drifted]
@@ -103,3 +99,26 @@ def check(
             names = ", ".join(repr(n) for n in drifted)
             report.warn(con, f"drift in {len(drifted)} of {len(results)} column(s): {names}")
     return 1 if drifted else 0
+
+
+def _dataset(input_path: str, fmt: str | None, axis: int | None) -> Any:
+    """DATA as a dataset when it names one (a directory of parts, a quoted glob), else None."""
+    from normcli.io.dataset import expand_inputs, is_dataset_argument
+
+    if not is_dataset_argument((input_path,)):
+        _check_not_directory(input_path, "check")
+        return None
+    if axis is not None:
+        raise UsageError("--axis applies to one .npy input; a dataset holds tables")
+    return expand_inputs((input_path,), fmt)
+
+
+def _open_data(input_path: str, dataset: Any, fmt: str | None, axis: int | None, names: list[str], dialect: Any) -> Any:
+    """DATA's reader: one file, or the dataset read as the concatenation of its parts, each
+    with the CSV options given (a drift check of today's folder of parts)."""
+    from normcli.io import open_reader
+    from normcli.io.dataset import DatasetReader
+
+    if dataset is None:
+        return open_reader(input_path, fmt, float_columns=names, axis=axis, dialect=dialect)
+    return DatasetReader(dataset, lambda p: open_reader(p, dataset.format, float_columns=names, dialect=dialect))

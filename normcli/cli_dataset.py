@@ -48,18 +48,35 @@ def check_engine(engine: str, scheduler: str | None, workers: int | None) -> Non
 
 
 def _open(paths: tuple[str, ...], fmt: str | None, axis: int | None) -> Any:
+    """The dataset named by `paths`, and the CSV dialect options given (applied to every
+    part's reader; each part sniffs what they leave open, as one file does)."""
     from normcli.cli_options import _dialect_options
     from normcli.io.dataset import expand_inputs
 
     if axis is not None:
         raise UsageError("--axis applies to one .npy input; a dataset holds tables")
-    given = _dialect_options().given()
-    if given:  # the parts' readers do not take them yet: refused, never silently ignored
-        raise UsageError(
-            f"CSV options ({', '.join(sorted(given))}) are not applied to a dataset of several inputs yet; "
-            "give one file at a time, or convert the parts to plain CSV or Parquet first"
-        )
-    return expand_inputs(paths, fmt)
+    return expand_inputs(paths, fmt), _dialect_options()
+
+
+def _plot(plot_path: str | None, title: str, result: Any) -> None:
+    """--plot of a dataset: the merged before/after statistics and histograms, as for one file."""
+    if plot_path:
+        from normcli.cli_options import _write_plot
+        from normcli.plot import table_panels
+
+        _write_plot(plot_path, title, table_panels(result.before, result.after, result.histograms))
+
+
+def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
+    """The CSV options the scaler was fitted with (as cli._scaler_dialect, which this module
+    cannot import: cli imports it)."""
+    from normcli.errors import DataError
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
 
 
 def _parts_line(quiet: bool, dataset: Any, rows: int | None) -> None:
@@ -80,22 +97,26 @@ def fit_dataset(
     engine="local",
     scheduler=None,
     workers=None,
+    hist=None,
+    plot_path=None,
     **fit: Any,
 ) -> None:
     """`fit` over the parts in order, as over their concatenation."""
     from normcli.api_dataset import run_fit
-    from normcli.cli_options import _Progress, _report, _write_text
+    from normcli.cli_options import _check_plot, _Progress, _report, _write_text
     from normcli.io import check_output_path, open_reader
     from normcli.io.dataset import DatasetReader, local_path
     from normcli.selection import expand_columns
 
-    dataset = _open(paths, fmt, axis)
+    dataset, dialect = _open(paths, fmt, axis)
     output = local_path(output)
     check_output_path(output, tuple(dataset.paths))
     if stats_json:
         check_output_path(stats_json, tuple(dataset.paths), "--stats-json", (("-o", output),))
+    others = (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ())
+    _check_plot(plot_path, tuple(dataset.paths), others)
     with (
-        DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader,
+        DatasetReader(dataset, lambda p: open_reader(p, dataset.format, dialect=dialect)) as reader,
         _Progress(quiet) as progress,
     ):
         selected = {
@@ -106,28 +127,35 @@ def fit_dataset(
             "options": fit["options"],
         }
         result = run_fit(
-            dataset, reader, selected, engine=engine, scheduler=scheduler, workers=workers, progress=progress.update
-        )
+            dataset, reader, selected, engine=engine, scheduler=scheduler, workers=workers, progress=progress.update,
+            dialect=dialect,
+        )  # fmt: skip
+    if dataset.format in ("csv", "tsv"):
+        result.scaler.dialect = dialect.given()  # so that transform reads new files of this kind alike
     _write_text(output, result.scaler.to_json())
     methods = {c.name: c.method for c in result.scaler.columns}
     _report(
         quiet, stats_json, "fit", reader.label, result.rows, result.before, result.after, methods, None,
-        result.warnings, report_mode,
+        result.warnings, report_mode, histograms=result.histograms, hist=hist,
     )  # fmt: skip
     _parts_line(quiet, dataset, result.rows)
+    _plot(plot_path, f"fit: {reader.label}", result)
 
 
-def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
+def stats_dataset(
+    paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format, hist=None, plot_path=None
+) -> None:
     """`stats` of the parts together."""
-    from normcli.cli_options import _print_stats, _Progress
+    from normcli.cli_options import _check_plot, _print_stats, _Progress, _write_plot
     from normcli.io import open_reader
     from normcli.io.dataset import DatasetReader
     from normcli.pipeline import profile_stream
     from normcli.selection import expand_columns
 
-    dataset = _open(paths, fmt, axis)
+    dataset, dialect = _open(paths, fmt, axis)
+    _check_plot(plot_path, tuple(dataset.paths), ())
     with (
-        DatasetReader(dataset, lambda p: open_reader(p, dataset.format)) as reader,
+        DatasetReader(dataset, lambda p: open_reader(p, dataset.format, dialect=dialect)) as reader,
         _Progress(False) as progress,
     ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
@@ -137,7 +165,14 @@ def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, 
         name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
         for name, p in result.items()
     }
-    _print_stats(reader.label, summaries, out_format)
+    _print_stats(reader.label, summaries, out_format, hist)
+    if plot_path:
+        from normcli.plot import table_panels
+
+        numeric = {n: p for n, p in result.items() if p.kind == "number"}
+        before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
+        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
+        _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
 
 
 def apply_dataset(
@@ -158,6 +193,8 @@ def apply_dataset(
     engine="local",
     scheduler=None,
     workers=None,
+    hist=None,
+    plot_path=None,
 ) -> None:
     """`transform`/`inverse` of a dataset: into one file (the parts concatenated, hive keys as
     columns) or, with -o DIR/, one output part per input part, atomic as a whole."""
@@ -165,13 +202,13 @@ def apply_dataset(
 
     from normcli.api import load
     from normcli.api_dataset import run_transform
-    from normcli.cli_options import _Progress, _report, _stdout_aliases
+    from normcli.cli_options import _check_plot, _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
     from normcli.io.dataset import check_output_directory, is_directory_output, local_path
     from normcli.report import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
-    dataset = _open(paths, fmt, axis)
+    dataset, dialect = _open(paths, fmt, axis)
     output = local_path(output)
     to_directory = is_directory_output(output)
     if to_directory:
@@ -193,16 +230,23 @@ def apply_dataset(
             raise UsageError("--engine dask writes one part per task: give a directory output, -o DIR/")
     if stats_json:
         check_output_path(stats_json, (*dataset.paths, scaler_path), "--stats-json", (("-o", output),))
+    others = (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ())
+    _check_plot(plot_path, (*dataset.paths, scaler_path), others)
     scaler = load(scaler_path)
+    if dataset.format in ("csv", "tsv") and not inverse and scaler.dialect:
+        dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))  # as for one file
     with _Progress(quiet) as progress:
         result, label = run_transform(
             dataset, output, out_fmt, scaler, overwrite=overwrite, engine=engine, scheduler=scheduler,
             workers=workers, progress=progress.update, inverse=inverse, dtype=np.dtype(dtype), precision=precision,
-            with_stats=not quiet or bool(stats_json),
+            with_stats=not quiet or bool(stats_json) or bool(plot_path), dialect=dialect,
         )  # fmt: skip
     methods = {c.name: c.method for c in scaler.columns}
+    command = "inverse" if inverse else "transform"
     _report(
-        quiet, stats_json, "inverse" if inverse else "transform", label, result.rows, result.before, result.after,
+        quiet, stats_json, command, label, result.rows, result.before, result.after,
         methods, result.counters, result.warnings + counter_notes(result.counters), report_mode,
+        result.histograms, hist,
     )  # fmt: skip
     _parts_line(quiet, dataset, result.rows)
+    _plot(plot_path, f"{command}: {label}", result)

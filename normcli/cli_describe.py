@@ -78,8 +78,6 @@ def stats(
     if isinstance(input_path, tuple):
         from normcli.cli_dataset import stats_dataset
 
-        if plot_path:  # the engines gather no histograms yet: refused, not silently skipped
-            raise UsageError("--plot draws one file's distributions; it is not available for a dataset yet")
         stats_dataset(
             input_path,
             fmt=fmt,
@@ -88,6 +86,8 @@ def stats(
             exclude=exclude,
             ddof=ddof,
             out_format=out_format or "table",
+            hist=hist,
+            plot_path=plot_path,
         )
         return
     _check_not_directory(input_path, "stats")

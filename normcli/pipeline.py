@@ -59,6 +59,9 @@ class ApplyResult:
     rows: int = 0
     warnings: list[str] = field(default_factory=list)
     histograms: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> before/after edges and counts
+    # the mergeable histograms behind `histograms` (name -> before, after), so that the results
+    # of a dataset's parts merge into the histograms of the whole (engines/local.py)
+    sketches: dict[str, tuple[Histogram, Histogram]] = field(default_factory=dict)
 
 
 def fit_stream(
@@ -105,6 +108,12 @@ def fit_stream(
 
     budget = {} if memory is None else {"memory": memory}
     result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
+    return with_histograms(result, hists)
+
+
+def with_histograms(result: FitResult, hists: Mapping[str, Histogram]) -> FitResult:
+    """The fit with the fitted data's histograms: as each column's profile (for `check`) and
+    before/after in the report. A dataset engine passes the histograms of its parts merged."""
     result.scaler = with_profiles(result.scaler, hists)
     for col in result.scaler.columns:
         result.histograms[col.name] = {"before": hists[col.name].summary(), "after": _mapped(col, hists[col.name])}
@@ -235,6 +244,7 @@ def apply_stream(
     _require_rows(reader, result.rows)
     result.warnings += integers.notes() if integers is not None else []
     result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in hists.items()}
+    result.sketches = hists
     for name, count in rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")

@@ -250,11 +250,13 @@ def test_file_urls_name_inputs_and_outputs(tmp_path):
     assert len(list((tmp_path / "out").rglob("*.parquet"))) == 4
 
 
-def test_csv_options_with_several_inputs_are_refused_not_ignored(tmp_path):
-    """The parts' readers do not take the CSV options yet: --skip-rows over a glob would read
-    every part's first line as data. Refused with the reason, nothing written."""
+def test_csv_options_with_several_inputs_apply_to_every_part(tmp_path):
+    """--skip-rows over a glob skips every part's first line, not only the first part's
+    (tests/test_dataset_reports.py has the dialect cases in both engines)."""
     for i in range(2):
-        (tmp_path / f"p{i}.csv").write_text("exported by station 7\nx,y\n1,2\n3,4\n")
-    r = run("fit", str(tmp_path / "p*.csv"), "-m", "zscore", "--skip-rows", "1", "-o", tmp_path / "s.json")
-    assert_clean_error(r, 2, "CSV options (skip_rows)", "dataset of several inputs")
-    assert not (tmp_path / "s.json").exists()
+        (tmp_path / f"p{i}.csv").write_text(f"exported by station 7\nx,y\n1,{2 + i}\n3,4\n")
+    r = run("fit", str(tmp_path / "p*.csv"), "-m", "minmax", "--skip-rows", "1", "-o", tmp_path / "s.json", "-q")
+    assert r.code == 0, r.err
+    scaler = json.loads((tmp_path / "s.json").read_text())
+    assert scaler["dialect"] == {"skip_rows": 1}
+    assert {c["name"]: c["stats"]["count"] for c in scaler["columns"]} == {"x": 4, "y": 4}

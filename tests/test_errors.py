@@ -1930,6 +1930,38 @@ DATASET_CASES += [
         "file://server/lake/",
         "this machine",
     ),
+    # several inputs: reports, plots, check and outputs as for one file (issue 15, 16.2)
+    case(
+        "dataset-dir-output-stats-json-full",
+        files({**DATASET_PARTS, "s.json": json.dumps(ZSCORE), "full.json": char_device(1, 7)}),
+        "transform days -s s.json -o out/ --stats-json full.json",
+        1,
+        "full.json",
+        "No space left",
+    ),
+    case(
+        "dataset-plot-unknown-format",
+        files(DATASET_PARTS),
+        "fit days -m zscore -o out.json --plot fit.bmp",
+        2,
+        "fit.bmp",
+    ),
+    case(
+        "dataset-check-old-scaler",
+        files({**DATASET_PARTS, "old.json": edited(ZSCORE, _without_profiles)}),
+        "check days -s old.json",
+        1,
+        "old.json",
+        "refit",
+    ),
+    case(
+        "dataset-bad-delimiter-in-scaler",
+        files({**DATASET_PARTS, "s.json": edited(ZSCORE, lambda d: d.update(dialect={"delimiter": "ab"}))}),
+        "transform days -s s.json -o out/",
+        1,
+        "s.json",
+        "dialect",
+    ),
 ]
 CASES += DATASET_CASES
 

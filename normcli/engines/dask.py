@@ -22,8 +22,9 @@ from typing import Any
 from normcli.errors import DataError, UsageError
 from normcli.io.dataset import Dataset, Part, atomic_directory, check_part, open_part_writer, output_part_name
 from normcli.layout import Layout
-from normcli.pipeline import ApplyResult, Progress, apply_stream
+from normcli.pipeline import ApplyResult, Progress, apply_stream, with_histograms
 from normcli.scaler import ColumnPlan, FitResult, Scaler, ScalerFitter
+from normcli.sketch import Histogram
 
 __all__ = ["connect", "fit_parts", "transform_parts"]
 
@@ -111,18 +112,28 @@ def _open(part: Part, fmt: str, reader_options: dict[str, Any]) -> Any:
 
 
 def fit_task(
-    part: Part, fmt: str, plans: list[ColumnPlan], names: list[str], numeric: list[str], first: str
-) -> tuple[ScalerFitter, int]:
-    """The partial statistics of one part, and its row count."""
+    part: Part,
+    fmt: str,
+    plans: list[ColumnPlan],
+    names: list[str],
+    numeric: list[str],
+    first: str,
+    reader_options: dict[str, Any] | None = None,
+) -> tuple[ScalerFitter, int, dict[str, Histogram]]:
+    """The partial statistics of one part, its row count and its columns' histograms."""
     fitter = ScalerFitter(plans, names)
+    hists = {p.name: Histogram() for p in plans}
     rows = 0
-    with _open(part, fmt, {}) as reader:
+    with _open(part, fmt, reader_options or {}) as reader:
         wanted = [p.name for p in plans]
         check_part(reader, names, numeric, first, wanted)
         for batch in reader.batches(columns=wanted):
-            fitter.update({p.name: batch.numeric(p.name) for p in plans})
+            x = {p.name: batch.numeric(p.name) for p in plans}
+            fitter.update(x)
+            for name, h in hists.items():
+                h.update(x[name])
             rows += batch.num_rows
-    return fitter, rows
+    return fitter, rows, hists
 
 
 def transform_task(
@@ -170,24 +181,37 @@ def fit_parts(
     layout: Layout | None,
     input_columns: list[str],
     progress: Progress | None = None,
+    reader_options: dict[str, Any] | None = None,
 ) -> FitResult:
     """Fit over the parts, one task each, merged on the client in part order. `names` are
     the columns of every part; `input_columns` add the hive keys, as the scaler records them."""
     parts = [_absolute(p) for p in dataset.parts]
     futures = [
-        client.submit(fit_task, part, dataset.format, plans, names, numeric, first, key=f"normcli-fit-{i}-{part.label}")
+        client.submit(
+            fit_task,
+            part,
+            dataset.format,
+            plans,
+            names,
+            numeric,
+            first,
+            reader_options,
+            key=f"normcli-fit-{i}-{part.label}",
+        )
         for i, part in enumerate(parts)
     ]
     sizes = [_size(p.path) for p in dataset.parts]
     partials = _gather_in_order(client, futures, sizes, dataset.label, progress)
     fitter = ScalerFitter(plans, input_columns, layout)
     rows = 0
-    for partial, n in partials:
+    hists = {p.name: Histogram() for p in plans}
+    for partial, n, part_hists in partials:  # in part order, as the local engine reads them
         fitter.merge(partial)
         rows += n
+        hists = {name: h.merge(part_hists[name]) for name, h in hists.items()}
     if rows == 0:
         raise DataError(f"{dataset.label} has no data rows")
-    result = fitter.finish()
+    result = with_histograms(fitter.finish(), hists)
     result.rows = rows
     return result
 

@@ -33,8 +33,15 @@ def merge_apply_results(results: list[ApplyResult]) -> ApplyResult:
                 total.counters[name].add(c)
             else:
                 total.counters[name] = c
+        for name, (b, a) in r.sketches.items():
+            if name in total.sketches:
+                tb, ta = total.sketches[name]
+                total.sketches[name] = (tb.merge(b), ta.merge(a))
+            else:
+                total.sketches[name] = (b, a)
         total.rows += r.rows
         total.warnings.extend(w for w in r.warnings if w not in total.warnings)
+    total.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in total.sketches.items()}
     return total
 
 

@@ -17,6 +17,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import signal
 import stat
 import sys
@@ -33,6 +34,7 @@ __all__ = [
     "check_output_path",
     "is_special",
     "open_output",
+    "stage_directory",
     "staged_outputs",
     "std_stream",
     "stdout_alias",
@@ -215,6 +217,7 @@ class _Staged:
     tmp: str  # the finished temporary file
     target: str  # the file it replaces (a link's target)
     output: str  # the path as the user gave it, for messages
+    directory: bool = False  # a finished output folder (-o DIR/), renamed as a whole
 
 
 _staged: list[_Staged] | None = None  # the outputs of the running command, while staging
@@ -247,10 +250,33 @@ def staged_outputs() -> Iterator[None]:
         signal.raise_signal(signum)
 
 
+def stage_directory(tmp: str, target: str, output: str) -> bool:
+    """Within `staged_outputs()`: keep the finished folder `tmp` to be renamed to `target`
+    together with the command's other outputs (an old `target` is replaced then, and put
+    back if another output fails). False outside that block: the caller renames it now."""
+    if _staged is None:
+        return False
+    _staged.append(_Staged(tmp, target, output, directory=True))
+    return True
+
+
 def _discard(staged: list[_Staged]) -> None:
     for s in staged:
+        if s.directory:
+            shutil.rmtree(s.tmp, ignore_errors=True)
+            continue
         with contextlib.suppress(OSError):
             os.unlink(s.tmp)
+
+
+def _move_aside(target: str) -> str | None:
+    """An existing output folder renamed to a temporary name beside it (None if there is none)."""
+    if not os.path.lexists(target):
+        return None
+    folder, name = os.path.split(target)
+    backup = os.path.join(folder, temp_name(name, folder or "."))
+    os.rename(target, backup)
+    return backup
 
 
 def _commit(staged: list[_Staged]) -> list[int]:
@@ -267,19 +293,29 @@ def _commit(staged: list[_Staged]) -> list[int]:
     try:
         for s in staged:
             existed = os.path.lexists(s.target)
-            backup = _backup(s.target) if existed and len(staged) > 1 else None
+            backup = None
             try:
-                os.replace(s.tmp, s.target)
+                if s.directory:  # a folder cannot be replaced in one rename: the old one moves aside
+                    backup = _move_aside(s.target)
+                    os.rename(s.tmp, s.target)
+                else:
+                    backup = _backup(s.target) if existed and len(staged) > 1 else None
+                    os.replace(s.tmp, s.target)
             except OSError as exc:
-                if backup is not None:
+                if backup is not None and s.directory:
+                    with contextlib.suppress(OSError):
+                        os.rename(backup, s.target)
+                elif backup is not None:
                     with contextlib.suppress(OSError):
                         os.unlink(backup)
                 _undo(done)
                 _discard(staged)
                 raise write_error(s.output, exc) from None
             done.append((s, backup, existed))
-        for _, backup, _ in done:
-            if backup is not None:
+        for s, backup, _ in done:
+            if backup is not None and s.directory:
+                shutil.rmtree(backup, ignore_errors=True)
+            elif backup is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(backup)
     finally:
@@ -303,6 +339,12 @@ def _undo(done: list[tuple[_Staged, str | None, bool]]) -> None:
     """Put back the files that renames in `done` replaced, and remove the ones they created.
     (Where a file existed but could not be linked, the new complete file stays.)"""
     for s, backup, existed in reversed(done):
+        if s.directory:
+            shutil.rmtree(s.target, ignore_errors=True)
+            if backup is not None:
+                with contextlib.suppress(OSError):
+                    os.rename(backup, s.target)
+            continue
         with contextlib.suppress(OSError):
             if backup is not None:
                 os.replace(backup, s.target)

@@ -21,9 +21,9 @@ from typing import Any
 import pyarrow as pa
 
 from normcli.errors import DataError, UsageError
-from normcli.io.atomic import temp_name, write_error
+from normcli.io.atomic import stage_directory, temp_name, write_error
 from normcli.io.batch import ArrayBatch, TableBatch
-from normcli.io.formats import _EXTENSIONS, STDIO, detect_format
+from normcli.io.formats import _EXTENSIONS, STDIO, compression_suffix, detect_format
 from normcli.io.readers import Reader, TableReader
 from normcli.io.writers import CsvWriter, ParquetWriter, Writer
 
@@ -172,7 +172,7 @@ def _walk(root: str, fmt: str | None) -> list[tuple[str, str | None, tuple[tuple
         for name in sorted(files):
             if name.startswith((".", "_")):
                 continue
-            if fmt is None and os.path.splitext(name)[1].lower() not in _EXTENSIONS:
+            if fmt is None and os.path.splitext(compression_suffix(name)[0])[1].lower() not in _EXTENSIONS:
                 continue
             out.append((os.path.join(folder, name), root, keys))
     out.sort(key=lambda t: t[0])
@@ -360,11 +360,11 @@ def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
         raise write_error(output, exc) from None
     try:
         yield tmp
+        if os.path.isdir(target) and not overwrite:
+            raise UsageError.about("{path} exists; add {overwrite} to replace it, or name a new directory", path=output)
+        if stage_directory(tmp, target, output):
+            return  # renamed with the command's other outputs (--stats-json, --plot), or removed if one fails
         if os.path.isdir(target):
-            if not overwrite:
-                raise UsageError.about(
-                    "{path} exists; add {overwrite} to replace it, or name a new directory", path=output
-                )
             old = os.path.join(parent, temp_name(name, parent))
             os.rename(target, old)
             try:
@@ -384,9 +384,9 @@ def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
 
 def output_part_name(relpath: str, fmt: str) -> str:
     """The output part's name: the input part's, with the extension of `fmt` if it differs."""
-    stem, ext = os.path.splitext(relpath)
+    stem, ext = os.path.splitext(compression_suffix(relpath)[0])  # part.csv.gz -> part.csv (written plain)
     if _EXTENSIONS.get(ext.lower()) == fmt:
-        return relpath
+        return stem + ext
     return stem + "." + fmt
 
 
