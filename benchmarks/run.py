@@ -647,6 +647,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         import shapes
 
         only = [s.strip() for s in args.shape.split(",")] if args.shape else None
+        unknown = [s for s in only or [] if s not in {shape.name for shape in shapes.SHAPES}]
+        if unknown:  # a misspelt shape was skipped without a word: name it and the known ones
+            known = ", ".join(repr(shape.name) for shape in shapes.SHAPES)
+            print(f"error: --shape {unknown[0]!r} is not a shape; use some of {known}", file=sys.stderr)
+            return 2
         return shapes.main(args.quick, args.repeats, args.seed, only)
     load = os.getloadavg()[0]  # a busy machine skews every time: say how busy it was
     normcli = normcli_command()
