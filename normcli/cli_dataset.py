@@ -117,8 +117,11 @@ def fit_dataset(
     _parts_line(quiet, dataset, result.rows)
 
 
-def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format) -> None:
-    """`stats` of the parts together."""
+def stats_dataset(
+    paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format, engine="local", scheduler=None,
+    workers=None,
+) -> None:  # fmt: skip
+    """`stats` of the parts together (on the dask engine, a profile per piece, merged in order)."""
     from normcli.cli_options import _print_stats, _Progress
     from normcli.io import open_reader
     from normcli.io.dataset import DatasetReader
@@ -132,12 +135,36 @@ def stats_dataset(paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, 
     ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
-        result = profile_stream(reader, names, dropped, progress=progress.update)
+        if engine == "local":
+            result = profile_stream(reader, names, dropped, progress=progress.update)
+        else:
+            result = _profile_on_dask(dataset, reader, names, dropped, scheduler, workers, progress.update)
     summaries = {
         name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
         for name, p in result.items()
     }
     _print_stats(reader.label, summaries, out_format)
+
+
+def _profile_on_dask(dataset: Any, reader: Any, names: Any, dropped: Any, scheduler: Any, workers: Any,
+                     progress: Any) -> dict[str, Any]:  # fmt: skip
+    """The columns `profile_stream` would describe, profiled by the dask engine."""
+    from normcli.engines.dask import connect, profile_parts
+    from normcli.errors import DataError
+
+    numeric, empty = set(reader.numeric_names), set(reader.empty_names)
+    if names is None:
+        chosen = [n for n in reader.names if n not in empty or n in numeric]
+    else:
+        chosen = list(dict.fromkeys(names))
+    chosen = [n for n in chosen if n not in set(dropped)]
+    if not chosen:
+        raise DataError.about("{exclude} leaves no column of {source}", source=reader.label)
+    file_names = [n for n in reader.names if n not in dataset.key_names]
+    reader.close()
+    with connect(scheduler, workers) as client:
+        result = profile_parts(client, dataset, chosen, file_names, list(reader.numeric_names), progress)
+    return {n: result[n] for n in chosen}
 
 
 def apply_dataset(
