@@ -194,12 +194,12 @@ def apply_dataset(
     from normcli.api_dataset import run_transform
     from normcli.cli_options import _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
-    from normcli.io.dataset import check_output_directory, is_directory_output, local_path
+    from normcli.io.dataset import check_output_directory, is_directory_output, output_location
     from normcli.report import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
     dataset = _open(paths, fmt, axis)
-    output = local_path(output)
+    output = output_location(output)
     to_directory = is_directory_output(output)
     if to_directory:
         check_output_directory(output, dataset, overwrite=overwrite)

@@ -274,6 +274,8 @@ def transform_parts(
 
 
 def _absolute(part: Part) -> Part:
+    if "://" in part.path:  # a URL: the same on every machine
+        return part
     return dataclasses.replace(part, path=os.path.abspath(part.path), label=part.label)
 
 

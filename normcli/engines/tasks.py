@@ -88,7 +88,9 @@ def split_parts(parts: Iterable[Part], fmt: str, target: int | None = None) -> l
     target = task_bytes() if target is None else target
     pieces: list[Piece] = []
     for part in parts:
-        if fmt == "parquet":
+        if "://" in part.path:  # a URL part: one task (its size is the filesystem's to tell)
+            pieces.append(Piece(part))
+        elif fmt == "parquet":
             pieces.extend(_parquet_pieces(part, target))
         else:
             pieces.extend(_csv_pieces(part, target))

@@ -70,7 +70,12 @@ def open_reader(
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
     their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
     the user said about a CSV/TSV input (the rest is sniffed)."""
-    if path != STDIO:
+    url = "://" in path and path != STDIO
+    if url:  # read through fsspec (normcli/io/fs.py)
+        from normcli.io import fs
+
+        url = fs.is_url(path)
+    if path != STDIO and not url:
         _check_readable(path)
     fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
     codec = compression_suffix(path)[1]
@@ -86,8 +91,10 @@ def open_reader(
     if axis is not None:
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
-        return ParquetReader(path)
-    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect)
+        return fs.UrlParquetReader(path) if url else ParquetReader(path)
+    reader = (fs.UrlCsvReader if url else CsvReader)(
+        path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect
+    )
     if float_columns is not None and not text_passthrough:
         # the other columns go to a typed output (Parquet, .npy): keep their values exactly
         from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
@@ -145,7 +152,7 @@ class CsvReader(TableReader):
         self.format = fmt
         self._path = path
         self._quotes: QuoteScanner | None = None
-        stream, self._rereadable = open_input(path)
+        stream, self._rereadable = self._open_input(path)
         self._stream: Any = stream
         self._raw = stream  # what close() closes: the decoding streams put before it hold no resources
         if self._rereadable:
@@ -185,6 +192,9 @@ class CsvReader(TableReader):
                 f"the header of {self.label} ({shown}) looks like a row of data; "
                 "if the file has no header, give --no-header"
             )
+
+    def _open_input(self, path: str) -> tuple[BinaryIO, bool]:
+        return open_input(path)
 
     def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
         """Put decompression and transcoding in front of the input, as its first bytes ask,
