@@ -181,6 +181,25 @@ def test_a_fit_of_parquet_row_group_runs_equals_the_local_engine(tmp_path, sched
 
 
 @pytest.mark.cluster
+def test_file_urls_on_the_cluster_equal_the_local_engine(tmp_path, scheduler):
+    """URL parts reach the workers as URLs (read there through fsspec), one task each."""
+    lake(tmp_path / "lake")
+    assert normcli("fit", "lake", "-m", "zscore", "-o", "local.json", "-q", cwd=tmp_path).code == 0
+    url = f"file://{tmp_path}/lake/"
+    r = normcli("fit", url, "-m", "zscore", "-o", "dask.json", "--engine", "dask", "--scheduler", scheduler, "-q",
+                cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    assert_same_fit(tmp_path / "local.json", tmp_path / "dask.json")
+    r = normcli("transform", url, "-s", "local.json", "-o", f"file://{tmp_path}/out/", "--engine", "dask",
+                "--scheduler", scheduler, "-q", cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.parquet")) == [
+        "day=1/part-0.parquet",
+        "day=2/part-0.parquet",
+    ]
+
+
+@pytest.mark.cluster
 def test_a_quoted_csv_with_line_breaks_fits_as_locally(tmp_path, scheduler):
     rng = np.random.default_rng(2)
     (tmp_path / "notes").mkdir()
