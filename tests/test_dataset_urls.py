@@ -12,17 +12,18 @@ import importlib.util
 import json
 from pathlib import Path
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from normcli.io import fs as fs_module
 from normcli.io import open_reader
-from normcli.io.fs import UrlCsvReader, UrlParquetReader
 
 from conftest import assert_clean_error, run
 from inprocess import invoke
+
+fsspec = pytest.importorskip("fsspec")
 
 
 def lake(root: Path, seed: int = 4) -> None:
@@ -53,15 +54,25 @@ def memory():
         fs.rm(root, recursive=True)
 
 
-def test_a_file_url_is_read_through_the_filesystem_not_as_a_path(tmp_path):
+def test_a_file_url_is_read_through_the_filesystem_not_as_a_path(tmp_path, monkeypatch):
     lake(tmp_path / "lake")
     (tmp_path / "t.csv").write_text("x,y\n1,2\n3,4\n")
-    with open_reader(f"file://{tmp_path}/lake/day=1/part-0.parquet") as reader:
-        assert isinstance(reader, UrlParquetReader)
+    opened = []
+    real = fs_module.filesystem
+
+    def spy(url):
+        opened.append(url)
+        return real(url)
+
+    monkeypatch.setattr(fs_module, "filesystem", spy)
+    parquet = f"file://{tmp_path}/lake/day=1/part-0.parquet"
+    with open_reader(parquet) as reader:
         assert reader.names == ["price", "load", "site"]
+        rows = sum(b.num_rows for b in reader.batches())
+    assert rows == pq.read_metadata(tmp_path / "lake" / "day=1" / "part-0.parquet").num_rows
     with open_reader(f"file://{tmp_path}/t.csv") as reader:
-        assert isinstance(reader, UrlCsvReader)
         assert sum(b.num_rows for b in reader.batches()) == 2
+    assert opened == [parquet, f"file://{tmp_path}/t.csv"]
 
 
 def test_fit_and_transform_of_file_urls_equal_those_of_paths(tmp_path):

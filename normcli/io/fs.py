@@ -23,16 +23,14 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from normcli.errors import DataError, UsageError
-from normcli.io.readers import CsvReader, ParquetReader
 
 __all__ = [
-    "UrlCsvReader",
-    "UrlParquetReader",
     "atomic_url_directory",
     "check_url_output_directory",
     "filesystem",
     "is_url",
     "list_url",
+    "open_url_input",
     "open_url_part_writer",
 ]
 
@@ -150,31 +148,13 @@ def check_readable(url: str) -> tuple[Any, str]:
     return fs, path
 
 
-class UrlParquetReader(ParquetReader):
-    """A Parquet part on a filesystem, read through a pyarrow file over the fsspec file."""
-
-    def _open(self, path: str) -> tuple[Any, int]:
-        import pyarrow as pa
-
-        fs, inner = check_readable(path)
-        self._remote: BinaryIO | None = fs.open(inner, "rb")
-        return pa.PythonFile(self._remote, mode="r"), int(fs.size(inner))
-
-    def close(self) -> None:
-        super().close()
-        remote = getattr(self, "_remote", None)
-        if remote is not None:
-            remote.close()
-            self._remote = None
-
-
-class UrlCsvReader(CsvReader):
-    """A CSV part on a filesystem: its fsspec file object, read once in order (like stdin)."""
-
-    def _open_input(self, path: str) -> tuple[BinaryIO, bool]:
-        fs, inner = check_readable(path)
-        self.total_bytes = int(fs.size(inner))
-        return fs.open(inner, "rb"), False
+def open_url_input(url: str) -> tuple[BinaryIO, int]:
+    """The fsspec file of `url`, open for reading, and its size."""
+    fs, inner = check_readable(url)
+    try:
+        return fs.open(inner, "rb"), int(fs.size(inner))
+    except OSError as exc:
+        raise DataError(f"{url}: {exc}") from None
 
 
 # --- directory outputs ---------------------------------------------------------------------------

@@ -70,12 +70,7 @@ def open_reader(
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
     their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
     the user said about a CSV/TSV input (the rest is sniffed)."""
-    url = "://" in path and path != STDIO
-    if url:  # read through fsspec (normcli/io/fs.py)
-        from normcli.io import fs
-
-        url = fs.is_url(path)
-    if path != STDIO and not url:
+    if path != STDIO and not _is_url(path):  # a URL is read through fsspec (normcli/io/fs.py)
         _check_readable(path)
     fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
     codec = compression_suffix(path)[1]
@@ -91,10 +86,8 @@ def open_reader(
     if axis is not None:
         raise UsageError(f"--axis applies to .npy input only, and {label(path)} is {fmt}")
     if fmt == "parquet":
-        return fs.UrlParquetReader(path) if url else ParquetReader(path)
-    reader = (fs.UrlCsvReader if url else CsvReader)(
-        path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect
-    )
+        return ParquetReader(path)
+    reader = CsvReader(path, "\t" if fmt == "tsv" else ",", fmt, float_columns, text_passthrough, dialect)
     if float_columns is not None and not text_passthrough:
         # the other columns go to a typed output (Parquet, .npy): keep their values exactly
         from normcli.io.unscaled import ExactUnscaled, numeric_looking_text
@@ -111,6 +104,14 @@ def arrow_source(path: str) -> str | pa.NativeFile:
     except UnicodeEncodeError:
         return pa.OSFile(os.fsencode(path), "r")
     return path
+
+
+def _is_url(path: str) -> bool:
+    if "://" not in path:
+        return False
+    from normcli.io.fs import is_url
+
+    return is_url(path)
 
 
 def _check_readable(path: str) -> None:
@@ -194,6 +195,13 @@ class CsvReader(TableReader):
             )
 
     def _open_input(self, path: str) -> tuple[BinaryIO, bool]:
+        """The input's bytes and whether they can be read again; a URL's fsspec file is read
+        once, in order, like stdin."""
+        if _is_url(path):
+            from normcli.io.fs import open_url_input
+
+            stream, self.total_bytes = open_url_input(path)
+            return stream, False
         return open_input(path)
 
     def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
@@ -582,6 +590,11 @@ class ParquetReader(TableReader):
     def _open(self, path: str) -> tuple[str | BinaryIO | pa.NativeFile, int]:
         """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
         at the end, so stdin, a pipe or `<(...)` is first spooled to a temporary file."""
+        if _is_url(path):  # through a pyarrow file over the fsspec file, closed with the spool
+            from normcli.io.fs import open_url_input
+
+            self._spooled, size = open_url_input(path)
+            return pa.PythonFile(self._spooled, mode="r"), size
         if path != STDIO and not is_stream(path):
             return arrow_source(path), os.path.getsize(path)
         stream, _ = open_input(path)
