@@ -109,6 +109,16 @@ def test_byte_ranges_partition_the_rows_whatever_the_target(tmp_path_factory, ro
         assert data[p.start - 1 : p.start] == b"\n"  # every piece starts a row
 
 
+def test_a_quoted_header_alone_does_not_keep_a_csv_whole(tmp_path):
+    path = tmp_path / "arrow.csv"  # as pyarrow.csv.write_csv writes it
+    path.write_text('"price","qty"\n' + "".join(f"{i}.5,{i}\n" for i in range(2000)))
+    pieces = pieces_of(path, 2000)
+    assert len(pieces) > 3 and pieces[0].start == len('"price","qty"\n')
+    odd = tmp_path / "odd.csv"
+    odd.write_text('"price\nusd",qty\n' + "".join(f"{i}.5,{i}\n" for i in range(2000)))
+    assert [p.whole for p in pieces_of(odd, 2000)] == [True]
+
+
 def test_a_csv_with_quotes_or_compression_is_kept_whole(tmp_path):
     quoted = tmp_path / "notes.csv"
     quoted.write_text("id,note\n" + "".join(f'{i},"line one\nline two {i}"\n' for i in range(400)))

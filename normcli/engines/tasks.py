@@ -10,7 +10,8 @@ the concatenation.
 
 A line break inside a quoted value would make such a cut wrong, and telling one from a row's
 end needs the quoting state of everything before it: a CSV holding the quote character at all
-is therefore kept whole, as is a compressed one (it cannot be entered in the middle).
+is therefore kept whole (quotes in the header line alone are fine when they pair up), as
+is a compressed one (it cannot be entered in the middle).
 
 Transform keeps one task per part: each input part gives one output part, written by the
 worker that read it, without data passing through the client.
@@ -146,10 +147,13 @@ def _csv_pieces(part: Part, target: int) -> list[Piece]:
         return whole
     try:
         with open(part.path, "rb") as fh:
-            if fh.read(8).startswith(_WHOLE_MAGIC) or _holds_quote(fh):
+            if fh.read(8).startswith(_WHOLE_MAGIC):
                 return whole
             header = _next_row(fh, 0)
-            if header >= size:
+            fh.seek(0)
+            # a quoted header ("a","b", as pyarrow writes it) is fine when its quotes pair up on
+            # its line; a quote anywhere in the rows keeps the file whole
+            if header >= size or fh.read(header).count(b'"') % 2 or _holds_quote(fh, header):
                 return whole
             cuts = [header]
             while cuts[-1] + target < size:
@@ -165,9 +169,9 @@ def _csv_pieces(part: Part, target: int) -> list[Piece]:
     return [Piece(part, start=a, stop=b, header=header, size=b - a) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
-def _holds_quote(fh: Any) -> bool:
-    """Whether the file holds a double quote anywhere (a quoted value may hold a line break)."""
-    fh.seek(0)
+def _holds_quote(fh: Any, start: int) -> bool:
+    """Whether the file holds a double quote after `start` (a quoted value may hold a line break)."""
+    fh.seek(start)
     while chunk := fh.read(_SCAN_BYTES):
         if b'"' in chunk:
             return True

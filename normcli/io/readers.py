@@ -523,7 +523,11 @@ class _Replay(io.RawIOBase):
 
 
 _CSV_COLUMN = re.compile(r"CSV column #(\d+)")
-_CSV_CONVERSION = re.compile(r"CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.S)
+# pyarrow may put "Row #N: " before the conversion error (seen in a process where a Dask
+# LocalCluster had run): the column is named either way
+_CSV_CONVERSION = re.compile(
+    r"CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+)
 _CSV_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.S)
 
 
