@@ -22,7 +22,7 @@ from normcli.io.dataset import (
     check_output_directory,
     expand_inputs,
     is_directory_output,
-    local_path,
+    output_location,
 )
 from normcli.io.dialect import DialectOptions
 from normcli.io.readers import Reader, open_reader
@@ -186,7 +186,7 @@ def transform_dataset(
 
     workers = check_engine(engine, scheduler, workers)
     dataset = expand_inputs(_paths(src), format)
-    output = local_path(os.fspath(dst))
+    output = output_location(os.fspath(dst))
     if is_directory_output(output):
         check_output_directory(output, dataset, overwrite=overwrite)
         out_format = detect_format(output, output_format) if output_format else dataset.format

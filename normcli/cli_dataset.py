@@ -143,9 +143,10 @@ def fit_dataset(
 
 
 def stats_dataset(
-    paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format, hist=None, plot_path=None
-) -> None:
-    """`stats` of the parts together."""
+    paths: tuple[str, ...], *, fmt, axis, columns, exclude, ddof, out_format, hist=None, plot_path=None,
+    engine="local", scheduler=None, workers=None,
+) -> None:  # fmt: skip
+    """`stats` of the parts together (on the dask engine, a profile per piece, merged in order)."""
     from normcli.cli_options import _check_plot, _print_stats, _Progress, _write_plot
     from normcli.io import open_reader
     from normcli.io.dataset import DatasetReader
@@ -160,7 +161,10 @@ def stats_dataset(
     ):
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
-        result = profile_stream(reader, names, dropped, progress=progress.update)
+        if engine == "local":
+            result = profile_stream(reader, names, dropped, progress=progress.update)
+        else:
+            result = _profile_on_dask(dataset, reader, names, dropped, scheduler, workers, progress.update, dialect)
     summaries = {
         name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
         for name, p in result.items()
@@ -173,6 +177,29 @@ def stats_dataset(
         before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
         histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
         _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
+
+
+def _profile_on_dask(dataset: Any, reader: Any, names: Any, dropped: Any, scheduler: Any, workers: Any,
+                     progress: Any, dialect: Any) -> dict[str, Any]:  # fmt: skip
+    """The columns `profile_stream` would describe, profiled by the dask engine."""
+    from normcli.engines.dask import connect, profile_parts
+    from normcli.errors import DataError
+
+    numeric, empty = set(reader.numeric_names), set(reader.empty_names)
+    if names is None:
+        chosen = [n for n in reader.names if n not in empty or n in numeric]
+    else:
+        chosen = list(dict.fromkeys(names))
+    chosen = [n for n in chosen if n not in set(dropped)]
+    if not chosen:
+        raise DataError.about("{exclude} leaves no column of {source}", source=reader.label)
+    file_names = [n for n in reader.names if n not in dataset.key_names]
+    reader.close()
+    with connect(scheduler, workers) as client:
+        result = profile_parts(
+            client, dataset, chosen, file_names, list(reader.numeric_names), progress, {"dialect": dialect}
+        )
+    return {n: result[n] for n in chosen}
 
 
 def apply_dataset(
@@ -204,12 +231,12 @@ def apply_dataset(
     from normcli.api_dataset import run_transform
     from normcli.cli_options import _check_plot, _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
-    from normcli.io.dataset import check_output_directory, is_directory_output, local_path
+    from normcli.io.dataset import check_output_directory, is_directory_output, output_location
     from normcli.report import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
     dataset, dialect = _open(paths, fmt, axis)
-    output = local_path(output)
+    output = output_location(output)
     to_directory = is_directory_output(output)
     if to_directory:
         check_output_directory(output, dataset, overwrite=overwrite)

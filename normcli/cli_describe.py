@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from normcli.cli_dataset import check_engine, engine_options
 from normcli.cli_options import (
     _check_not_directory,
     _check_plot,
@@ -50,6 +51,7 @@ from normcli.errors import UsageError
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --output-format json.")
 @_input_options
+@engine_options
 @_hist_option
 @_plot_option
 def stats(
@@ -63,6 +65,9 @@ def stats(
     axis: int | None,
     hist: bool | None = None,
     plot_path: str | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> None:
     """Describe each column of INPUT: count, nulls, mean, std (sample, ddof 1), min, quantiles
     (p1, p25, median, p75, p99) and max of numeric columns; count, nulls, distinct values and the
@@ -75,11 +80,14 @@ def stats(
         if out_format not in (None, "json"):
             raise UsageError(f"--json and --output-format {out_format} disagree; keep one")
         out_format = "json"
-    if isinstance(input_path, tuple):
+    check_engine(engine, scheduler, workers)
+    # one file is a dataset of one part for a cluster engine
+    paths = input_path if isinstance(input_path, tuple) else None if engine == "local" else (input_path,)
+    if paths is not None:
         from normcli.cli_dataset import stats_dataset
 
         stats_dataset(
-            input_path,
+            paths,
             fmt=fmt,
             axis=axis,
             columns=columns,
@@ -88,6 +96,9 @@ def stats(
             out_format=out_format or "table",
             hist=hist,
             plot_path=plot_path,
+            engine=engine,
+            scheduler=scheduler,
+            workers=workers,
         )
         return
     _check_not_directory(input_path, "stats")

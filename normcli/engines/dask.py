@@ -1,8 +1,10 @@
-"""The Dask engine: one task per part on a `distributed` cluster.
+"""The Dask engine: tasks of parts on a `distributed` cluster.
 
-A fit task reads its part and returns the partial statistics of the scaler (a few numbers
-per column); the client merges them in part order, never in completion order, so the result
-does not depend on scheduling and equals the local engine's. A transform task writes its own
+A fit or stats task reads a piece of a part (all of it, a run of Parquet row groups or a byte
+range of a large CSV: engines/tasks.py) and returns its partial statistics of the scaler (a
+few numbers per column) or its profiles; a transform task is one whole part. The client
+merges them in part (then piece) order, never in completion order, so the result does not
+depend on scheduling and equals the local engine's. A transform task writes its own
 output part into the run's temporary folder (which must be on a file system the workers
 share) and returns its before/after statistics. Dask retries a task whose worker died; a
 task that fails on bad data stops the run, and the client cancels the others.
@@ -19,6 +21,7 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from normcli.engines.tasks import Piece, merge_profiles, open_piece, profile_task, split_parts
 from normcli.errors import DataError, UsageError
 from normcli.io.dataset import Dataset, Part, atomic_directory, check_part, open_part_writer, output_part_name
 from normcli.layout import Layout
@@ -26,7 +29,7 @@ from normcli.pipeline import ApplyResult, Progress, apply_stream, with_histogram
 from normcli.scaler import ColumnPlan, FitResult, Scaler, ScalerFitter
 from normcli.sketch import Histogram
 
-__all__ = ["connect", "fit_parts", "transform_parts"]
+__all__ = ["connect", "fit_parts", "profile_parts", "transform_parts"]
 
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
 MISSING = 'the dask engine needs dask and distributed: pip install "normcli[dask]"'
@@ -112,7 +115,7 @@ def _open(part: Part, fmt: str, reader_options: dict[str, Any]) -> Any:
 
 
 def fit_task(
-    part: Part,
+    piece: Piece,
     fmt: str,
     plans: list[ColumnPlan],
     names: list[str],
@@ -120,11 +123,12 @@ def fit_task(
     first: str,
     reader_options: dict[str, Any] | None = None,
 ) -> tuple[ScalerFitter, int, dict[str, Histogram]]:
-    """The partial statistics of one part, its row count and its columns' histograms."""
+    """The partial statistics of one piece of a part, its row count and its columns' histograms."""
     fitter = ScalerFitter(plans, names)
     hists = {p.name: Histogram() for p in plans}
     rows = 0
-    with _open(part, fmt, reader_options or {}) as reader:
+    reader, closer = open_piece(piece, fmt, reader_options or {})
+    try:
         wanted = [p.name for p in plans]
         check_part(reader, names, numeric, first, wanted)
         for batch in reader.batches(columns=wanted):
@@ -133,6 +137,8 @@ def fit_task(
             for name, h in hists.items():
                 h.update(x[name])
             rows += batch.num_rows
+    finally:
+        closer.close()
     return fitter, rows, hists
 
 
@@ -185,22 +191,22 @@ def fit_parts(
 ) -> FitResult:
     """Fit over the parts, one task each, merged on the client in part order. `names` are
     the columns of every part; `input_columns` add the hive keys, as the scaler records them."""
-    parts = [_absolute(p) for p in dataset.parts]
+    pieces = split_parts([_absolute(p) for p in dataset.parts], dataset.format)
     futures = [
         client.submit(
             fit_task,
-            part,
+            piece,
             dataset.format,
             plans,
             names,
             numeric,
             first,
             reader_options,
-            key=f"normcli-fit-{i}-{part.label}",
+            key=f"normcli-fit-{i}-{piece.label}",
         )
-        for i, part in enumerate(parts)
+        for i, piece in enumerate(pieces)
     ]
-    sizes = [_size(p.path) for p in dataset.parts]
+    sizes = [p.size for p in pieces]
     partials = _gather_in_order(client, futures, sizes, dataset.label, progress)
     fitter = ScalerFitter(plans, input_columns, layout)
     rows = 0
@@ -214,6 +220,39 @@ def fit_parts(
     result = with_histograms(fitter.finish(), hists)
     result.rows = rows
     return result
+
+
+def profile_parts(
+    client: Any,
+    dataset: Dataset,
+    names: list[str],
+    file_names: list[str],
+    numeric: list[str],
+    progress: Progress | None = None,
+    reader_options: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`stats` of the columns `names` over the dataset: a profile per piece, merged on the
+    client in part order. `file_names`: the columns of every part (the hive keys are not);
+    `reader_options`: the CSV dialect options, for every part's reader."""
+    pieces = split_parts([_absolute(p) for p in dataset.parts], dataset.format)
+    first = dataset.parts[0].label
+    futures = [
+        client.submit(
+            profile_task,
+            piece,
+            dataset.format,
+            dataset.key_names,
+            file_names,
+            numeric,
+            first,
+            names,
+            reader_options or {},
+            key=f"normcli-stats-{i}-{piece.label}",
+        )  # fmt: skip
+        for i, piece in enumerate(pieces)
+    ]
+    partials = _gather_in_order(client, futures, [p.size for p in pieces], dataset.label, progress)
+    return merge_profiles(partials)
 
 
 def transform_parts(
@@ -260,6 +299,8 @@ def transform_parts(
 
 
 def _absolute(part: Part) -> Part:
+    if "://" in part.path:  # a URL: the same on every machine
+        return part
     return dataclasses.replace(part, path=os.path.abspath(part.path), label=part.label)
 
 

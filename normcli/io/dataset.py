@@ -38,6 +38,7 @@ __all__ = [
     "is_dataset_argument",
     "is_directory_output",
     "local_path",
+    "output_location",
     "open_part_writer",
     "output_part_name",
 ]
@@ -76,15 +77,14 @@ class Dataset:
 
 
 def local_path(arg: str) -> str:
-    """A `file://` URL as the local path it names; other URLs are refused (reading s3://,
-    gs:// or abfs:// directly is not supported yet); a plain path as it is."""
+    """A `file://` URL as the local path it names, for the outputs that are one local file
+    (a scaler, --stats-json); other URLs are refused there; a plain path as it is. Dataset
+    inputs and directory outputs take URLs of every scheme through fsspec (normcli/io/fs.py)."""
     scheme, sep, _ = arg.partition("://")
     if not sep or not scheme.isalnum():
         return arg
     if scheme.lower() != "file":
-        raise UsageError(
-            f"{arg}: {scheme}:// is not supported yet; mount the bucket or copy the files, and name the path"
-        )
+        raise UsageError(f"{arg}: a single output file cannot be a {scheme}:// URL yet; write it locally and copy it")
     from urllib.parse import unquote, urlsplit
 
     url = urlsplit(arg)
@@ -92,6 +92,18 @@ def local_path(arg: str) -> str:
         raise UsageError(f"{arg}: a file:// URL names a file on this machine (file:///path), not on {url.netloc}")
     path = unquote(url.path)
     return path + "/" if arg.endswith("/") and not path.endswith("/") else path
+
+
+def output_location(output: str) -> str:
+    """Where an output goes: a directory URL (`scheme://.../`) as it is, through its
+    filesystem; anything else as `local_path` has it."""
+    if output.endswith("/") and "://" in output:
+        from normcli.io.fs import filesystem, is_url
+
+        if is_url(output):
+            filesystem(output)  # a missing filesystem package is named now, before any work
+            return output
+    return local_path(output)
 
 
 def is_dataset_argument(paths: Sequence[str]) -> bool:
@@ -114,7 +126,11 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
     """The parts named by `paths`: files as given, globs and directories expanded and sorted."""
     if STDIO in paths:
         raise UsageError("'-' (stdin) cannot be one of several inputs; name files, globs or directories")
-    paths = [local_path(p) for p in paths]
+    if any("://" in p for p in paths):
+        from normcli.io.fs import is_url
+
+        if any(is_url(p) for p in paths):
+            return _expand_urls(paths, fmt)
     found: list[tuple[str, str | None, tuple[tuple[str, str], ...]]] = []  # path, root, raw keys
     for arg in paths:
         if os.path.isdir(arg):
@@ -158,6 +174,47 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
     key_names = list(dict.fromkeys(k for p in parts for k, _ in p.keys))
     label = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
     return Dataset(parts, part_format, f"{label} ({len(parts)} part{'s' if len(parts) != 1 else ''})", key_names)
+
+
+def _expand_urls(paths: Sequence[str], fmt: str | None) -> Dataset:
+    """`expand_inputs` for URLs (every input one): listed through their filesystems."""
+    from normcli.io.fs import is_url, list_url, relative_url
+
+    plain = [p for p in paths if not is_url(p)]
+    if plain:
+        raise UsageError(f"{plain[0]}: name every input as a URL (file:///path for a local one), or none")
+    found = [f for arg in paths for f in list_url(arg, fmt, _EXTENSIONS)]
+    seen: dict[str, str] = {}
+    for url, _, _ in found:
+        if url in seen:
+            raise UsageError(f"{url} is named twice among the inputs; name each part once")
+        seen[url] = url
+    part_format = _common_format([u for u, _, _ in found], fmt)
+    typed = _typed_keys([keys for _, _, keys in found])
+    parts = []
+    names: dict[str, str] = {}
+    for (url, root, _), keys in zip(found, typed, strict=True):
+        rel = relative_url(url, root)
+        if rel in names:
+            raise UsageError(f"{url} and {names[rel]} would write the same output part {rel!r}; rename one")
+        names[rel] = url
+        parts.append(Part(url, rel, keys))
+    key_names = list(dict.fromkeys(k for p in parts for k, _ in p.keys))
+    label = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
+    return Dataset(parts, part_format, f"{label} ({len(parts)} part{'s' if len(parts) != 1 else ''})", key_names)
+
+
+def _common_format(paths: list[str], fmt: str | None) -> str:
+    formats: dict[str, str] = {}
+    for path in paths:
+        formats.setdefault(detect_format(path, fmt), path)
+    if len(formats) > 1:
+        listed = ", ".join(f"{f} ({p})" for f, p in formats.items())
+        raise UsageError(f"the inputs mix formats: {listed}; name the files of one format (a quoted glob: 'DIR/*.csv')")
+    (part_format,) = formats
+    if part_format not in _TABLE_FORMATS:
+        raise UsageError(f"a dataset of {part_format} files is not supported; give one .npy file at a time")
+    return part_format
 
 
 def _walk(root: str, fmt: str | None) -> list[tuple[str, str | None, tuple[tuple[str, str], ...]]]:
@@ -335,6 +392,10 @@ def is_directory_output(output: str) -> bool:
 def check_output_directory(output: str, dataset: Dataset, *, overwrite: bool) -> None:
     """Before any work: refuse an existing DIR without `overwrite`, a file in its place, or
     a DIR that holds an input part (replacing it would lose the input)."""
+    if "://" in output:
+        from normcli.io.fs import check_url_output_directory
+
+        return check_url_output_directory(output, overwrite=overwrite)
     target = os.path.abspath(output.rstrip("/" + os.sep) or output)
     if os.path.lexists(target) and not os.path.isdir(target):
         raise UsageError(f"{output} is a file, not a directory; name another output directory")
@@ -349,7 +410,14 @@ def check_output_directory(output: str, dataset: Dataset, *, overwrite: bool) ->
 def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
     """A temporary folder beside `output`, renamed to `output` when the block succeeds
     (replacing an old `output` only with `overwrite`); on any failure, Ctrl-C included,
-    removed, so no partial dataset appears and an old `output` stays as it was."""
+    removed, so no partial dataset appears and an old `output` stays as it was. A URL output:
+    the same on its filesystem (normcli/io/fs.py says what an object store guarantees)."""
+    if "://" in output:
+        from normcli.io.fs import atomic_url_directory
+
+        with atomic_url_directory(output, overwrite=overwrite) as folder:
+            yield folder
+        return
     target = output.rstrip("/" + os.sep) or output
     parent = os.path.dirname(os.path.abspath(target))
     name = os.path.basename(os.path.abspath(target))
@@ -394,6 +462,12 @@ def output_part_name(relpath: str, fmt: str) -> str:
 def open_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator[Writer]:
     """A writer for the part `relpath` inside the temporary output folder `root` (which is
     atomic as a whole)."""
+    if "://" in root:
+        from normcli.io.fs import open_url_part_writer
+
+        with open_url_part_writer(root, relpath, fmt, output) as url_writer:
+            yield url_writer
+        return
     path = os.path.join(root, relpath)
     try:
         if not os.path.isdir(root):  # the run failed and removed its folder: write nothing more

@@ -70,7 +70,7 @@ def open_reader(
     batch cannot change their type; with `text_passthrough`, other CSV columns are kept as
     their original text. `axis` is the feature axis of an N-D .npy array. `dialect`: what
     the user said about a CSV/TSV input (the rest is sniffed)."""
-    if path != STDIO:
+    if path != STDIO and not _is_url(path):  # a URL is read through fsspec (normcli/io/fs.py)
         _check_readable(path)
     fmt = detect_format(path, fmt, default="csv" if is_stream(path) else None)
     codec = compression_suffix(path)[1]
@@ -104,6 +104,14 @@ def arrow_source(path: str) -> str | pa.NativeFile:
     except UnicodeEncodeError:
         return pa.OSFile(os.fsencode(path), "r")
     return path
+
+
+def _is_url(path: str) -> bool:
+    if "://" not in path:
+        return False
+    from normcli.io.fs import is_url
+
+    return is_url(path)
 
 
 def _check_readable(path: str) -> None:
@@ -145,7 +153,7 @@ class CsvReader(TableReader):
         self.format = fmt
         self._path = path
         self._quotes: QuoteScanner | None = None
-        stream, self._rereadable = open_input(path)
+        stream, self._rereadable = self._open_input(path)
         self._stream: Any = stream
         self._raw = stream  # what close() closes: the decoding streams put before it hold no resources
         if self._rereadable:
@@ -185,6 +193,16 @@ class CsvReader(TableReader):
                 f"the header of {self.label} ({shown}) looks like a row of data; "
                 "if the file has no header, give --no-header"
             )
+
+    def _open_input(self, path: str) -> tuple[BinaryIO, bool]:
+        """The input's bytes and whether they can be read again; a URL's fsspec file is read
+        once, in order, like stdin."""
+        if _is_url(path):
+            from normcli.io.fs import open_url_input
+
+            stream, self.total_bytes = open_url_input(path)
+            return stream, False
+        return open_input(path)
 
     def _open_dialect(self, options: DialectOptions, default_delimiter: str) -> Dialect:
         """Put decompression and transcoding in front of the input, as its first bytes ask,
@@ -505,7 +523,11 @@ class _Replay(io.RawIOBase):
 
 
 _CSV_COLUMN = re.compile(r"CSV column #(\d+)")
-_CSV_CONVERSION = re.compile(r"CSV column #(\d+): CSV conversion error to (\w+): invalid value '(.*)'", re.S)
+# pyarrow may put "Row #N: " before the conversion error (seen in a process where a Dask
+# LocalCluster had run): the column is named either way
+_CSV_CONVERSION = re.compile(
+    r"CSV column #(\d+): (?:Row #\d+: )?CSV conversion error to (\w+): invalid value '(.*)'", re.S
+)
 _CSV_COLUMNS = re.compile(r"Expected (\d+) columns, got (\d+): ?(.*)", re.S)
 
 
@@ -572,6 +594,11 @@ class ParquetReader(TableReader):
     def _open(self, path: str) -> tuple[str | BinaryIO | pa.NativeFile, int]:
         """A path pyarrow can open natively and seek in, and its size. Parquet keeps its index
         at the end, so stdin, a pipe or `<(...)` is first spooled to a temporary file."""
+        if _is_url(path):  # through a pyarrow file over the fsspec file, closed with the spool
+            from normcli.io.fs import open_url_input
+
+            self._spooled, size = open_url_input(path)
+            return pa.PythonFile(self._spooled, mode="r"), size
         if path != STDIO and not is_stream(path):
             return arrow_source(path), os.path.getsize(path)
         stream, _ = open_input(path)
