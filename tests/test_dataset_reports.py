@@ -188,6 +188,24 @@ def test_csv_options_apply_to_every_part_and_travel_with_the_scaler(tmp_path, en
     assert report["price"]["after"]["mean"] == pytest.approx(0.0, abs=1e-12)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_stats_of_a_dataset_reads_every_part_with_the_csv_options(tmp_path, engine):
+    # the dask engine's stats tasks (pieces of parts) get the options as its fit tasks do:
+    # -999 is a missing value only because --na-values says so (no sniffing finds it)
+    rng = np.random.default_rng(8)
+    wait = rng.exponential(2.0, 200)
+    wait[rng.choice(200, 15, replace=False)] = np.nan
+    (tmp_path / "eu").mkdir()
+    for i, (lo, hi) in enumerate(((0, 60), (60, 150), (150, 200))):
+        text = "wait\n" + "".join("-999\n" if np.isnan(w) else f"{w:.17g}\n" for w in wait[lo:hi])
+        (tmp_path / "eu" / f"part-{i}.csv").write_text(text)
+    r = run("stats", "eu/", "--na-values", "-999", "--output-format", "json", *engine_args(engine), cwd=tmp_path)
+    assert r.code == 0, r.err
+    got = json.loads(r.out)["wait"]
+    assert (got["count"], got["nulls"]) == (185, 15)
+    assert got["mean"] == pytest.approx(float(np.nanmean(wait)), rel=1e-12)
+
+
 def test_each_part_sniffs_its_own_dialect_when_no_option_is_given(tmp_path):
     rows = exports(tmp_path / "exports")
     first = tmp_path / "exports" / "2026-03-01.csv"
