@@ -195,7 +195,11 @@ def test_a_part_holding_a_scaled_column_as_text_is_named(tmp_path):
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    values=st.lists(st.floats(-1e12, 1e12, allow_nan=False), min_size=2, max_size=60),
+    # no values within 1e-200 of zero: a std that underflows to a subnormal is refused by zscore
+    # (test_methods), for the whole file and the parts alike, and is not what this test is about
+    values=st.lists(
+        st.floats(-1e12, 1e12, allow_nan=False).filter(lambda v: v == 0 or abs(v) > 1e-200), min_size=2, max_size=60
+    ),
     cuts=st.lists(st.integers(0, 60), max_size=5),
     offset=st.sampled_from([0.0, 1e9]),
 )
