@@ -20,7 +20,8 @@ import pytest
 from conftest import NORMCLI, assert_clean_error, run
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.cluster
+# process: a local cluster spawns workers that start the way the program that started it did
+pytestmark = [pytest.mark.cluster, pytest.mark.process]
 
 BIN = Path(sys.executable).parent
 
