@@ -50,8 +50,11 @@ def run(*args: str | os.PathLike, stdin: bytes | None = None, cwd: Path | None =
     return run_process(*args, stdin=stdin, cwd=cwd)
 
 
-def run_process(*args: str | os.PathLike, stdin: bytes | None = None, cwd: Path | None = None) -> Run:
-    """Run the installed console script, as a shell would."""
+def run_process(
+    *args: str | os.PathLike, stdin: bytes | None = None, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Run:
+    """Run the installed console script, as a shell would (`env`: its environment, when given;
+    a thread that runs it beside in-process runs must give it, as those change os.environ)."""
     assert NORMCLI.exists(), f"normcli is not installed next to {sys.executable}; pip install -e .[test]"
     proc = subprocess.run(
         [str(NORMCLI), *map(str, args)],
@@ -59,7 +62,7 @@ def run_process(*args: str | os.PathLike, stdin: bytes | None = None, cwd: Path 
         capture_output=True,
         cwd=cwd,
         timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
+        env=env if env is not None else {**os.environ, "COLUMNS": "200"},
     )
     return Run(proc.returncode, proc.stdout, proc.stderr.decode())
 
