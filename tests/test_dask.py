@@ -125,9 +125,9 @@ def cluster(tmp_path):
             client.wait_for_workers(2, timeout=60)
             yield client.scheduler.address, client
     finally:
-        for p in reversed(procs):
+        # the workers first: a worker whose scheduler has gone waits for it to come back
+        for p in [*procs[1:], procs[0]]:
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=10)  # a nanny whose worker was killed may linger: then kill it
             except subprocess.TimeoutExpired:
