@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_dask import lake
 
 import normcli.cli
 
@@ -102,7 +101,9 @@ def test_the_dask_engine_leaves_the_environment_as_it_found_it(tmp_path):
     """Dask's nanny sets OMP_NUM_THREADS=1 (and more) in the environment of the process that
     starts a local cluster; left there, it would change how the host program reads CSV files."""
     pytest.importorskip("distributed")
-    lake(tmp_path / "lake", parts=2)
+    for day in (1, 2):
+        (tmp_path / "lake" / f"day={day}").mkdir(parents=True)
+        (tmp_path / "lake" / f"day={day}" / "part-0.csv").write_text(f"price\n{day}\n{day * 3}\n")
     before = dict(os.environ)
     r = invoke("fit", "lake", "-m", "zscore", "-o", "s.json", "-q", "--engine", "dask", "--workers", "1", cwd=tmp_path)
     assert r.code == 0, r.err
