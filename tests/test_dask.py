@@ -20,7 +20,8 @@ import pytest
 from conftest import NORMCLI, assert_clean_error, run
 
 pytest.importorskip("distributed")
-pytestmark = pytest.mark.cluster
+# process: a local cluster spawns workers that start the way the program that started it did
+pytestmark = [pytest.mark.cluster, pytest.mark.process]
 
 BIN = Path(sys.executable).parent
 
@@ -124,9 +125,9 @@ def cluster(tmp_path):
             client.wait_for_workers(2, timeout=60)
             yield client.scheduler.address, client
     finally:
-        for p in reversed(procs):
+        # the workers first: a worker whose scheduler has gone waits for it to come back
+        for p in [*procs[1:], procs[0]]:
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=10)  # a nanny whose worker was killed may linger: then kill it
             except subprocess.TimeoutExpired:

@@ -1,4 +1,5 @@
-"""The bad-input catalogue (issue #5): every mistake a user can make, run through the real `normcli`.
+"""The bad-input catalogue (issue #5): every mistake a user can make, run through `normcli` (in the
+test process, and a sample of the cases also through the console script: see PROCESS_SAMPLE).
 
 Each case builds its files in a fresh folder, runs one command there and expects exit code 1 (bad
 data) or 2 (bad usage), one `error:` line on stderr that names the file, column or value at fault,
@@ -9,6 +10,7 @@ pre-existing output, for the cases marked `clobber`) byte for byte unchanged.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gzip
 import io
 import json
@@ -17,6 +19,7 @@ import os
 import re
 import stat
 import subprocess
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,7 +32,8 @@ import pytest
 
 import normcli
 
-from conftest import NORMCLI, REPO, Run, assert_clean_error, run
+from conftest import ALL_IN_PROCESSES, NORMCLI, REPO, Run, assert_clean_error, run, run_process
+from inprocess import invoke
 
 PRECIOUS = b"precious bytes that a failed command must not touch\n"
 TEMP_GLOB = ".*.normcli-tmp"
@@ -170,6 +174,7 @@ class Case:
     stdin: bytes | None = None
     clobber: bool = False  # also run with a pre-existing output file that must survive
     streams: bool = False  # writes data to stdout before the fault shows: stdout may hold a partial result
+    process: bool = False  # names this process's own streams by a path (/proc/self/fd/1): run only as a process
 
     @property
     def output(self) -> str | None:
@@ -851,6 +856,7 @@ CASES = [
         2,
         "fd1",
         "stdout",
+        process=True,
     ),
     case(
         "output-is-a-loop-of-links",
@@ -2030,35 +2036,56 @@ class Outcome:
     result: Run
 
 
-def run_case(c: Case, existing: bool, folder: Path) -> Outcome:
+def run_case(c: Case, existing: bool, folder: Path, runner: Callable[..., Run]) -> Outcome:
     c.setup(folder)
     if existing:
         assert c.output and c.output.startswith("out."), c.id
         (folder / c.output).write_bytes(PRECIOUS)
     before = snapshot(folder)
-    return Outcome(folder, before, run(*c.argv, stdin=c.stdin, cwd=folder))
+    return Outcome(folder, before, runner(*c.argv, stdin=c.stdin, cwd=folder))
+
+
+# One case in PROCESS_SAMPLE, chosen by a hash of its id (so that a case added elsewhere in
+# the catalogue does not change which others are chosen), also runs through the installed
+# console script and must give the same exit code, stdout and stderr as in process; with
+# NORMCLI_TEST_PROCESS=1 every case does.
+PROCESS_SAMPLE = 8
+
+
+def through_a_process(c: Case) -> bool:
+    return c.process or ALL_IN_PROCESSES or zlib.crc32(c.id.encode()) % PROCESS_SAMPLE == 0
 
 
 @pytest.fixture(scope="module")
-def outcomes(request, tmp_path_factory) -> dict[tuple[str, bool], Outcome]:
-    """Run the selected catalogue cases a few at a time: each is a process that spends most of
-    its life starting up, so running them side by side keeps the catalogue fast."""
+def outcomes(request, tmp_path_factory) -> dict[tuple[str, bool], tuple[Outcome | None, Outcome | None]]:
+    """Each selected case (in process, and through the console script, see PROCESS_SAMPLE).
+    The in-process runs follow one another in this thread, while the console script's runs,
+    processes that spend most of their life starting up, run beside them in two threads."""
     wanted = [
         (item.callspec.params["c"], item.callspec.params["existing"])
         for item in request.session.items
         if getattr(item, "originalname", None) == "test_bad_input_is_one_clean_error_line_and_writes_nothing"
     ]
-    with ThreadPoolExecutor(max_workers=(os.cpu_count() or 1) + 1) as pool:
-        futures = {
-            (c.id, existing): pool.submit(run_case, c, existing, tmp_path_factory.mktemp(c.id))
+    env = {**os.environ, "COLUMNS": "200"}  # read here: the in-process runs change os.environ meanwhile
+    in_a_process = functools.partial(run_process, env=env)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        in_processes = {
+            (c.id, existing): pool.submit(run_case, c, existing, tmp_path_factory.mktemp(c.id), in_a_process)
             for c, existing in wanted
+            if through_a_process(c)
         }
-        return {key: future.result() for key, future in futures.items()}
+        in_process = {
+            (c.id, existing): run_case(c, existing, tmp_path_factory.mktemp(c.id), invoke)
+            for c, existing in wanted
+            if not c.process
+        }
+        return {
+            key: (in_process.get(key), in_processes[key].result() if key in in_processes else None)
+            for key in {(c.id, existing) for c, existing in wanted}
+        }
 
 
-@pytest.mark.parametrize(("c", "existing"), VARIANTS)
-def test_bad_input_is_one_clean_error_line_and_writes_nothing(outcomes, c, existing):
-    o = outcomes[c.id, existing]
+def check_outcome(o: Outcome, c: Case, existing: bool) -> None:
     assert_clean_error(o.result, c.code, *c.fragments)
     if not c.streams:
         assert o.result.out == b"", f"a failed command wrote {len(o.result.out)} bytes to stdout"
@@ -2070,6 +2097,23 @@ def test_bad_input_is_one_clean_error_line_and_writes_nothing(outcomes, c, exist
     assert not changed, f"the command changed {changed}"
     if existing:
         assert (o.folder / c.output).read_bytes() == PRECIOUS
+
+
+def as_said(o: Outcome, c: Case) -> tuple[int, bytes | None, str]:
+    """What a run said, with its folder's name (which differs between two runs) taken out;
+    without the partial stdout of a `streams` case (how much is written first is timing)."""
+    out = None if c.streams else o.result.out.replace(bytes(o.folder), b"<folder>")
+    return o.result.code, out, o.result.err.replace(str(o.folder), "<folder>")
+
+
+@pytest.mark.parametrize(("c", "existing"), VARIANTS)
+def test_bad_input_is_one_clean_error_line_and_writes_nothing(outcomes, c, existing):
+    here, there = outcomes[c.id, existing]
+    for o in (here, there):
+        if o is not None:
+            check_outcome(o, c, existing)
+    if here is not None and there is not None:
+        assert as_said(here, c) == as_said(there, c), "the console script and normcli.cli.main in process differ"
 
 
 def test_the_catalogue_is_complete():

@@ -35,6 +35,7 @@ def test_the_readme_says_to_use_a_virtual_environment():
     assert "virtual environment" in README.split("## Quick start")[1].split("\n## ")[0]
 
 
+@pytest.mark.process  # as the user runs them: the installed console script
 def test_the_quick_start_commands_run_and_write_what_they_say(tmp_path):
     shutil.copytree(SAMPLE, tmp_path / "sample_data")
     for argv in NORMCLI_STEPS:

@@ -59,7 +59,7 @@ def test_show_json_is_the_checked_scaler(scaler):
 def test_show_of_an_array_scaler_names_its_layout(tmp_path):
     np.save(tmp_path / "a.npy", np.random.default_rng(0).random((4, 3, 2)))
     assert run("fit", tmp_path / "a.npy", "--axis", "1", "-m", "minmax", "-o", tmp_path / "s.json", "-q").code == 0
-    r = run("show", tmp_path / "s.json")
+    r = run("show", "s.json", cwd=tmp_path)  # a short name: a long one wraps the line at 200 columns
     assert "3-D arrays, features on axis 1" in r.text and list(rows_of(r.text)) == ["0", "1", "2"]
 
 

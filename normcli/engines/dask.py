@@ -61,6 +61,10 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
             except (OSError, TimeoutError) as exc:
                 raise DataError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
         else:
+            # Each worker's nanny sets OMP_NUM_THREADS=1 and others in this process's environment
+            # before it spawns the worker, and leaves them: put the environment back when done, so
+            # that a program that runs normcli.cli.main (or a test) keeps its own thread counts.
+            stack.callback(_restore_environ, dict(os.environ))
             cluster = distributed.LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
@@ -73,6 +77,14 @@ def connect(scheduler: str | None, workers: int | None) -> Iterator[Any]:
         stack.callback(client.close)
         check_versions(client, address or "the local cluster")
         yield client
+
+
+def _restore_environ(saved: dict[str, str]) -> None:
+    for key in set(os.environ) - set(saved):
+        del os.environ[key]
+    for key, value in saved.items():
+        if os.environ.get(key) != value:
+            os.environ[key] = value
 
 
 def _worker_version() -> str:
