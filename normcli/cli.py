@@ -47,6 +47,7 @@ from normcli.cli_options import (
     _plot_option,
     _Progress,
     _report,
+    _scaler_dialect,
     _stdout_aliases,
     _write_plot,
     _write_text,
@@ -749,17 +750,6 @@ def _run_apply(
         _write_plot(
             plot_path, f"{command}: {reader.label}", table_panels(result.before, result.after, result.histograms)
         )
-
-
-def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
-    """The CSV options the scaler was fitted with, checked as if given on the command line."""
-    from normcli.errors import DataError
-    from normcli.io.dialect import DialectOptions
-
-    try:
-        return DialectOptions.from_dict(scaler.dialect)
-    except ValueError as exc:
-        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
 
 
 def _check_binary_output(output: str, fmt: str) -> None:

@@ -67,18 +67,6 @@ def _plot(plot_path: str | None, title: str, result: Any) -> None:
         _write_plot(plot_path, title, table_panels(result.before, result.after, result.histograms))
 
 
-def _scaler_dialect(scaler: Any, scaler_path: str) -> Any:
-    """The CSV options the scaler was fitted with (as cli._scaler_dialect, which this module
-    cannot import: cli imports it)."""
-    from normcli.errors import DataError
-    from normcli.io.dialect import DialectOptions
-
-    try:
-        return DialectOptions.from_dict(scaler.dialect)
-    except ValueError as exc:
-        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
-
-
 def _parts_line(quiet: bool, dataset: Any, rows: int | None) -> None:
     if not quiet:
         n = len(dataset.parts)
@@ -261,6 +249,8 @@ def apply_dataset(
     _check_plot(plot_path, (*dataset.paths, scaler_path), others)
     scaler = load(scaler_path)
     if dataset.format in ("csv", "tsv") and not inverse and scaler.dialect:
+        from normcli.cli_options import _scaler_dialect
+
         dialect = dialect.or_else(_scaler_dialect(scaler, scaler_path))  # as for one file
     with _Progress(quiet) as progress:
         result, label = run_transform(

@@ -59,6 +59,16 @@ def _dialect_options() -> DialectOptions:
     return DialectOptions(**click.get_current_context().meta.get(_DIALECT, {}))
 
 
+def _scaler_dialect(scaler: Any, scaler_path: str) -> DialectOptions:
+    """The CSV options the scaler was fitted with, checked as if given on the command line."""
+    from normcli.io.dialect import DialectOptions
+
+    try:
+        return DialectOptions.from_dict(scaler.dialect)
+    except ValueError as exc:
+        raise DataError(f"scaler file {scaler_path}: 'dialect' {exc}") from None
+
+
 def _input_options(f: F) -> F:
     options = [
         _dialect_option(

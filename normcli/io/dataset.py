@@ -162,11 +162,21 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
         raise UsageError(f"a dataset of {part_format} files is not supported; give one .npy file at a time")
     loose = [os.path.dirname(p) or "." for p, root, _ in found if root is None]
     common = os.path.commonpath([os.path.abspath(d) for d in loose]) if loose else ""
+    rels = [
+        os.path.relpath(os.path.abspath(path), common) if root is None else os.path.relpath(path, root)
+        for path, root, _ in found
+    ]
+    return _assemble(paths, part_format, found, rels)
+
+
+def _assemble(
+    paths: Sequence[str], part_format: str, found: list[tuple[str, Any, tuple[tuple[str, str], ...]]], rels: list[str]
+) -> Dataset:
+    """The dataset of the files `found` (path, root, hive keys), each named `rels` in outputs."""
     typed = _typed_keys([keys for _, _, keys in found])
     parts = []
     names: dict[str, str] = {}
-    for (path, root, _), keys in zip(found, typed, strict=True):
-        rel = os.path.relpath(os.path.abspath(path), common) if root is None else os.path.relpath(path, root)
+    for (path, _, _), keys, rel in zip(found, typed, rels, strict=True):
         if rel in names:
             raise UsageError(f"{path} and {names[rel]} would write the same output part {rel!r}; rename one")
         names[rel] = path
@@ -190,18 +200,7 @@ def _expand_urls(paths: Sequence[str], fmt: str | None) -> Dataset:
             raise UsageError(f"{url} is named twice among the inputs; name each part once")
         seen[url] = url
     part_format = _common_format([u for u, _, _ in found], fmt)
-    typed = _typed_keys([keys for _, _, keys in found])
-    parts = []
-    names: dict[str, str] = {}
-    for (url, root, _), keys in zip(found, typed, strict=True):
-        rel = relative_url(url, root)
-        if rel in names:
-            raise UsageError(f"{url} and {names[rel]} would write the same output part {rel!r}; rename one")
-        names[rel] = url
-        parts.append(Part(url, rel, keys))
-    key_names = list(dict.fromkeys(k for p in parts for k, _ in p.keys))
-    label = paths[0] if len(paths) == 1 else f"{paths[0]} and {len(paths) - 1} more"
-    return Dataset(parts, part_format, f"{label} ({len(parts)} part{'s' if len(parts) != 1 else ''})", key_names)
+    return _assemble(paths, part_format, found, [relative_url(url, root) for url, root, _ in found])
 
 
 def _common_format(paths: list[str], fmt: str | None) -> str:
