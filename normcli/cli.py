@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import os
 import signal
 import sys
@@ -20,24 +19,20 @@ import click
 
 from normcli._version import __version__
 from normcli.cli_dataset import check_engine, engine_options
-from normcli.errors import DataError, ExitCode, NormcliError, UsageError
+from normcli.errors import ExitCode, NormcliError, UsageError
 from normcli.untrusted import visible
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from normcli.lrn_spec import LRNSpec
-    from normcli.norm_pipeline import NormResult
-    from normcli.pipeline import LrnResult
     from normcli.scaler import Scaler
-    from normcli.stats import ChannelStats, ColumnStats
-    from normcli.tensor.norm import NormSpec
 
-from normcli import cli_check, cli_describe
+from normcli import cli_check, cli_describe, cli_tensor
 from normcli.cli_options import (
+    FLAGS,
     FORMAT_CHOICES,
     STDIO,
     F,
+    _all_outputs_or_none,
+    _check_binary_output,
     _check_not_directory,
     _check_plot,
     _dialect_options,
@@ -47,67 +42,12 @@ from normcli.cli_options import (
     _plot_option,
     _Progress,
     _report,
+    _report_options,
     _scaler_dialect,
     _stdout_aliases,
     _write_plot,
     _write_text,
 )
-
-# The core names parameters (as the Python API spells them); only here do they become flags.
-FLAGS = {
-    # fit: which columns, which method, the methods' options
-    "columns": "--columns",
-    "exclude": "--exclude",
-    "method": "-m",
-    "methods": "--method",
-    "range": "--range",
-    "clip": "--clip",
-    "ddof": "--ddof",
-    "base": "--base",
-    "offset": "--log-offset",
-    "normalize": "--log-normalize",
-    "invalid": "--invalid",
-    "quantile_range": "--quantile-range",
-    "with_centering": "--no-center",
-    "with_scaling": "--no-scale",
-    "unit_variance": "--unit-variance",
-    "n_quantiles": "--n-quantiles",
-    "output_distribution": "--output-distribution",
-    "standardize": "--no-standardize",
-    "memory": "--memory",
-    # lrn
-    "convention": "--convention",
-    "region": "--region",
-    "layout": "--layout",
-    "channel_axis": "--channel-axis",
-    "size": "--size",
-    "depth_radius": "--depth-radius",
-    "alpha": "--alpha",
-    "beta": "--beta",
-    "bias": "--bias",
-    # norm and bn-stats
-    "kind": "--kind",
-    "eps": "--eps",
-    "groups": "--groups",
-    "normalized_dims": "--normalized-dims",
-    "stats": "--stats",
-    "batch_size": "--batch-size",
-    "momentum": "--momentum",
-    # the input and the output
-    "axis": "--axis",
-    "dtype": "--dtype",
-    # datasets and their engines
-    "overwrite": "--overwrite",
-    "engine": "--engine",
-    "scheduler": "--scheduler",
-    "workers": "--workers",
-    # check: the drift thresholds
-    "max_psi": "--max-psi",
-    "max_ks": "--max-ks",
-    "max_null_increase": "--max-null-increase",
-    # the figure of fit, transform, inverse, stats, lrn and norm
-    "plot": "--plot",
-}
 
 
 class Terminated(BaseException):
@@ -152,28 +92,6 @@ class _Group(click.Group):
 
 
 # --- shared options ----------------------------------------------------------------------------
-
-
-def _all_outputs_or_none(command: F) -> F:
-    """Commit every file the command writes (data, scaler, --stats-json) together when it has
-    succeeded, report included; if anything fails, every old file stays as it was."""
-
-    @functools.wraps(command)
-    def run_staged(*args: Any, **kwargs: Any) -> Any:
-        from normcli.io.atomic import staged_outputs
-
-        with staged_outputs():
-            return command(*args, **kwargs)
-
-    return run_staged  # type: ignore[return-value]
-
-
-def _report_options(f: F) -> F:
-    f = click.option(
-        "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
-    )(f)
-    f = click.option("-q", "--quiet", is_flag=True, help="Print no report or warnings on stderr.")(f)
-    return f
 
 
 class _LogBase(click.ParamType):
@@ -752,34 +670,6 @@ def _run_apply(
         )
 
 
-def _check_binary_output(output: str, fmt: str) -> None:
-    """Binary data never goes to a terminal (as gzip refuses), and compression suffixes
-    apply to text output only."""
-    from normcli.io.formats import compression_suffix
-
-    name = {"parquet": "Parquet", "npy": ".npy"}.get(fmt)
-    if name is None:
-        return
-    codec = compression_suffix(output)[1]
-    if codec:
-        raise UsageError(f"-o {output}: {name} output is not compressed by its name; drop the {codec} suffix")
-    if _is_terminal(output):
-        raise UsageError(f"refusing to write binary {name} to a terminal; use -o FILE or redirect")
-
-
-def _is_terminal(output: str) -> bool:
-    if output == STDIO:
-        return sys.stdout is not None and sys.stdout.isatty()
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
-    except OSError:
-        return False  # not there yet (a file to create), or not writable: the writer says so
-    try:
-        return os.isatty(fd)
-    finally:
-        os.close(fd)
-
-
 transform = _apply_command(
     "transform",
     False,
@@ -803,475 +693,6 @@ def methods() -> None:
     console(sys.stdout).print(methods_table(METHODS, FLAGS))
 
 
-# --- lrn -------------------------------------------------------------------------------------
-
-
-@cli.command()
-@click.argument("input_path", metavar="INPUT.npy")
-@click.option("-o", "--output", default=STDIO, show_default=True, help="Output .npy file ('-': stdout).")
-@click.option(
-    "--convention",
-    type=click.Choice(["tf", "torch", "onnx", "caffe"]),
-    default="torch",
-    show_default=True,
-    help="Whose LRN to reproduce: window, scaling of alpha, defaults and layout.",
-)
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
-@click.option("--size", type=int, help="Window size in channels (torch, onnx, caffe local_size).")
-@click.option("--depth-radius", type=int, help="Channels on each side (tf); size = 2 * radius + 1.")
-@click.option("--alpha", type=float, help="Scale of the sum of squares (torch/onnx/caffe divide it by the size).")
-@click.option("--beta", type=float, help="Exponent.")
-@click.option("-k", "--k", "--bias", "bias", type=float, help="Additive constant k (TF: bias).")
-@click.option(
-    "--region",
-    type=click.Choice(["across", "within"]),
-    default="across",
-    show_default=True,
-    help="across channels, or within a channel (Caffe's n x n spatial box).",
-)
-@click.option("--key", help="The array to use from an .npz archive.")
-@click.option("--explain", is_flag=True, help="Print the window, scale and axis that would be used; write nothing.")
-@_report_options
-@_plot_option
-@_all_outputs_or_none
-def lrn(
-    input_path: str,
-    output: str,
-    convention: str,
-    layout: str | None,
-    channel_axis: int | None,
-    size: int | None,
-    depth_radius: int | None,
-    alpha: float | None,
-    beta: float | None,
-    bias: float | None,
-    region: str,
-    key: str | None,
-    explain: bool,
-    quiet: bool,
-    stats_json: str | None,
-    plot_path: str | None = None,
-) -> None:
-    """Local Response Normalization of activations in a .npy file, exactly as TensorFlow,
-    PyTorch, ONNX or Caffe compute it, block by block (the array may exceed memory)."""
-    from normcli.io import check_output_path
-    from normcli.io.arrays import load_array
-    from normcli.lrn_spec import explain as explain_spec
-    from normcli.lrn_spec import resolve_spec
-
-    x = load_array(input_path, key)
-    spec = resolve_spec(
-        ndim=x.ndim,
-        convention=convention,
-        size=size,
-        depth_radius=depth_radius,
-        alpha=alpha,
-        beta=beta,
-        bias=bias,
-        region=region,
-        layout=layout.upper() if layout else None,
-        channel_axis=channel_axis,
-    )
-    if explain:
-        lines = [f"input: {visible(input_path)} {x.dtype} {tuple(x.shape)}", *explain_spec(spec, FLAGS)]
-        sys.stdout.write("\n".join(lines) + "\n")
-        return
-    output, stats_json = _stdout_aliases(output, stats_json)
-    if output != STDIO and not output.lower().endswith(".npy"):
-        raise UsageError(f"-o {output}: lrn writes .npy files; name the output *.npy")
-    _check_binary_output(output, "npy")
-    check_output_path(output, (input_path,))
-    if stats_json:
-        check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
-    _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
-    from normcli.pipeline import lrn_file
-
-    with _Progress(quiet) as progress:
-        with_stats = bool(stats_json) or not quiet or bool(plot_path)
-        result = lrn_file(x, output, spec, with_stats=with_stats, with_hist=bool(plot_path), progress=progress.update)
-    _report_lrn(input_path, x, spec, result, quiet, stats_json)
-    if plot_path:
-        _plot_channels(plot_path, f"lrn: {input_path}", result.before, result.after, result.histograms)
-
-
-PLOT_CHANNELS = 32  # channels drawn by lrn --plot: all up to this, else the most changed
-
-
-def _plot_channels(
-    plot_path: str,
-    title: str,
-    before: ChannelStats | None,
-    after: ChannelStats | None,
-    histograms: dict[str, Any] | None,
-    label: str = "channel",
-) -> None:
-    """An activation array's plot: every value's distribution before and after, and each
-    channel's mean +- std (the most changed channels when there are many)."""
-    from normcli.plot import Channels, table_panels
-    from normcli.report import most_changed
-
-    assert before is not None and after is not None  # a plot gathers the statistics
-
-    overall = {"all values": before.overall}
-    panels = table_panels(overall, {"all values": after.overall}, {"all values": histograms or {}})
-    total = len(before.stats)
-    chosen = list(range(total)) if total <= PLOT_CHANNELS else sorted(most_changed(before, after, PLOT_CHANNELS))
-
-    def moments(stats: list[ColumnStats]) -> list[tuple[float, float]]:
-        return [(stats[c].mean, stats[c].std()) for c in chosen]
-
-    channels = Channels(label, chosen, moments(before.stats), moments(after.stats), total)
-    _write_plot(plot_path, title, panels, channels)
-
-
-def _report_lrn(
-    input_path: str, x: np.ndarray, spec: LRNSpec, result: LrnResult, quiet: bool, stats_json_path: str | None
-) -> None:
-    from normcli import report
-    from normcli.lrn_spec import explain as explain_spec
-
-    notes = []
-    if x.dtype.kind in "biu":
-        notes.append(f"{x.dtype} input was computed as float32")
-    if x.dtype.newbyteorder("=") == result.out_dtype and x.dtype.kind == "f" and x.dtype.itemsize == 2:
-        notes.append("float16 input was computed in float32 and cast back")
-    if result.overflow:
-        notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
-    before, after = result.before, result.after
-    if before is None or after is None:  # -q without --stats-json: nothing was gathered to report
-        return
-    if stats_json_path:
-        data = report.lrn_stats_json(
-            input_path, x.shape, str(result.out_dtype), explain_spec(spec, FLAGS), result.overflow, before, after
-        )
-        _write_text(stats_json_path, report.dumps(data))
-    if quiet:
-        return
-    rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
-    for c in report.most_changed(before, after):
-        rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.wide_console()
-    title = f"lrn ({spec.convention}, size {spec.size}, channel axis {spec.channel_axis}): {input_path}"
-    con.print(report.layout(report.lrn_grid(title, rows), con))
-    if len(rows) > 1:
-        n = len(rows) - 1
-        con.print(f"(overall, then the {n} channel{'s' if n > 1 else ''} whose scale changed most)")
-    for note in notes:
-        report.warn(con, note)
-
-
-# --- norm and bn-stats ---------------------------------------------------------------------------
-
-
-@cli.command()
-@click.argument("input_path", metavar="INPUT.npy")
-@click.option("-o", "--output", default=STDIO, show_default=True, help="Output .npy file ('-': stdout).")
-@click.option(
-    "--kind",
-    type=click.Choice(["batch", "layer", "instance", "group", "rms"]),
-    required=True,
-    help="What the statistics reduce over (see the README's table).",
-)
-@click.option(
-    "--convention",
-    type=click.Choice(["torch", "keras"]),
-    default="torch",
-    show_default=True,
-    help="Whose defaults: eps, and the channel axis (torch 1, keras last).",
-)
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
-@click.option("--eps", type=float, help="Added to the variance [default: the convention's].")
-@click.option("--groups", type=int, help="group: the number of groups G (must divide the channels).")
-@click.option(
-    "--normalized-dims", type=int, help="layer/rms: normalize over the last D axes (torch's normalized_shape)."
-)
-@click.option("--affine", help="An .npz with weight/bias (or gamma/beta) arrays.")
-@click.option("--gamma", "gamma_path", help="An .npy of gamma (weight).")
-@click.option("--beta", "beta_path", help="An .npy of beta (bias).")
-@click.option(
-    "--stats",
-    "stats_path",
-    help="batch: fixed mean/variance (.npz from bn-stats or a state dict, or a zscore scaler .json): inference mode.",
-)
-@click.option("--key", help="The array to use from an .npz INPUT.")
-@click.option(
-    "--explain", is_flag=True, help="Print the axes reduced, eps and affine that would be used; write nothing."
-)
-@_report_options
-@_plot_option
-@_all_outputs_or_none
-def norm(
-    input_path: str,
-    output: str,
-    kind: str,
-    convention: str,
-    layout: str | None,
-    channel_axis: int | None,
-    eps: float | None,
-    groups: int | None,
-    normalized_dims: int | None,
-    affine: str | None,
-    gamma_path: str | None,
-    beta_path: str | None,
-    stats_path: str | None,
-    key: str | None,
-    explain: bool,
-    quiet: bool,
-    stats_json: str | None,
-    plot_path: str | None = None,
-) -> None:
-    """Batch, layer, instance, group or RMS normalization of activations in a .npy file, as
-    PyTorch or Keras compute it, block by block (the array may exceed memory)."""
-    from normcli.io import check_output_path
-    from normcli.io.arrays import load_array
-    from normcli.tensor.layout import output_dtype
-    from normcli.tensor.norm import check_param, resolve_norm_spec
-    from normcli.tensor.norm import explain as explain_spec
-
-    x = load_array(input_path, key)
-    output_dtype(x.dtype, f"{kind} norm")
-    spec = resolve_norm_spec(
-        ndim=x.ndim,
-        shape=tuple(x.shape),
-        kind=kind,
-        convention=convention,
-        eps=eps,
-        groups=groups,
-        normalized_dims=normalized_dims,
-        layout=layout.upper() if layout else None,
-        channel_axis=channel_axis,
-    )
-    gamma, beta, affine_text, where = _load_affine_options(affine, gamma_path, beta_path)
-    shape = spec.param_shape(tuple(x.shape))
-    gamma = check_param(gamma, where[0], shape, spec)
-    beta = check_param(beta, where[1], shape, spec)
-    if spec.kind == "rms" and beta is not None:
-        raise UsageError("--kind rms has no beta (no centring, no shift); drop --beta or the bias array")
-    running = None
-    stats_text = None
-    if stats_path is not None:
-        from normcli.norm_pipeline import load_stats_file
-
-        mean, var, stats_text = load_stats_file(stats_path, spec, tuple(x.shape))
-        running = (mean, var)
-    if explain:
-        lines = [f"input: {input_path} {x.dtype} {tuple(x.shape)}"]
-        lines += explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS)
-        sys.stdout.write("\n".join(lines) + "\n")
-        return
-    if output != STDIO and not output.lower().endswith(".npy"):
-        raise UsageError(f"-o {output}: norm writes .npy files; name the output *.npy")
-    inputs = tuple(p for p in (input_path, affine, gamma_path, beta_path, stats_path) if p)
-    check_output_path(output, inputs)
-    if stats_json:
-        check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
-    _check_plot(plot_path, inputs, (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
-    from normcli.norm_pipeline import norm_file
-
-    with _Progress(quiet) as progress:
-        result = norm_file(
-            x,
-            output,
-            spec,
-            gamma=gamma,
-            beta=beta,
-            running=running,
-            with_stats=bool(stats_json) or not quiet or bool(plot_path),
-            with_hist=bool(plot_path),
-            progress=progress.update,
-        )
-    _report_norm(input_path, x, spec, result, affine_text, stats_text, quiet, stats_json)
-    if plot_path:
-        label = "feature" if spec.kind in ("layer", "rms") else "channel"
-        _plot_channels(
-            plot_path, f"norm ({spec.kind}): {input_path}", result.before, result.after, result.histograms, label
-        )
-
-
-def _load_affine_options(
-    affine: str | None, gamma_path: str | None, beta_path: str | None
-) -> tuple[Any, Any, str | None, tuple[str, str]]:
-    """gamma and beta from --affine FILE.npz or --gamma/--beta .npy files, a description of
-    where they came from, and a label for each (for messages)."""
-    from normcli.io.arrays import load_array
-
-    if affine and (gamma_path or beta_path):
-        raise UsageError("give --affine FILE.npz or --gamma/--beta, not both")
-    if affine:
-        from normcli.io.norm_files import load_affine
-
-        return load_affine(affine)
-    gamma = load_array(gamma_path) if gamma_path else None
-    beta = load_array(beta_path) if beta_path else None
-    named = [f"--gamma {gamma_path}" if gamma_path else "", f"--beta {beta_path}" if beta_path else ""]
-    return gamma, beta, ", ".join(n for n in named if n) or None, (named[0], named[1])
-
-
-def _report_norm(
-    input_path: str,
-    x: np.ndarray,
-    spec: NormSpec,
-    result: NormResult,
-    affine_text: str | None,
-    stats_text: str | None,
-    quiet: bool,
-    stats_json_path: str | None,
-) -> None:
-    from normcli import report
-    from normcli.report import most_changed
-    from normcli.tensor.norm import explain as explain_spec
-
-    notes = []
-    if x.dtype.kind in "biu":
-        notes.append(f"{x.dtype} input was computed as float32")
-    if x.dtype.kind == "f" and x.dtype.itemsize == 2:
-        notes.append("float16 input was computed in float32 and cast back")
-    if result.overflow:
-        notes.append(f"{result.overflow:,} value(s) overflowed {result.out_dtype} and became inf")
-    label = "feature" if spec.kind in ("layer", "rms") else "channel"
-    before, after = result.before, result.after
-    if before is None or after is None:  # not gathered: -q without --stats-json
-        return
-    if stats_json_path:
-        data = {
-            "command": "norm",
-            "input": input_path,
-            "shape": list(x.shape),
-            "dtype": str(result.out_dtype),
-            "kind": spec.kind,
-            "convention": spec.convention,
-            "eps": result.eps,
-            "spec": explain_spec(spec, tuple(x.shape), x.dtype, affine=affine_text, stats=stats_text, names=FLAGS),
-            "overflow": result.overflow,
-            **report.channel_stats_json(before, after, label),
-        }
-        _write_text(stats_json_path, report.dumps(data))
-    if quiet:
-        return
-    rows = [("all", before.overall, before.overall_zeros, after.overall, after.overall_zeros)]
-    for c in most_changed(before, after):
-        rows.append((str(c), before.stats[c], before.zeros[c], after.stats[c], after.zeros[c]))
-    con = report.wide_console()
-    where = f"last {spec.normalized_dims} axes" if spec.channel_axis is None else f"channel axis {spec.channel_axis}"
-    mode = ", fixed statistics" if stats_text else ""
-    title = f"norm ({spec.kind}, {spec.convention}, {where}, eps {result.eps:.3g}{mode}): {input_path}"
-    con.print(report.layout(report.lrn_grid(title, rows, label), con))
-    if len(rows) > 1:
-        n = len(rows) - 1
-        con.print(f"(overall, then the {n} {label}{'s' if n > 1 else ''} whose scale changed most)")
-    for note in notes:
-        report.warn(con, note)
-
-
-@cli.command(name="bn-stats")
-@click.argument("inputs", metavar="INPUT.npy...", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, help="Output .npz of the statistics.")
-@click.option(
-    "--batch-size", type=int, help="Split the samples into mini-batches of this many [default: one per file]."
-)
-@click.option(
-    "--momentum",
-    type=float,
-    help="Write the framework's running averages with this momentum (torch's default 0.1, keras' 0.99), "
-    "the population estimates beside them [default: none: the population estimates, torch's momentum=None].",
-)
-@click.option(
-    "--convention",
-    type=click.Choice(["torch", "keras"]),
-    default="torch",
-    show_default=True,
-    help="Momentum rule, array names and default channel axis.",
-)
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
-@click.option("--key", help="The array to use from .npz inputs.")
-@_report_options
-@_all_outputs_or_none
-def bn_stats(
-    inputs: tuple[str, ...],
-    output: str,
-    batch_size: int | None,
-    momentum: float | None,
-    convention: str,
-    layout: str | None,
-    channel_axis: int | None,
-    key: str | None,
-    quiet: bool,
-    stats_json: str | None,
-) -> None:
-    """Batch norm's population statistics for inference (Ioffe and Szegedy: mean of the batch
-    means, m/(m-1) times the mean of the batch variances, m values per channel in a batch),
-    from one or many .npy files of activations; written as an .npz for `norm --stats`."""
-    from normcli.io import check_output_path
-    from normcli.io.arrays import load_array
-    from normcli.tensor.layout import output_dtype, resolve_channel_axis
-
-    if output == STDIO or not output.lower().endswith(".npz"):
-        raise UsageError(f"-o {output}: bn-stats writes an .npz archive; name the output *.npz")
-    arrays = []
-    for path in inputs:
-        x = load_array(path, key)
-        output_dtype(x.dtype, "bn-stats")
-        if x.ndim < 2:
-            raise DataError(f"{path} is a {x.ndim}-D array; bn-stats needs (N, C, ...) with a batch axis first")
-        arrays.append((path, x))
-    ndim = arrays[0][1].ndim
-    axis, _ = resolve_channel_axis(
-        ndim, layout.upper() if layout else None, channel_axis, 1 if convention == "torch" else ndim - 1
-    )
-    if axis == 0:
-        raise UsageError(
-            "bn-stats reads mini-batches along axis 0, so the channels cannot be axis 0; pass --channel-axis 1 or later"
-        )
-    check_output_path(output, inputs)
-    if stats_json:
-        check_output_path(stats_json, inputs, "--stats-json", (("-o", output),))
-    from normcli.io.norm_files import write_npz
-    from normcli.norm_pipeline import bn_stats_files
-
-    with _Progress(quiet) as progress:
-        result = bn_stats_files(
-            arrays,
-            channel_axis=axis,
-            batch_size=batch_size,
-            momentum=momentum,
-            convention=convention,
-            progress=progress.update,
-        )
-    written = result.arrays()
-    write_npz(output, written)
-    from normcli import report
-
-    if stats_json:
-        data = {
-            "command": "bn-stats",
-            "inputs": list(inputs),
-            "output": output,
-            "convention": convention,
-            "momentum": momentum,
-            "batches": result.batches,
-            "values_per_batch": result.values_per_batch,
-            "channel_axis": axis,
-            "arrays": {name: a.tolist() for name, a in written.items()},
-        }
-        _write_text(stats_json, report.dumps(data))
-    if not quiet:
-        con = report.console()
-        con.print(report.bn_stats_table(f"bn-stats ({convention}): {output}", written))
-        plural = "es" if result.batches != 1 else ""
-        con.print(
-            f"({result.batches} mini-batch{plural} of m = {_m_text(result.values_per_batch)} values per channel, "
-            f"channel axis {axis})"
-        )
-
-
-def _m_text(sizes: list[int]) -> str:
-    lo, hi = min(sizes), max(sizes)
-    return f"{lo:,}" if lo == hi else f"{lo:,}..{hi:,}"
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -1279,6 +700,10 @@ def _m_text(sizes: list[int]) -> str:
 cli.add_command(cli_describe.stats)
 cli.add_command(cli_describe.show)
 cli.add_command(cli_check.check)
+# lrn, norm and bn-stats too
+cli.add_command(cli_tensor.lrn)
+cli.add_command(cli_tensor.norm)
+cli.add_command(cli_tensor.bn_stats)
 
 # --- entry point -------------------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
 """What the commands of the command line share: the input options (format, axis, CSV
 dialect), the progress bar, and checks of the paths they are given.
 
-Both `normcli.cli` and `normcli.cli_describe` (stats, show) use them, so they live apart
-from either (the commands are registered on the group by `normcli.cli`).
+`normcli.cli` (fit, transform, inverse, merge), `normcli.cli_describe` (stats, show) and
+`normcli.cli_tensor` (lrn, norm, bn-stats) use them, as they use the parameter-to-flag names
+(FLAGS) and the output checks here, so they live apart from all of them (the commands are
+registered on the group by `normcli.cli`).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -28,6 +31,62 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 STDIO = "-"
 FORMAT_CHOICES = ("csv", "tsv", "parquet", "pq", "npy")
+
+# The core names parameters (as the Python API spells them); only here do they become flags.
+FLAGS = {
+    # fit: which columns, which method, the methods' options
+    "columns": "--columns",
+    "exclude": "--exclude",
+    "method": "-m",
+    "methods": "--method",
+    "range": "--range",
+    "clip": "--clip",
+    "ddof": "--ddof",
+    "base": "--base",
+    "offset": "--log-offset",
+    "normalize": "--log-normalize",
+    "invalid": "--invalid",
+    "quantile_range": "--quantile-range",
+    "with_centering": "--no-center",
+    "with_scaling": "--no-scale",
+    "unit_variance": "--unit-variance",
+    "n_quantiles": "--n-quantiles",
+    "output_distribution": "--output-distribution",
+    "standardize": "--no-standardize",
+    "memory": "--memory",
+    # lrn
+    "convention": "--convention",
+    "region": "--region",
+    "layout": "--layout",
+    "channel_axis": "--channel-axis",
+    "size": "--size",
+    "depth_radius": "--depth-radius",
+    "alpha": "--alpha",
+    "beta": "--beta",
+    "bias": "--bias",
+    # norm and bn-stats
+    "kind": "--kind",
+    "eps": "--eps",
+    "groups": "--groups",
+    "normalized_dims": "--normalized-dims",
+    "stats": "--stats",
+    "batch_size": "--batch-size",
+    "momentum": "--momentum",
+    # the input and the output
+    "axis": "--axis",
+    "dtype": "--dtype",
+    # datasets and their engines
+    "overwrite": "--overwrite",
+    "engine": "--engine",
+    "scheduler": "--scheduler",
+    "workers": "--workers",
+    # check: the drift thresholds
+    "max_psi": "--max-psi",
+    "max_ks": "--max-ks",
+    "max_null_increase": "--max-null-increase",
+    # the figure of fit, transform, inverse, stats, lrn and norm
+    "plot": "--plot",
+}
 
 
 _DIALECT = "normcli.dialect"  # where the CSV options are kept in the click context
@@ -315,3 +374,53 @@ def _print_stats(source: str, summaries: dict[str, dict[str, Any]], out_format: 
             from rich.text import Text
 
             report.console().print(Text(note))
+
+
+def _all_outputs_or_none(command: F) -> F:
+    """Commit every file the command writes (data, scaler, --stats-json) together when it has
+    succeeded, report included; if anything fails, every old file stays as it was."""
+
+    @functools.wraps(command)
+    def run_staged(*args: Any, **kwargs: Any) -> Any:
+        from normcli.io.atomic import staged_outputs
+
+        with staged_outputs():
+            return command(*args, **kwargs)
+
+    return run_staged  # type: ignore[return-value]
+
+
+def _report_options(f: F) -> F:
+    f = click.option(
+        "--stats-json", type=click.Path(dir_okay=False), help="Also write the before/after statistics as JSON to FILE."
+    )(f)
+    f = click.option("-q", "--quiet", is_flag=True, help="Print no report or warnings on stderr.")(f)
+    return f
+
+
+def _check_binary_output(output: str, fmt: str) -> None:
+    """Binary data never goes to a terminal (as gzip refuses), and compression suffixes
+    apply to text output only."""
+    from normcli.io.formats import compression_suffix
+
+    name = {"parquet": "Parquet", "npy": ".npy"}.get(fmt)
+    if name is None:
+        return
+    codec = compression_suffix(output)[1]
+    if codec:
+        raise UsageError(f"-o {output}: {name} output is not compressed by its name; drop the {codec} suffix")
+    if _is_terminal(output):
+        raise UsageError(f"refusing to write binary {name} to a terminal; use -o FILE or redirect")
+
+
+def _is_terminal(output: str) -> bool:
+    if output == STDIO:
+        return sys.stdout is not None and sys.stdout.isatty()
+    try:
+        fd = os.open(output, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # not there yet (a file to create), or not writable: the writer says so
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
