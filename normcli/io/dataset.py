@@ -151,15 +151,7 @@ def expand_inputs(paths: Sequence[str], fmt: str | None = None) -> Dataset:
         if real in seen:
             raise UsageError(f"{path} is named twice among the inputs (also as {seen[real]}); name each part once")
         seen[real] = path
-    formats: dict[str, str] = {}
-    for path, _, _ in found:
-        formats.setdefault(detect_format(path, fmt), path)
-    if len(formats) > 1:
-        listed = ", ".join(f"{f} ({p})" for f, p in formats.items())
-        raise UsageError(f"the inputs mix formats: {listed}; name the files of one format (a quoted glob: 'DIR/*.csv')")
-    (part_format,) = formats
-    if part_format not in _TABLE_FORMATS:
-        raise UsageError(f"a dataset of {part_format} files is not supported; give one .npy file at a time")
+    part_format = _common_format([path for path, _, _ in found], fmt)
     loose = [os.path.dirname(p) or "." for p, root, _ in found if root is None]
     common = os.path.commonpath([os.path.abspath(d) for d in loose]) if loose else ""
     rels = [
