@@ -124,6 +124,13 @@ def load(path: str | os.PathLike[str]) -> Scaler:
         from normcli.io.atomic import std_stream
 
         text = std_stream("stdin").read(MAX_SCALER_BYTES + 1)
+    elif "://" in path:  # s3://, gs://, ... through fsspec; file:// as the path it names
+        from normcli.io.dataset import local_path
+        from normcli.io.fs import read_url, remote_file
+
+        if not remote_file(path):
+            return load(local_path(path))
+        text = read_url(path, MAX_SCALER_BYTES + 1)
     else:
         try:
             if os.path.isdir(path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -139,5 +140,40 @@ def test_a_missing_filesystem_package_is_one_line_naming_it(tmp_path):
     r = run("fit", "abfs://container/lake/", "-m", "zscore", "-o", "s.json", cwd=tmp_path)
     assert_clean_error(r, 2, "abfs://container/lake/", "pip install adlfs")
     r = run("fit", "lake", "-m", "zscore", "-o", "s3://bucket/scaler.json", cwd=tmp_path)
-    assert_clean_error(r, 2, "s3://bucket/scaler.json", "write it locally")
+    assert_clean_error(r, 2, "s3://bucket/scaler.json", "pip install s3fs")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["lake"]
+
+
+def test_single_outputs_and_the_scaler_by_url(tmp_path, memory):
+    # a scaler, --stats-json, --plot and a transform's one output file go to any filesystem
+    # (written locally, uploaded whole on success); -s reads a scaler from one
+    fs, root = memory
+    lake(tmp_path / "lake")
+    url = f"memory://{root}"
+    r = invoke("fit", "lake", "-m", "zscore", "-o", f"{url}/s.json", "--stats-json", f"{url}/fit.json", "-q",
+               cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    assert run("fit", "lake", "-m", "zscore", "-o", "local.json", "-q", cwd=tmp_path).code == 0
+    assert fs.cat(f"{root}/s.json") == (tmp_path / "local.json").read_bytes()
+    assert json.loads(fs.cat(f"{root}/fit.json"))["columns"]["price"]["before"]["count"] > 0
+    r = invoke("transform", "lake", "-s", f"{url}/s.json", "-o", f"{url}/out.parquet", "--plot", f"{url}/t.svg", "-q",
+               cwd=tmp_path)  # fmt: skip
+    assert r.code == 0, r.err
+    assert run("transform", "lake", "-s", "local.json", "-o", "out.parquet", "-q", cwd=tmp_path).code == 0
+    assert fs.cat(f"{root}/out.parquet") == (tmp_path / "out.parquet").read_bytes()
+    assert fs.cat(f"{root}/t.svg").startswith(b"<?xml")
+    leftovers = list(tmp_path.glob(".*normcli-tmp")) + list(Path(tempfile.gettempdir()).glob(".normcli-*normcli-tmp"))
+    assert not leftovers
+
+
+def test_a_failed_command_uploads_nothing_and_a_missing_scaler_url_is_named(tmp_path, memory):
+    fs, root = memory
+    lake(tmp_path / "lake")
+    url = f"memory://{root}"
+    r = invoke("fit", "lake", "-m", "zscore", "-o", f"{url}/s.json", "--stats-json", "no/such/folder/x.json",
+               cwd=tmp_path)  # fmt: skip
+    assert_clean_error(r, 2, "no/such/folder")
+    assert not fs.exists(f"{root}/s.json")
+    r = invoke("transform", "lake", "-s", f"{url}/nope.json", "-o", "out.csv", cwd=tmp_path)
+    assert_clean_error(r, 1, f"{url}/nope.json", "no such file")
+    assert not (tmp_path / "out.csv").exists()

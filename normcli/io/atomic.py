@@ -21,6 +21,7 @@ import shutil
 import signal
 import stat
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,13 @@ def check_output_path(
         return
     if not output:
         raise UsageError(f"{option} needs a file path, not an empty string")
+    from normcli.io.fs import filesystem, remote_file
+
+    if remote_file(output):
+        filesystem(output)  # a missing filesystem package is named now, before any work
+        if output in inputs:
+            raise UsageError(f"{option} {output} is an input file; write to another path")
+        return
     target = Path(output)
     try:
         os.stat(output)
@@ -161,7 +169,14 @@ def _file_identity(path: str) -> tuple[int, int] | None:
 def atomic_path(output: str) -> Iterator[str]:
     """Yield a temporary path beside `output`; on success it is fsync'ed and renamed to
     `output` (inside `staged_outputs()`, when that block ends), on any failure (Ctrl-C
-    included) removed. A device or pipe is yielded as is."""
+    included) removed. A device or pipe is yielded as is; a URL (s3://, gs://, ...) gets a
+    local temporary file, uploaded whole on success (see `_remote_path`)."""
+    from normcli.io.fs import remote_file
+
+    if remote_file(output):
+        with _remote_path(output) as tmp:
+            yield tmp
+        return
     if is_special(output):
         try:
             yield output
@@ -194,6 +209,30 @@ def atomic_path(output: str) -> Iterator[str]:
         raise
 
 
+@contextlib.contextmanager
+def _remote_path(output: str) -> Iterator[str]:
+    """`atomic_path` for a URL: a local temporary file, uploaded whole to `output` on success
+    (inside `staged_outputs()`, after the command's local outputs are in place), removed on
+    any failure, so a failed command uploads nothing."""
+    from normcli.io.fs import filesystem, upload
+
+    filesystem(output)
+    fd, tmp = tempfile.mkstemp(prefix=".normcli-", suffix=TMP_SUFFIX)
+    os.close(fd)
+    try:
+        yield tmp
+        if _staged is not None:
+            _staged.append(_Staged(tmp, output, output, remote=True))
+            return
+        upload(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    with contextlib.suppress(OSError):
+        os.unlink(tmp)
+
+
 def temp_name(name: str, folder: Path | str = ".") -> str:
     """`.NAME.RANDOM.normcli-tmp`, with NAME shortened where the whole would pass the
     folder's limit on a file name (255 bytes on most file systems)."""
@@ -218,6 +257,7 @@ class _Staged:
     target: str  # the file it replaces (a link's target)
     output: str  # the path as the user gave it, for messages
     directory: bool = False  # a finished output folder (-o DIR/), renamed as a whole
+    remote: bool = False  # a file for a URL: uploaded, last, when the local outputs are in place
 
 
 _staged: list[_Staged] | None = None  # the outputs of the running command, while staging
@@ -292,6 +332,8 @@ def _commit(staged: list[_Staged]) -> list[int]:
     done: list[tuple[_Staged, str | None, bool]] = []
     try:
         for s in staged:
+            if s.remote:
+                continue  # uploaded below, when every local output is in place
             existed = os.path.lexists(s.target)
             backup = None
             try:
@@ -312,6 +354,15 @@ def _commit(staged: list[_Staged]) -> list[int]:
                 _discard(staged)
                 raise write_error(s.output, exc) from None
             done.append((s, backup, existed))
+        for s in staged:
+            if not s.remote:
+                continue
+            try:
+                _upload(s)
+            except DataError:  # an upload cannot be undone: the ones before it stay
+                _undo(done)
+                _discard(staged)
+                raise
         for s, backup, _ in done:
             if backup is not None and s.directory:
                 shutil.rmtree(backup, ignore_errors=True)
@@ -322,6 +373,14 @@ def _commit(staged: list[_Staged]) -> list[int]:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return list(dict.fromkeys(deferred))
+
+
+def _upload(s: _Staged) -> None:
+    from normcli.io.fs import upload
+
+    upload(s.tmp, s.target)
+    with contextlib.suppress(OSError):
+        os.unlink(s.tmp)
 
 
 def _backup(target: str) -> str | None:

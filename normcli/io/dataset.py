@@ -14,6 +14,7 @@ import contextlib
 import glob
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,14 +78,11 @@ class Dataset:
 
 
 def local_path(arg: str) -> str:
-    """A `file://` URL as the local path it names, for the outputs that are one local file
-    (a scaler, --stats-json); other URLs are refused there; a plain path as it is. Dataset
-    inputs and directory outputs take URLs of every scheme through fsspec (normcli/io/fs.py)."""
+    """A `file://` URL as the local path it names; a plain path, or a URL of another scheme
+    (written through its fsspec filesystem: normcli/io/fs.py), as it is."""
     scheme, sep, _ = arg.partition("://")
-    if not sep or not scheme.isalnum():
+    if not sep or not scheme.isalnum() or scheme.lower() != "file":
         return arg
-    if scheme.lower() != "file":
-        raise UsageError(f"{arg}: a single output file cannot be a {scheme}:// URL yet; write it locally and copy it")
     from urllib.parse import unquote, urlsplit
 
     url = urlsplit(arg)
@@ -454,8 +452,6 @@ def open_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator
     """A writer for the part `relpath` inside the temporary output folder `root` (which is
     atomic as a whole)."""
     if "://" in root:
-        from normcli.io.fs import open_url_part_writer
-
         with open_url_part_writer(root, relpath, fmt, output) as url_writer:
             yield url_writer
         return
@@ -471,3 +467,30 @@ def open_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator
         yield writer
     finally:
         writer.close()
+
+
+@contextlib.contextmanager
+def open_url_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator[Any]:
+    """A writer of the part `relpath`: a local temporary file, uploaded to `root`/`relpath`
+    (on the output's filesystem) when it is complete."""
+    from normcli.io.fs import filesystem
+    from normcli.io.writers import CsvWriter, ParquetWriter
+
+    fs, base = filesystem(root)
+    with tempfile.TemporaryDirectory(prefix="normcli-part-") as local:
+        path = os.path.join(local, "part." + fmt)
+        writer = ParquetWriter(path) if fmt == "parquet" else CsvWriter(path, "\t" if fmt == "tsv" else ",")
+        try:
+            yield writer
+        finally:
+            writer.close()
+        if not fs.exists(base):  # the run failed and removed its folder: write nothing more
+            raise DataError(f"cannot write {output}: the run was stopped")
+        try:
+            target = f"{base.rstrip('/')}/{relpath}"
+            parent = target.rpartition("/")[0]
+            if parent:
+                fs.makedirs(parent, exist_ok=True)
+            fs.put_file(path, target)
+        except OSError as exc:
+            raise DataError(f"cannot write {output}: {exc}") from None

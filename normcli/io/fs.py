@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
@@ -31,7 +30,6 @@ __all__ = [
     "is_url",
     "list_url",
     "open_url_input",
-    "open_url_part_writer",
 ]
 
 # the pip package that brings each scheme's fsspec filesystem
@@ -56,6 +54,35 @@ def url_scheme(arg: str) -> str | None:
 
 def is_url(arg: str) -> bool:
     return url_scheme(arg) is not None
+
+
+def remote_file(arg: str) -> bool:
+    """Whether `arg` names a file through an fsspec filesystem: a URL of a scheme other than
+    file:// (which names a local path, written and renamed in place as any path is)."""
+    scheme = url_scheme(arg)
+    return scheme is not None and scheme != "file"
+
+
+def upload(local: str, url: str) -> None:
+    """Copy the finished local file to `url` whole. On an object store (S3, GCS, Azure) one
+    PUT replaces the object at once: readers see the old file or the new, never a part."""
+    fs, path = filesystem(url)
+    try:
+        fs.put_file(local, path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot write {url}: {exc}") from None
+
+
+def read_url(url: str, limit: int) -> bytes:
+    """Up to `limit` bytes of the file at `url` (a scaler file: small)."""
+    fs, path = filesystem(url)
+    try:
+        with fs.open(path, "rb") as fh:
+            return bytes(fh.read(limit))
+    except FileNotFoundError:
+        raise DataError(f"{url}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{url}: cannot read it: {exc}") from None
 
 
 def filesystem(url: str) -> tuple[Any, str]:
@@ -196,29 +223,3 @@ def atomic_url_directory(output: str, *, overwrite: bool) -> Iterator[str]:
         if isinstance(exc, OSError):
             raise DataError(f"cannot write {output}: {exc}") from None
         raise
-
-
-@contextlib.contextmanager
-def open_url_part_writer(root: str, relpath: str, fmt: str, output: str) -> Iterator[Any]:
-    """A writer of the part `relpath`: a local temporary file, uploaded to `root`/`relpath`
-    (on the output's filesystem) when it is complete."""
-    from normcli.io.writers import CsvWriter, ParquetWriter
-
-    fs, base = filesystem(root)
-    with tempfile.TemporaryDirectory(prefix="normcli-part-") as local:
-        path = os.path.join(local, "part." + fmt)
-        writer = ParquetWriter(path) if fmt == "parquet" else CsvWriter(path, "\t" if fmt == "tsv" else ",")
-        try:
-            yield writer
-        finally:
-            writer.close()
-        if not fs.exists(base):  # the run failed and removed its folder: write nothing more
-            raise DataError(f"cannot write {output}: the run was stopped")
-        try:
-            target = f"{base.rstrip('/')}/{relpath}"
-            parent = target.rpartition("/")[0]
-            if parent:
-                fs.makedirs(parent, exist_ok=True)
-            fs.put_file(path, target)
-        except OSError as exc:
-            raise DataError(f"cannot write {output}: {exc}") from None
