@@ -14,6 +14,7 @@ import click
 from normcli.cli_options import (
     FLAGS,
     STDIO,
+    F,
     _all_outputs_or_none,
     _check_binary_output,
     _check_plot,
@@ -37,6 +38,14 @@ if TYPE_CHECKING:
     from normcli.tensor.norm import NormSpec
 
 
+def _layout_options(f: F) -> F:
+    """--layout and --channel-axis, where an array's channels are (lrn, norm, bn-stats)."""
+    f = click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")(f)
+    return click.option(
+        "--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are."
+    )(f)
+
+
 # --- lrn -------------------------------------------------------------------------------------
 
 
@@ -50,8 +59,7 @@ if TYPE_CHECKING:
     show_default=True,
     help="Whose LRN to reproduce: window, scaling of alpha, defaults and layout.",
 )
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@_layout_options
 @click.option("--size", type=int, help="Window size in channels (torch, onnx, caffe local_size).")
 @click.option("--depth-radius", type=int, help="Channels on each side (tf); size = 2 * radius + 1.")
 @click.option("--alpha", type=float, help="Scale of the sum of squares (torch/onnx/caffe divide it by the size).")
@@ -214,8 +222,7 @@ def _report_lrn(
     show_default=True,
     help="Whose defaults: eps, and the channel axis (torch 1, keras last).",
 )
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@_layout_options
 @click.option("--eps", type=float, help="Added to the variance [default: the convention's].")
 @click.option("--groups", type=int, help="group: the number of groups G (must divide the channels).")
 @click.option(
@@ -418,8 +425,7 @@ def _report_norm(
     show_default=True,
     help="Momentum rule, array names and default channel axis.",
 )
-@click.option("--layout", type=click.Choice(["NHWC", "NCHW"], case_sensitive=False), help="Where the channels are.")
-@click.option("--channel-axis", type=int, help="The channel axis (instead of --layout).")
+@_layout_options
 @click.option("--key", help="The array to use from .npz inputs.")
 @_report_options
 @_all_outputs_or_none

@@ -214,7 +214,7 @@ def _remote_path(output: str) -> Iterator[str]:
     """`atomic_path` for a URL: a local temporary file, uploaded whole to `output` on success
     (inside `staged_outputs()`, after the command's local outputs are in place), removed on
     any failure, so a failed command uploads nothing."""
-    from normcli.io.fs import filesystem, upload
+    from normcli.io.fs import filesystem
 
     filesystem(output)
     fd, tmp = tempfile.mkstemp(prefix=".normcli-", suffix=TMP_SUFFIX)
@@ -224,13 +224,11 @@ def _remote_path(output: str) -> Iterator[str]:
         if _staged is not None:
             _staged.append(_Staged(tmp, output, output, remote=True))
             return
-        upload(tmp, output)
+        _upload(tmp, output)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    with contextlib.suppress(OSError):
-        os.unlink(tmp)
 
 
 def temp_name(name: str, folder: Path | str = ".") -> str:
@@ -290,14 +288,13 @@ def staged_outputs() -> Iterator[None]:
         signal.raise_signal(signum)
 
 
-def stage_directory(tmp: str, target: str, output: str) -> bool:
+def stage_directory(tmp: str, target: str, output: str) -> None:
     """Within `staged_outputs()`: keep the finished folder `tmp` to be renamed to `target`
     together with the command's other outputs (an old `target` is replaced then, and put
-    back if another output fails). False outside that block: the caller renames it now."""
+    back if another output fails)."""
     if _staged is None:
-        return False
+        raise RuntimeError("stage_directory is called within staged_outputs()")
     _staged.append(_Staged(tmp, target, output, directory=True))
-    return True
 
 
 def _discard(staged: list[_Staged]) -> None:
@@ -358,7 +355,7 @@ def _commit(staged: list[_Staged]) -> list[int]:
             if not s.remote:
                 continue
             try:
-                _upload(s)
+                _upload(s.tmp, s.target)
             except DataError:  # an upload cannot be undone: the ones before it stay
                 _undo(done)
                 _discard(staged)
@@ -375,12 +372,13 @@ def _commit(staged: list[_Staged]) -> list[int]:
     return list(dict.fromkeys(deferred))
 
 
-def _upload(s: _Staged) -> None:
+def _upload(tmp: str, url: str) -> None:
+    """Upload the finished local file `tmp` to `url`, then remove it."""
     from normcli.io.fs import upload
 
-    upload(s.tmp, s.target)
+    upload(tmp, url)
     with contextlib.suppress(OSError):
-        os.unlink(s.tmp)
+        os.unlink(tmp)
 
 
 def _backup(target: str) -> str | None:

@@ -22,7 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from normcli.errors import DataError, UsageError
-from normcli.io.atomic import stage_directory, temp_name, write_error
+from normcli.io.atomic import stage_directory, staged_outputs, temp_name, write_error
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.formats import _EXTENSIONS, STDIO, compression_suffix, detect_format
 from normcli.io.readers import Reader, TableReader
@@ -419,19 +419,10 @@ def atomic_directory(output: str, *, overwrite: bool) -> Iterator[str]:
         yield tmp
         if os.path.isdir(target) and not overwrite:
             raise UsageError.about("{path} exists; add {overwrite} to replace it, or name a new directory", path=output)
-        if stage_directory(tmp, target, output):
-            return  # renamed with the command's other outputs (--stats-json, --plot), or removed if one fails
-        if os.path.isdir(target):
-            old = os.path.join(parent, temp_name(name, parent))
-            os.rename(target, old)
-            try:
-                os.rename(tmp, target)
-            except BaseException:
-                os.rename(old, target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, target)
+        # renamed with the command's other outputs (--stats-json, --plot) when they are
+        # staged, else now: an old `output` moves aside and is put back if the rename fails
+        with staged_outputs():
+            stage_directory(tmp, target, output)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(exc, OSError):
