@@ -135,7 +135,7 @@ def stats_dataset(
     engine="local", scheduler=None, workers=None,
 ) -> None:  # fmt: skip
     """`stats` of the parts together (on the dask engine, a profile per piece, merged in order)."""
-    from normcli.cli_options import _check_plot, _print_stats, _Progress, _write_plot
+    from normcli.cli_options import _check_plot, _Progress, _show_stats
     from normcli.io import open_reader
     from normcli.io.dataset import DatasetReader
     from normcli.pipeline import profile_stream
@@ -153,18 +153,7 @@ def stats_dataset(
             result = profile_stream(reader, names, dropped, progress=progress.update)
         else:
             result = _profile_on_dask(dataset, reader, names, dropped, scheduler, workers, progress.update, dialect)
-    summaries = {
-        name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
-        for name, p in result.items()
-    }
-    _print_stats(reader.label, summaries, out_format, hist)
-    if plot_path:
-        from normcli.plot import table_panels
-
-        numeric = {n: p for n, p in result.items() if p.kind == "number"}
-        before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
-        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
-        _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
+    _show_stats(reader.label, result, ddof, out_format, hist, plot_path)
 
 
 def _profile_on_dask(dataset: Any, reader: Any, names: Any, dropped: Any, scheduler: Any, workers: Any,

@@ -19,9 +19,8 @@ from normcli.cli_options import (
     _input_options,
     _input_paths,
     _plot_option,
-    _print_stats,
     _Progress,
-    _write_plot,
+    _show_stats,
 )
 from normcli.errors import UsageError
 
@@ -110,24 +109,8 @@ def stats(
         names = expand_columns(columns, reader.names, "--columns", reader.label)
         dropped = expand_columns(exclude, reader.names, "--exclude", reader.label) or ()
         result = profile_stream(reader, names, dropped, progress=progress.update)
-    summaries = {
-        name: p.summary(ddof) if p.kind == "number" else p.summary()  # type: ignore[call-arg]
-        for name, p in result.items()
-    }
-    _print_stats(reader.label, summaries, out_format or "table", hist)
-    if reader.notes:  # what the dialect sniffing guessed and the user may want to correct
-        from normcli import report
-
-        con = report.console()
-        for note in reader.notes:
-            report.warn(con, note)
-    if plot_path:
-        from normcli.plot import table_panels
-
-        numeric = {n: p for n, p in result.items() if p.kind == "number"}
-        before = {n: p.stats for n, p in numeric.items()}  # type: ignore[union-attr]
-        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
-        _write_plot(plot_path, f"stats: {reader.label}", table_panels(before, None, histograms))
+    # with what the dialect sniffing guessed and the user may want to correct
+    _show_stats(reader.label, result, ddof, out_format or "table", hist, plot_path, reader.notes)
 
 
 @click.command()

@@ -309,6 +309,35 @@ def _write_text(output: str, text: str) -> None:
         fh.write(text.encode())
 
 
+def _show_stats(
+    label: str,
+    profiles: dict[str, Any],
+    ddof: int | None,
+    out_format: str,
+    hist: bool | None,
+    plot_path: str | None,
+    notes: Sequence[str] = (),
+) -> None:
+    """`stats`' output of the column profiles (of one file or a dataset): the table or JSON,
+    the reader's `notes` as warnings, and with `plot_path` the figure of each numeric
+    column's distribution."""
+    summaries = {name: p.summary(ddof) if p.kind == "number" else p.summary() for name, p in profiles.items()}
+    _print_stats(label, summaries, out_format, hist)
+    if notes:
+        from normcli import report
+
+        con = report.console()
+        for note in notes:
+            report.warn(con, note)
+    if plot_path:
+        from normcli.plot import table_panels
+
+        numeric = {n: p for n, p in profiles.items() if p.kind == "number"}
+        before = {n: p.stats for n, p in numeric.items()}
+        histograms = {n: {"before": summaries[n]["histogram"]} for n in numeric}
+        _write_plot(plot_path, f"stats: {label}", table_panels(before, None, histograms))
+
+
 def _report(
     quiet: bool,
     stats_json_path: str | None,
