@@ -9,25 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from normcli.apply_steps import BatchStep, IntegerColumns, Totals, whole_numbers
 from normcli.errors import DataError, UsageError
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.io.dialect import DialectOptions
-from normcli.io.fastcsv import fast_reader
+from normcli.io.fastcsv import FrameBatch, fast_reader
 from normcli.io.formats import detect_format
 from normcli.io.formats import output_format as resolve_output_format
 from normcli.io.inputs import is_stream
+from normcli.io.lazycsv import lazy_csv
 from normcli.io.readers import Reader, open_reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
-from normcli.rounding import round_significant
-from normcli.scaler import INTEGER_DTYPES, ColumnScaler, FitResult, Scaler, fit_batches, plan_columns, with_profiles
+from normcli.scaler import INTEGER_DTYPES, FitResult, Scaler, fit_batches, plan_columns, with_profiles
 from normcli.sketch import Histogram, QuantileSketch
 from normcli.stats import ChannelStats, ColumnStats
 
@@ -97,7 +98,7 @@ def fit_stream(
     def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
         for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
             x = {p.name: batch.numeric(p.name) for p in plans}
-            for name in [n for n in integral if not _whole_numbers(x[n])]:
+            for name in [n for n in integral if not whole_numbers(x[n])]:
                 integral.discard(name)
                 dtypes[name] = "float64"
             for name, h in hists.items():
@@ -204,48 +205,80 @@ def apply_stream(
     not_numeric = [n for n in scaler.names if n not in reader.numeric_names]
     if not_numeric:
         raise DataError(f"{reader.label}: column {not_numeric[0]!r} is not numeric, so it cannot be scaled")
-    result = ApplyResult()
-    hists = {n: (Histogram(), Histogram()) for n in scaler.names} if with_stats else {}
-    rounded_to_inf: dict[str, int] = {}
     dtype = np.dtype(dtype)
-    integers = _IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    integers = IntegerColumns(scaler, writer.fixed_types) if inverse and restore_integers else None
+    step = BatchStep(
+        scaler, inverse=inverse, dtype=dtype, precision=precision, with_stats=with_stats, integers=integers
+    )
+    totals = None
     if integers is None:  # restoring integers works on Arrow batches: the general path
-        reader = fast_reader(reader, writer)
-    background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
-    try:
-        for batch in prefetch(reader.batches()):
-            x = {n: batch.numeric(n) for n in scaler.names}
-            y = scaler.inverse_columns(x, result.counters) if inverse else scaler.transform_columns(x, result.counters)
-            for name in scaler.names if with_stats else ():
-                result.before[name] = result.before.get(name, ColumnStats()).merge(ColumnStats.of(x[name]))
-                result.after[name] = result.after.get(name, ColumnStats()).merge(ColumnStats.of(y[name]))
-                hists[name][0].update(x[name])
-                hists[name][1].update(y[name])
-            if precision is not None:
-                rounded = {name: round_significant(values, precision) for name, values in y.items()}
-                for name in y:  # 1.7e308 to one digit is 2e308: beyond float64
-                    inf = np.isinf(rounded[name])
-                    if inf.any():
-                        grown = int(np.count_nonzero(inf & np.isfinite(y[name])))
-                        rounded_to_inf[name] = rounded_to_inf.get(name, 0) + grown
-                y = rounded
-            with np.errstate(over="ignore"):  # a float32 overflow is counted and reported below
-                out = batch.replace(y, dtype)
-            if integers is not None and isinstance(out, TableBatch):
-                out = out.with_integers(integers.whole(y, result.rows))
-            background.write(out)
-            result.rows += batch.num_rows
-            if progress:
-                progress(reader.label, reader.bytes_read, reader.total_bytes)
-        background.finish()
-    except BaseException:
-        background.abort()
-        raise
-    _require_rows(reader, result.rows)
+        totals = _apply_lazy(reader, writer, scaler, step, dtype, with_stats, progress)
+        if totals is None:
+            reader = fast_reader(reader, writer)
+    if totals is None:
+        totals = Totals(scaler.names, with_stats)
+        background: BackgroundWriter[TableBatch | ArrayBatch] = BackgroundWriter(writer)
+        try:
+            for batch in prefetch(reader.batches()):
+                out, part = step(batch, totals.rows)
+                totals.add(totals.rows, part)
+                background.write(out)
+                if progress:
+                    progress(reader.label, reader.bytes_read, reader.total_bytes)
+            background.finish()
+        except BaseException:
+            background.abort()
+            raise
+    return _apply_result(reader, totals, integers, precision, dtype)
+
+
+def _apply_lazy(
+    reader: Reader,
+    writer: Writer,
+    scaler: Scaler,
+    step: BatchStep,
+    dtype: np.dtype,
+    with_stats: bool,
+    progress: Progress | None,
+) -> Totals | None:
+    """The transform as one polars streaming query (io/lazycsv.py) where the input is plain
+    CSV and the output a CSV file; None where it is not, or where that query handed the file
+    back to the chunked path (the output is then empty again)."""
+    lazy = lazy_csv(reader, writer)
+    if lazy is None:
+        return None
+    totals = Totals(scaler.names, with_stats)
+
+    def each(batch: FrameBatch, first_row: int) -> FrameBatch:
+        out, part = step(batch, first_row)
+        totals.add(first_row, part)
+        return cast(FrameBatch, out)
+
+    def advance(rows: int) -> None:
+        if progress:
+            progress(lazy.label, lazy.bytes_done(rows), lazy.total_bytes)
+
+    import polars as pl
+
+    out_type = pl.Float32 if dtype == np.float32 else pl.Float64
+    out_schema = {n: (out_type if n in scaler.names else t) for n, t in lazy.schema.items()}
+    if not lazy.run(each, out_schema, advance):
+        return None
+    if not totals.complete:  # a batch polars never handed over: a bug, never a silent gap
+        raise RuntimeError(f"{lazy.label}: the streamed batches do not cover every row")
+    return totals
+
+
+def _apply_result(
+    reader: Reader, totals: Totals, integers: IntegerColumns | None, precision: int | None, dtype: np.dtype
+) -> ApplyResult:
+    """The result of a transform from the totals of its batches, with its warnings."""
+    _require_rows(reader, totals.rows)
+    result = ApplyResult(before=totals.before, after=totals.after, counters=totals.counters, rows=totals.rows)
     result.warnings += integers.notes() if integers is not None else []
-    result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in hists.items()}
-    result.sketches = hists
-    for name, count in rounded_to_inf.items():
+    result.histograms = {n: {"before": b.summary(), "after": a.summary()} for n, (b, a) in totals.hists.items()}
+    result.sketches = totals.hists
+    for name, count in totals.rounded_to_inf.items():
         if count:
             result.warnings.append(f"column {name!r}: {count} value(s) rounded to {precision} digit(s) became inf")
     for name, after in result.after.items():
@@ -257,79 +290,6 @@ def apply_stream(
             if s.count and max(abs(s.min), abs(s.max)) > float(np.finfo(dtype).max):
                 result.warnings.append(f"column {name!r} has values beyond the range of {dtype}; they became inf")
     return result
-
-
-# An integer column comes back from inverse(transform(x)) within this much of its magnitude
-# (README, Numerics: 1e-12 relative), so a value this close to a whole number is that number;
-# never more than INTEGER_ATOL, so that a fraction is not rounded away in a column of huge numbers.
-INTEGER_RTOL = 1e-11
-INTEGER_ATOL = 0.1
-
-
-def _whole_numbers(x: np.ndarray) -> bool:
-    """Whether every value that is not NaN is a whole number."""
-    with np.errstate(invalid="ignore"):
-        return bool(np.all((x == np.rint(x)) | np.isnan(x)))
-
-
-class _IntegerColumns:
-    """Which of the scaler's integer columns are written back as integers, batch by batch.
-
-    Into text (CSV) each batch decides for itself; into a format whose types are fixed by
-    the first batch (Parquet), a column written as integers cannot change type later, so a
-    later batch that does not round back is an error rather than a rounded value."""
-
-    def __init__(self, scaler: Scaler, fixed_types: bool) -> None:
-        self._columns: dict[str, ColumnScaler] = {c.name: c for c in scaler.columns if c.dtype in INTEGER_DTYPES}
-        self._fixed = fixed_types
-        self._as_int: dict[str, bool] = {}  # the first batch's choice, for fixed types
-        self._not_whole: dict[str, int] = {}
-
-    def tolerance(self, col: ColumnScaler) -> float:
-        s = col.stats
-        magnitude = max(abs(s.min), abs(s.max)) if s.count and np.isfinite(s.min) and np.isfinite(s.max) else 1.0
-        return min(INTEGER_RTOL * max(1.0, magnitude), INTEGER_ATOL)
-
-    def whole(self, y: Mapping[str, np.ndarray], first_row: int) -> dict[str, np.ndarray]:
-        """The columns of `y` to write as integers in this batch, rounded."""
-        out = {}
-        for name, col in self._columns.items():
-            values = y[name]
-            rounded = np.rint(values)
-            with np.errstate(invalid="ignore"):
-                near = (np.abs(values - rounded) <= self.tolerance(col)) & (np.abs(rounded) < 2.0**63)
-            bad = ~near & ~np.isnan(values)
-            whole = not bad.any()
-            if self._fixed and self._as_int.setdefault(name, whole) and not whole:
-                row = first_row + int(np.argmax(bad)) + 1
-                raise DataError.about(
-                    "column {column!r}: row {row:,} holds {value!r}, not within "
-                    "{tolerance:.0e} of a whole number, but earlier rows were written as integers; "
-                    "write CSV, or floats throughout with {dtype} float64",
-                    column=name,
-                    row=row,
-                    value=float(values[bad][0]),
-                    tolerance=self.tolerance(col),
-                )
-            if self._fixed and not self._as_int[name]:
-                continue
-            if whole:
-                out[name] = rounded
-            else:
-                self._not_whole[name] = self._not_whole.get(name, 0) + int(np.count_nonzero(bad))
-        return out
-
-    def notes(self) -> list[str]:
-        return [
-            f"column {name!r} held integers, but {count:,} value(s) are not within "
-            f"{self.tolerance(self._columns[name]):.0e} of a whole number, so they are written as floats"
-            for name, count in self._not_whole.items()
-        ] + [
-            f"column {name!r} held integers, but its first rows do not round back to whole numbers, "
-            "so it is written as floats"
-            for name, as_int in self._as_int.items()
-            if not as_int and name not in self._not_whole
-        ]
 
 
 def stats_stream(

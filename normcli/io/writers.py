@@ -61,8 +61,10 @@ class CsvWriter(Writer):
         import polars
 
         self._polars = polars
-        self._delimiter = delimiter
+        self.delimiter = delimiter
         self._own = isinstance(sink, str)
+        # the file's path when this writer opened it: another writer may fill it (io/lazycsv.py)
+        self.own_path = sink if isinstance(sink, str) else None
         self._sink: BinaryIO = open(sink, "wb") if isinstance(sink, str) else sink  # noqa: SIM115
         self._header = True
         self._pending: list[pa.RecordBatch] = []
@@ -88,7 +90,7 @@ class CsvWriter(Writer):
         self._pending, self._pending_bytes = [], 0
         if self._header:
             # Written here, not by polars, which renames a column named "" to "column_0".
-            self._sink.write(header_line(table.schema.names, self._delimiter))
+            self._sink.write(header_line(table.schema.names, self.delimiter))
             self._sink.flush()  # polars may write to the file descriptor directly
             self._header = False
         table = _fixed_offsets_as_text(table)
@@ -108,20 +110,32 @@ class CsvWriter(Writer):
         """A frame from the fast CSV reader: the same header, empty-text and null rules as
         Arrow batches get above, so both paths write the same bytes."""
         if self._header:
-            self._sink.write(header_line(list(frame.columns), self._delimiter))
+            self._sink.write(header_line(list(frame.columns), self.delimiter))
             self._sink.flush()
             self._header = False
+        self._write_csv(self.prepare_frame(frame), '""' if frame.width == 1 else "")
+
+    def prepare_frame(self, frame: polars.DataFrame) -> polars.DataFrame:
+        """`frame` as it is formatted: empty text as null, which is written as nothing (the
+        null value is '""' for a lone column, as a lone empty field would be a blank line)."""
         pl = self._polars
-        null = '""' if frame.width == 1 else ""
         if frame.width > 1:
             text = [n for n, t in frame.schema.items() if t == pl.String]
             if text:
                 frame = frame.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
-        self._write_csv(frame, null)
+        return frame
+
+    def restart(self) -> None:
+        """Empty the output, to write it again from the first row (io/lazycsv.py's fallback)."""
+        if self._pending or not self._own:
+            raise RuntimeError("only an untouched output file of its own can be restarted")
+        self._sink.seek(0)
+        self._sink.truncate()
+        self._header = True
 
     def _write_csv(self, frame: polars.DataFrame, null: str) -> None:
         try:
-            frame.write_csv(self._sink, include_header=False, separator=self._delimiter, null_value=null)
+            frame.write_csv(self._sink, include_header=False, separator=self.delimiter, null_value=null)
         except self._polars.exceptions.ComputeError as exc:  # a type CSV has no text for
             reason = (str(exc).strip().splitlines() or ["unsupported data"])[0]
             raise DataError(f"cannot write CSV: {reason}; write Parquet instead (-o FILE.parquet)") from None

@@ -1,0 +1,310 @@
+"""Plain CSV -> CSV file in one polars streaming query, with normcli's own work on each batch.
+
+The chunked fast path (io/fastcsv.py) parses, hands over and writes one chunk after another,
+so the parse, the NumPy work and the formatting take turns. Here polars' streaming engine
+reads, parses and formats on every core at once, and calls the pipeline's batch step (values,
+counters, statistics, rounding: the code every other path runs) on each batch in between
+(`LazyFrame.map_batches`). The bytes written are the chunked path's; the statistics are merged
+in row order by the caller, so they do not depend on which batch polars finished first.
+
+It is taken where the chunked path would read the whole file with polars: the same checks of
+the file and its header (`_plain_start`), the same types and parse options. What would make the
+chunked path hand a chunk to pyarrow is looked for while the query runs, by a scan of the
+file's bytes on another thread: a carriage return; '+' when an integer column is read; a row
+with too few fields (polars fills it with nulls where pyarrow refuses it), ruled out by
+counting the separators whenever the last column had a null (a blank line is such a short row
+to polars, so a single column is not taken here). A quote never closed, which pyarrow reads as
+one value running to the end, polars refuses (tests/test_lazycsv.py). Anything polars refuses, and any
+error of the batch step, stops the query; the caller then starts over on the chunked path into
+the same output, emptied, so odd input gets that path's values and error messages. An
+interrupt stops the query and is raised as it is.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from normcli.io.fastcsv import FrameBatch, _plain_start, _polars_type
+from normcli.io.readers import CsvReader
+from normcli.io.writers import CsvWriter, header_line
+
+__all__ = ["LazyCsv", "lazy_csv"]
+
+# Bytes polars parses per chunk. Its default, with several chunks prefetched, put a 246 MB
+# file's transform near 400 MB of peak RSS, growing with the file; 4 MB keeps it flat near
+# 200 MB at about the same speed (benchmarks/run.py --shapes).
+POLARS_CSV_CHUNK_SIZE = str(4 << 20)
+_COUNT_BYTES = 8 << 20  # bytes counted at a time (numpy's temporaries)
+_JOIN_POLL = 0.05  # seconds: how often the waiting main thread can take a signal
+
+Step = Callable[[FrameBatch, int], FrameBatch]
+
+
+class _Stop(Exception):
+    """Raised in the batch function to end the query (polars then raises its own error)."""
+
+
+class _Fallback(Exception):
+    """The file holds what the chunked path reads otherwise than polars."""
+
+
+class LazyCsv:
+    """One plain CSV file, to be transformed into one CSV file by a polars streaming query."""
+
+    def __init__(
+        self, reader: CsvReader, writer: CsvWriter, path: str, start: int, schema: dict[str, Any], quotes: bool
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._out = path
+        self._start = start  # the first byte after the header line
+        self._quotes = quotes  # the file holds a quote: separators may be inside text values
+        self._written = writer.delimiter  # the output's separator (TSV from CSV, say)
+        self.schema = schema
+        self.label = reader.label
+        self.total_bytes = reader.total_bytes
+        head = reader._head[start:]
+        self._row_bytes = len(head) / max(1, head.count(b"\n"))  # for progress: bytes of a row
+        self.outcome = ""  # "lazy", or why the file went back to the chunked path (for tests)
+
+    def bytes_done(self, rows: int) -> int:
+        """About how many bytes `rows` rows take (polars does not say how far it has read)."""
+        return min(self.total_bytes or 0, self._start + int(rows * self._row_bytes))
+
+    def run(self, step: Step, out_schema: dict[str, Any], progress: Callable[[int], None] | None = None) -> bool:
+        """Transform the file: `step(batch, first_row)` for each batch, called from polars'
+        threads, one at a time, perhaps out of row order. True when the output is written;
+        False when the caller must start over on the chunked path (the output is empty again)."""
+        import polars as pl
+
+        names = list(self.schema)
+        row = _unused_name("__normcli_row", names)
+        delimiter = self._reader._parse.delimiter
+        last = names[-1]
+        state = _State()
+
+        def each(df: pl.DataFrame) -> pl.DataFrame:
+            if state.stop.is_set():
+                raise _Stop
+            try:
+                first = int(df.get_column(row)[0]) if df.height else 0
+                frame = df.drop(row)
+                if not frame.height:
+                    return frame.cast(out_schema)  # type: ignore[arg-type]
+                short = frame.get_column(last).null_count() > 0
+                out = step(FrameBatch(frame, self.label), first).frame
+                with state.lock:
+                    state.rows += frame.height
+                    state.short_rows |= short
+                    if progress is not None:
+                        progress(state.rows)
+                return out
+            except BaseException as exc:
+                state.fail(exc)
+                raise _Stop from None
+
+        lf = pl.scan_csv(
+            self._reader._path,
+            has_header=False,
+            skip_lines=1,
+            schema=self.schema,
+            separator=delimiter,
+            quote_char='"',
+            encoding="utf8",
+            try_parse_dates=False,
+            truncate_ragged_lines=False,
+            raise_if_empty=False,
+            row_index_name=row,
+        ).map_batches(each, streamable=True, schema=out_schema)
+        # empty text is written as nothing, as CsvWriter.prepare_frame does (here on polars' threads)
+        text = [n for n, t in out_schema.items() if t == pl.String]
+        lf = lf.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
+
+        def query() -> None:
+            try:
+                lf.sink_csv(
+                    self._out, include_header=True, separator=self._written, null_value="", check_extension=False
+                )
+            except BaseException as exc:
+                state.fail(exc)
+
+        ints = any(t == pl.Int64 for t in self.schema.values())
+        scan = _FileScan(self._reader._path, delimiter, self._start, ints, state)
+        with _environ(POLARS_CSV_CHUNK_SIZE=POLARS_CSV_CHUNK_SIZE):
+            threads = [
+                threading.Thread(target=query, name="normcli-polars", daemon=True),
+                threading.Thread(target=scan, name="normcli-scan", daemon=True),
+            ]
+            for t in threads:
+                t.start()
+            try:
+                for t in threads:
+                    while t.is_alive():
+                        t.join(_JOIN_POLL)
+            except BaseException:  # an interrupt: stop the query, wait for it, and raise it
+                state.stop.set()
+                for t in threads:
+                    t.join()
+                raise
+        return self._finish(state, scan)
+
+    def _finish(self, state: _State, scan: _FileScan) -> bool:
+        error = state.error
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt, SystemExit from a batch
+        if error is None and state.short_rows:
+            written = self._separators_written(state.rows)
+            if written is None or scan.separators != written:
+                error = _Fallback("perhaps a row with too few fields")
+        if error is None and state.rows == 0:
+            error = _Fallback("no rows")
+        if error is not None:
+            self.outcome = f"chunked: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+            self._writer.restart()
+            return False
+        self.outcome = "lazy"
+        return True
+
+    def _separators_written(self, rows: int) -> int | None:
+        """The separators the output has after its header: (fields - 1) per row, and those
+        inside text values, which are the input's. So a row with too few fields in the input
+        shows as fewer separators there than here. None when that cannot be told cheaply."""
+        if not self._quotes:  # no text value holds a separator
+            return (len(self.schema) - 1) * rows
+        if self._written != self._reader._parse.delimiter:
+            return None  # the text values hold the input's separator, not the output's
+        return _count_byte(self._out, len(header_line(list(self.schema), self._written)), ord(self._written))
+
+
+class _State:
+    """What the batches found, shared by polars' threads and the file scan."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.rows = 0
+        self.short_rows = False  # the last column had a null: perhaps a row with too few fields
+
+    def fail(self, exc: BaseException) -> None:
+        with self.lock:
+            if self.error is None and not isinstance(exc, _Stop):
+                self.error = exc
+            self.stop.set()
+
+
+class _FileScan:
+    """The file's bytes after the header, read once beside the query (from the page cache):
+    the separators in them, and a stop (with _Fallback) at a byte the chunked path would read
+    with pyarrow. A quote never closed needs no search here: polars refuses it."""
+
+    def __init__(self, path: str, delimiter: str, start: int, ints: bool, state: _State) -> None:
+        self._path = path
+        self._delimiter = ord(delimiter)
+        self._start = start
+        self._ints = ints
+        self._state = state
+        self.separators = 0
+
+    def __call__(self) -> None:
+        try:
+            buf = bytearray(_COUNT_BYTES)
+            with open(self._path, "rb", buffering=0) as fh:
+                fh.seek(self._start)
+                while (n := fh.readinto(buf)) and not self._state.stop.is_set():
+                    chunk = memoryview(buf)[:n]
+                    if buf.find(b"\r", 0, n) >= 0 or (self._ints and buf.find(b"+", 0, n) >= 0):
+                        raise _Fallback("a carriage return, or '+' in a file with integer columns")
+                    self.separators += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == self._delimiter))
+        except BaseException as exc:
+            self._state.fail(exc)
+
+
+def _count_byte(path: str, start: int, byte: int) -> int:
+    """How many times `byte` occurs in the file at `path` from offset `start`."""
+    total, buf = 0, bytearray(_COUNT_BYTES)
+    with open(path, "rb", buffering=0) as fh:
+        fh.seek(start)
+        while n := fh.readinto(buf):
+            total += int(np.count_nonzero(np.frombuffer(buf, np.uint8, n) == byte))
+    return total
+
+
+def _unused_name(base: str, names: list[str]) -> str:
+    name = base
+    while name in names:
+        name += "_"
+    return name
+
+
+class _environ:
+    """Environment variables set for a block where the user has not set them, and restored
+    after it (polars reads its tuning variables from the environment when a query runs)."""
+
+    def __init__(self, **values: str) -> None:
+        self._values = values
+        self._saved: dict[str, str | None] = {}
+
+    def __enter__(self) -> None:
+        for key, value in self._values.items():
+            self._saved[key] = os.environ.get(key)
+            os.environ.setdefault(key, value)
+
+    def __exit__(self, *exc: object) -> None:
+        for key, value in self._saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def lazy_csv(reader: Any, writer: Any) -> LazyCsv | None:
+    """A LazyCsv for `reader` into `writer` where the chunked fast path would read the whole
+    file with polars (in the types `reader` reads its columns as) and the output is a CSV file
+    of the writer's own, else None."""
+    import polars as pl
+    import pyarrow as pa
+
+    if os.environ.get("NORMCLI_FAST_CSV") == "0" or os.environ.get("NORMCLI_LAZY_CSV") == "0":
+        return None
+    if type(reader) is not CsvReader or not isinstance(writer, CsvWriter):
+        return None
+    path = writer.own_path
+    if path is None or not os.path.isfile(path):
+        return None  # stdout, a compressed output, a device (/dev/null): written batch by batch
+    start = _plain_start(reader)
+    if start is None or not reader.total_bytes or reader.total_bytes <= start:
+        return None
+    names = list(reader.names)
+    if len(names) < 2 or len(set(names)) != len(names) or "" in names:
+        return None
+    types = {n: reader._types[n] for n in names}
+    if not all(pa.types.is_float64(t) or pa.types.is_int64(t) or pa.types.is_string(t) for t in types.values()):
+        return None
+    if _polars_header(names, writer.delimiter) != header_line(names, writer.delimiter):
+        return None
+    schema = {n: _polars_type(t, pl) for n, t in types.items()}
+    return LazyCsv(reader, writer, path, start, schema, quotes=_has_quote(reader._path, start))
+
+
+def _polars_header(names: list[str], delimiter: str) -> bytes:
+    import io
+
+    import polars as pl
+
+    buf = io.BytesIO()
+    pl.DataFrame(schema=dict.fromkeys(names, pl.String)).write_csv(buf, separator=delimiter)
+    return buf.getvalue()
+
+
+def _has_quote(path: str, start: int) -> bool:
+    """Whether a quote follows the header (a search for one byte: about 10 ms for 250 MB)."""
+    import mmap
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        return mm.find(b'"', start) >= 0
