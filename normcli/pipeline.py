@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from normcli.apply_steps import BatchStep, IntegerColumns, Totals, whole_numbers
 from normcli.errors import DataError, UsageError
-from normcli.io.batch import ArrayBatch, TableBatch
+from normcli.io.batch import ArrayBatch, TableBatch, coalesced
 from normcli.io.dialect import DialectOptions
 from normcli.io.fastcsv import FrameBatch, fast_reader
 from normcli.io.formats import detect_format
@@ -96,7 +96,7 @@ def fit_stream(
     integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
 
     def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
-        for batch in prefetch(reader.batches(columns=[p.name for p in plans])):
+        for batch in prefetch(coalesced(reader.batches(columns=[p.name for p in plans]), len(plans))):
             x = {p.name: batch.numeric(p.name) for p in plans}
             for name in [n for n in integral if not whole_numbers(x[n])]:
                 integral.discard(name)
@@ -308,7 +308,7 @@ def stats_stream(
         raise DataError(f"{reader.label} has no numeric columns")
     stats = {n: ColumnStats() for n in names}
     rows = 0
-    for batch in prefetch(reader.batches(columns=names)):
+    for batch in prefetch(coalesced(reader.batches(columns=names), len(names))):
         for n in names:
             stats[n] = stats[n].merge(ColumnStats.of(batch.numeric(n)))
         rows += batch.num_rows
@@ -356,7 +356,7 @@ def profile_stream(
         if name in numeric or name in empty:
             numbers[name] = NumericProfile(sketch=QuantileSketch(exact_limit=limit))
     rows = 0
-    for batch in prefetch(reader.batches(columns=names)):
+    for batch in prefetch(coalesced(reader.batches(columns=names), len(names))):
         for n in names:
             if n in numbers:
                 numbers[n].update(batch.numeric(n))

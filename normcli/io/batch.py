@@ -7,7 +7,8 @@ features lie along one axis (.npy). Both hand the core float64 NumPy arrays by n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -198,3 +199,37 @@ class ArrayBatch:
 
     def to_matrix(self, dtype: np.dtype) -> np.ndarray:
         return np.asarray(self.block, dtype=dtype)
+
+
+# Batches handed to per-column NumPy work are grown to about this many bytes of float64 values:
+# a 2 MB CSV block of a 300-column table is a few hundred rows, and the Python cost of each
+# column's statistics would then outweigh the arithmetic (benchmarks/run.py --shapes, wide).
+COALESCE_BYTES = 8 << 20
+
+
+def coalesced(batches: Iterable[Any], columns: int, target: int | None = None) -> Iterator[Any]:
+    """`batches` with consecutive TableBatches joined until they hold about `target` bytes of
+    `columns` float64 columns (the same rows in the same order; other batches pass as they are)."""
+    pending: list[TableBatch] = []
+    rows = 0
+
+    def joined() -> TableBatch:
+        table = pa.Table.from_batches([b.rb for b in pending]).combine_chunks() if len(pending) > 1 else None
+        if table is None or table.num_rows == 0:
+            return pending[0]
+        return TableBatch(table.to_batches()[0], pending[0].source)
+
+    for batch in batches:
+        if not isinstance(batch, TableBatch):
+            if pending:
+                yield joined()
+                pending, rows = [], 0
+            yield batch
+            continue
+        pending.append(batch)
+        rows += batch.num_rows
+        if rows * max(columns, 1) * 8 >= (target or COALESCE_BYTES):
+            yield joined()
+            pending, rows = [], 0
+    if pending:
+        yield joined()
