@@ -263,3 +263,23 @@ def test_any_table_same_bytes_as_the_chunked_path(
         lazy, chunked, outcome = both(tmp, csv, scaler, monkeypatch)
     assert_same_statistics(lazy, chunked)
     assert outcome == "lazy"
+
+
+@pytest.mark.parametrize("where", ["stdout", "gzip output", "one column", "65 columns", "turned off", "Parquet output"])
+def test_not_taken_where_it_does_not_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Those go batch by batch: the chunked path, or the general one."""
+    width = {"one column": 1, "65 columns": 65}.get(where, 3)
+    csv = tmp_path / "in.csv"
+    csv.write_text(",".join(f"c{k}" for k in range(width)) + "\n" + ",".join("1.5" for _ in range(width)) + "\n")
+    out = {"stdout": "-", "gzip output": str(tmp_path / "o.csv.gz"), "Parquet output": str(tmp_path / "o.parquet")}
+    fmt = "parquet" if where == "Parquet output" else "csv"
+    if where == "turned off":
+        monkeypatch.setenv("NORMCLI_LAZY_CSV", "0")
+    target = out.get(where, str(tmp_path / "o.csv"))
+    with open_reader(str(csv), "csv", text_passthrough=True) as reader, open_writer(target, fmt) as writer:
+        assert lazycsv.lazy_csv(reader, writer) is None
+    if where == "65 columns":  # the same file, 64 columns wide, is taken
+        csv.write_text(",".join(f"c{k}" for k in range(64)) + "\n" + ",".join("1.5" for _ in range(64)) + "\n")
+        reader = open_reader(str(csv), "csv", text_passthrough=True)
+        with reader, open_writer(str(tmp_path / "o.csv"), "csv") as writer:
+            assert lazycsv.lazy_csv(reader, writer) is not None

@@ -7,8 +7,9 @@ counters, statistics, rounding: the code every other path runs) on each batch in
 (`LazyFrame.map_batches`). The bytes written are the chunked path's; the statistics are merged
 in row order by the caller, so they do not depend on which batch polars finished first.
 
-It is taken where the chunked path would read the whole file with polars: the same checks of
-the file and its header (`_plain_start`), the same types and parse options. What would make the
+It is taken where the chunked path would read the whole file with polars (the same checks of
+the file and its header, `_plain_start`; the same types and parse options), for 2 to
+MAX_COLUMNS columns, into a CSV file of the writer's own. What would make the
 chunked path hand a chunk to pyarrow is looked for while the query runs, by a scan of the
 file's bytes on another thread: a carriage return; '+' when an integer column is read; a row
 with too few fields (polars fills it with nulls where pyarrow refuses it), ruled out by
@@ -39,6 +40,10 @@ __all__ = ["LazyCsv", "lazy_csv"]
 # file's transform near 400 MB of peak RSS, growing with the file; 4 MB keeps it flat near
 # 200 MB at about the same speed (benchmarks/run.py --shapes).
 POLARS_CSV_CHUNK_SIZE = str(4 << 20)
+# polars hands over batches of a few MB whatever the width, so each column's NumPy work costs a
+# Python call per few thousand rows of a wide table: 300 columns took 1.5x the chunked path's
+# time (whose chunks are twice as big, and polars' formatting the same), 21 columns 0.75x
+MAX_COLUMNS = 64
 _COUNT_BYTES = 8 << 20  # bytes counted at a time (numpy's temporaries)
 _JOIN_POLL = 0.05  # seconds: how often the waiting main thread can take a signal
 
@@ -56,14 +61,11 @@ class _Fallback(Exception):
 class LazyCsv:
     """One plain CSV file, to be transformed into one CSV file by a polars streaming query."""
 
-    def __init__(
-        self, reader: CsvReader, writer: CsvWriter, path: str, start: int, schema: dict[str, Any], quotes: bool
-    ) -> None:
+    def __init__(self, reader: CsvReader, writer: CsvWriter, path: str, start: int, schema: dict[str, Any]) -> None:
         self._reader = reader
         self._writer = writer
         self._out = path
         self._start = start  # the first byte after the header line
-        self._quotes = quotes  # the file holds a quote: separators may be inside text values
         self._written = writer.delimiter  # the output's separator (TSV from CSV, say)
         self.schema = schema
         self.label = reader.label
@@ -158,7 +160,7 @@ class LazyCsv:
         if error is not None and not isinstance(error, Exception):
             raise error  # KeyboardInterrupt, SystemExit from a batch
         if error is None and state.short_rows:
-            written = self._separators_written(state.rows)
+            written = self._separators_written(state.rows, scan.quotes)
             if written is None or scan.separators != written:
                 error = _Fallback("perhaps a row with too few fields")
         if error is None and state.rows == 0:
@@ -170,11 +172,11 @@ class LazyCsv:
         self.outcome = "lazy"
         return True
 
-    def _separators_written(self, rows: int) -> int | None:
+    def _separators_written(self, rows: int, quotes: bool) -> int | None:
         """The separators the output has after its header: (fields - 1) per row, and those
         inside text values, which are the input's. So a row with too few fields in the input
         shows as fewer separators there than here. None when that cannot be told cheaply."""
-        if not self._quotes:  # no text value holds a separator
+        if not quotes:  # no text value holds a separator
             return (len(self.schema) - 1) * rows
         if self._written != self._reader._parse.delimiter:
             return None  # the text values hold the input's separator, not the output's
@@ -210,6 +212,7 @@ class _FileScan:
         self._ints = ints
         self._state = state
         self.separators = 0
+        self.quotes = False  # a quote follows the header: separators may be inside text values
 
     def __call__(self) -> None:
         try:
@@ -221,6 +224,7 @@ class _FileScan:
                     if buf.find(b"\r", 0, n) >= 0 or (self._ints and buf.find(b"+", 0, n) >= 0):
                         raise _Fallback("a carriage return, or '+' in a file with integer columns")
                     self.separators += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == self._delimiter))
+                    self.quotes = self.quotes or buf.find(b'"', 0, n) >= 0
         except BaseException as exc:
             self._state.fail(exc)
 
@@ -281,7 +285,7 @@ def lazy_csv(reader: Any, writer: Any) -> LazyCsv | None:
     if start is None or not reader.total_bytes or reader.total_bytes <= start:
         return None
     names = list(reader.names)
-    if len(names) < 2 or len(set(names)) != len(names) or "" in names:
+    if not 2 <= len(names) <= MAX_COLUMNS or len(set(names)) != len(names) or "" in names:
         return None
     types = {n: reader._types[n] for n in names}
     if not all(pa.types.is_float64(t) or pa.types.is_int64(t) or pa.types.is_string(t) for t in types.values()):
@@ -289,7 +293,7 @@ def lazy_csv(reader: Any, writer: Any) -> LazyCsv | None:
     if _polars_header(names, writer.delimiter) != header_line(names, writer.delimiter):
         return None
     schema = {n: _polars_type(t, pl) for n, t in types.items()}
-    return LazyCsv(reader, writer, path, start, schema, quotes=_has_quote(reader._path, start))
+    return LazyCsv(reader, writer, path, start, schema)
 
 
 def _polars_header(names: list[str], delimiter: str) -> bytes:
@@ -300,11 +304,3 @@ def _polars_header(names: list[str], delimiter: str) -> bytes:
     buf = io.BytesIO()
     pl.DataFrame(schema=dict.fromkeys(names, pl.String)).write_csv(buf, separator=delimiter)
     return buf.getvalue()
-
-
-def _has_quote(path: str, start: int) -> bool:
-    """Whether a quote follows the header (a search for one byte: about 10 ms for 250 MB)."""
-    import mmap
-
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return mm.find(b'"', start) >= 0
