@@ -20,7 +20,7 @@ from normcli.errors import DataError
 from normcli.methods import Counters
 from normcli.rounding import round_significant
 from normcli.scaler import INTEGER_DTYPES, ColumnScaler, Scaler
-from normcli.sketch import Histogram
+from normcli.sketch import Histogram, summarize
 from normcli.stats import ColumnStats
 
 __all__ = ["INTEGER_ATOL", "INTEGER_RTOL", "BatchPart", "BatchStep", "IntegerColumns", "Totals", "whole_numbers"]
@@ -67,11 +67,9 @@ class BatchStep:
         x = {n: batch.numeric(n) for n in scaler.names}
         y = scaler.inverse_columns(x, part.counters) if self._inverse else scaler.transform_columns(x, part.counters)
         for name in scaler.names if self._with_stats else ():
-            part.before[name] = ColumnStats.of(x[name])
-            part.after[name] = ColumnStats.of(y[name])
             part.hists[name] = (Histogram(), Histogram())
-            part.hists[name][0].update(x[name])
-            part.hists[name][1].update(y[name])
+            part.before[name] = summarize(x[name], part.hists[name][0])
+            part.after[name] = summarize(y[name], part.hists[name][1])
         if precision is not None:
             rounded = {name: round_significant(values, precision) for name, values in y.items()}
             for name in y:  # 1.7e308 to one digit is 2e308: beyond float64

@@ -30,7 +30,18 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DEFAULT_BINS", "DEFAULT_EXACT_LIMIT", "DEFAULT_K", "Histogram", "QuantileSketch", "ValueCounts", "resample"]
+from normcli.stats import ColumnStats
+
+__all__ = [
+    "DEFAULT_BINS",
+    "DEFAULT_EXACT_LIMIT",
+    "DEFAULT_K",
+    "Histogram",
+    "QuantileSketch",
+    "ValueCounts",
+    "resample",
+    "summarize",
+]
 
 DEFAULT_K = 8192  # values per level once the sketch compacts
 DEFAULT_EXACT_LIMIT = 1 << 20  # values kept as they are (8 MiB of float64) before compacting
@@ -305,9 +316,12 @@ class Histogram:
             self.pos_inf += int(np.count_nonzero(x == np.inf))
             self.neg_inf += int(np.count_nonzero(x == -np.inf))
             x = x[finite]
-        if not x.size:
-            return
-        lo, hi = float(x.min()), float(x.max())
+        if x.size:
+            self.update_finite(x, float(x.min()), float(x.max()))
+
+    def update_finite(self, x: np.ndarray, lo: float, hi: float) -> None:
+        """`update` with a 1-d float64 array of finite values (at least one) whose min and max
+        are `lo` and `hi` (so a caller that has them saves the passes)."""
         self.min, self.max = min(self.min, lo), max(self.max, hi)
         # and bins no narrower than the smallest subnormal, so every edge is an exact float
         floor = max(_exponent(max(abs(lo), abs(hi))) - _INDEX_BITS, -1074)
@@ -461,3 +475,26 @@ def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: fl
     # the cumulative count at each display edge, linear within a source bin
     at = np.interp(grid, edges, cum)
     return np.diff(at)
+
+
+def summarize(values: np.ndarray, hist: Histogram) -> ColumnStats:
+    """ColumnStats.of(values), with `values` added to `hist` on the way: one pass to set the
+    NaN and infinities apart and one for the min and max serve both."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(x)
+    n = int(np.count_nonzero(finite))
+    nulls = infs = 0
+    if n != x.size:
+        nulls = int(np.count_nonzero(np.isnan(x)))
+        infs = x.size - n - nulls
+        hist.nulls += nulls
+        if infs:
+            pos = int(np.count_nonzero(x == np.inf))
+            hist.pos_inf += pos
+            hist.neg_inf += infs - pos
+        x = x[finite]
+    if n == 0:
+        return ColumnStats(nulls=nulls, infs=infs)
+    lo, hi = float(x.min()), float(x.max())
+    hist.update_finite(x, lo, hi)
+    return ColumnStats.of_finite(x, lo, hi, nulls, infs)

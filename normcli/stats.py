@@ -72,7 +72,13 @@ class ColumnStats:
             x = x[finite]
         if n == 0:
             return cls(nulls=nulls, infs=infs)
-        lo, hi = float(x.min()), float(x.max())
+        return cls.of_finite(x, float(x.min()), float(x.max()), nulls, infs)
+
+    @classmethod
+    def of_finite(cls, x: np.ndarray, lo: float, hi: float, nulls: int = 0, infs: int = 0) -> ColumnStats:
+        """`of` for a 1-d float64 array of finite values (at least one) whose min and max are
+        `lo` and `hi`, and `nulls` NaN and `infs` infinities that were taken out of it."""
+        n = x.size
         unit = _unit_of(max(abs(lo), abs(hi)))
         if unit != 1.0:
             x = x / unit
