@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from normcli.stats import ColumnStats
+from normcli.stats import ColumnStats, finite_values
 
 __all__ = [
     "DEFAULT_BINS",
@@ -480,20 +480,13 @@ def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: fl
 def summarize(values: np.ndarray, hist: Histogram) -> ColumnStats:
     """ColumnStats.of(values), with `values` added to `hist` on the way: one pass to set the
     NaN and infinities apart and one for the min and max serve both."""
-    x = np.asarray(values, dtype=np.float64).reshape(-1)
-    finite = np.isfinite(x)
-    n = int(np.count_nonzero(finite))
-    nulls = infs = 0
-    if n != x.size:
-        nulls = int(np.count_nonzero(np.isnan(x)))
-        infs = x.size - n - nulls
-        hist.nulls += nulls
-        if infs:
-            pos = int(np.count_nonzero(x == np.inf))
-            hist.pos_inf += pos
-            hist.neg_inf += infs - pos
-        x = x[finite]
-    if n == 0:
+    whole, x, nulls, infs = finite_values(values)
+    hist.nulls += nulls
+    if infs:
+        pos = int(np.count_nonzero(whole == np.inf))
+        hist.pos_inf += pos
+        hist.neg_inf += infs - pos
+    if x.size == 0:
         return ColumnStats(nulls=nulls, infs=infs)
     lo, hi = float(x.min()), float(x.max())
     hist.update_finite(x, lo, hi)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-__all__ = ["ChannelStats", "ColumnStats"]
+__all__ = ["ChannelStats", "ColumnStats", "finite_values"]
 
 # Squared deviations of values below this stay finite in float64; beyond it, work in units.
 _SAFE_MAGNITUDE = 1e150
@@ -32,6 +32,17 @@ def _unit_of(magnitude: float) -> float:
 def _unit_for(magnitude: float) -> float:
     """A power of two within a factor of two of `magnitude`: dividing by it is exact."""
     return math.ldexp(1.0, math.frexp(magnitude)[1] - 1)
+
+
+def finite_values(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """(the values as flat float64, the finite ones, how many are NaN, how many infinite)."""
+    x = np.asarray(values, dtype=np.float64).reshape(-1)
+    finite = np.isfinite(x)
+    n = int(np.count_nonzero(finite))
+    if n == x.size:
+        return x, x, 0, 0
+    nulls = int(np.count_nonzero(np.isnan(x)))
+    return x, x[finite], nulls, x.size - n - nulls
 
 
 @dataclass(frozen=True)
@@ -62,15 +73,8 @@ class ColumnStats:
     @classmethod
     def of(cls, values: np.ndarray) -> ColumnStats:
         """Summarise an array of any shape (every element is one observation)."""
-        x = np.asarray(values, dtype=np.float64).reshape(-1)
-        finite = np.isfinite(x)
-        n = int(np.count_nonzero(finite))
-        nulls = infs = 0
-        if n != x.size:
-            nulls = int(np.count_nonzero(np.isnan(x)))
-            infs = x.size - n - nulls
-            x = x[finite]
-        if n == 0:
+        _, x, nulls, infs = finite_values(values)
+        if x.size == 0:
             return cls(nulls=nulls, infs=infs)
         return cls.of_finite(x, float(x.min()), float(x.max()), nulls, infs)
 
