@@ -643,7 +643,7 @@ def _run_apply(
             progress=progress.update,
             restore_integers=dtype is None,
         )
-    from normcli.report import counter_notes
+    from normcli.methods import counter_notes
 
     methods = {c.name: c.method for c in scaler.columns}
     _report(

@@ -209,7 +209,7 @@ def apply_dataset(
     from normcli.cli_options import _check_plot, _Progress, _report, _stdout_aliases
     from normcli.io import check_output_path, detect_format
     from normcli.io.dataset import check_output_directory, is_directory_output, output_location
-    from normcli.report import counter_notes
+    from normcli.methods import counter_notes
 
     output, stats_json = _stdout_aliases(output, stats_json)
     dataset, dialect = _open(paths, fmt, axis)

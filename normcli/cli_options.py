@@ -354,6 +354,8 @@ def _report(
     hist: bool | None = None,
     skipped: Sequence[str] = (),
 ) -> None:
+    if quiet and not stats_json_path:
+        return  # without importing rich, which -q runs need not pay for
     from normcli import report
 
     if stats_json_path:

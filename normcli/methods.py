@@ -10,6 +10,7 @@ large centre (a column at 1e9) ahead of the scaling, where it loses no precision
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ from normcli.errors import DataError, OptionError, UsageError
 from normcli.stats import ColumnStats
 from normcli.validate import as_bool, as_finite_float, as_int, as_pair
 
-__all__ = ["Affine", "METHODS", "Method", "get_method"]
+__all__ = ["Affine", "METHODS", "Counters", "Method", "counter_notes", "get_method"]
 
 INVALID_POLICIES = ("error", "nan")
 
@@ -77,6 +78,19 @@ class Counters:
         self.invalid += other.invalid
         self.clipped += other.clipped
         self.out_of_range += other.out_of_range
+
+
+def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
+    """Sentences for what a transform had to do to some values."""
+    notes = []
+    for name, c in counters.items():
+        if c.out_of_range:
+            notes.append(f"column {name!r}: {c.out_of_range:,} value(s) outside the fitted range (kept)")
+        if c.clipped:
+            notes.append(f"column {name!r}: {c.clipped:,} value(s) outside the fitted range were clipped")
+        if c.invalid:
+            notes.append(f"column {name!r}: {c.invalid:,} value(s) outside the method's domain became NaN")
+    return notes
 
 
 class Method:

@@ -251,19 +251,6 @@ def lrn_grid(title: str, rows: list[tuple[str, ColumnStats, int, ColumnStats, in
     return Grid(title, label, [], "stage", ["count", "mean", "std", "min", "max", "zeros"], records)
 
 
-def counter_notes(counters: Mapping[str, Counters]) -> list[str]:
-    """Sentences for what a transform had to do to some values."""
-    notes = []
-    for name, c in counters.items():
-        if c.out_of_range:
-            notes.append(f"column {name!r}: {c.out_of_range:,} value(s) outside the fitted range (kept)")
-        if c.clipped:
-            notes.append(f"column {name!r}: {c.clipped:,} value(s) outside the fitted range were clipped")
-        if c.invalid:
-            notes.append(f"column {name!r}: {c.invalid:,} value(s) outside the method's domain became NaN")
-    return notes
-
-
 STATS_NUMERIC = ("count", "nulls", "mean", "std", "min", "p1", "p25", "median", "p75", "p99", "max")
 STATS_VALUES = ("type", "count", "nulls", "distinct", "most common", "its count", "min", "max")
 # the columns of `stats --output-format csv|tsv`: one row per input column
