@@ -23,6 +23,7 @@ from normcli.io.formats import detect_format
 from normcli.io.formats import output_format as resolve_output_format
 from normcli.io.inputs import is_stream
 from normcli.io.lazycsv import lazy_csv
+from normcli.io.lazyread import LazyFallback, lazy_reader
 from normcli.io.readers import Reader, open_reader
 from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
@@ -90,26 +91,37 @@ def fit_stream(
         empty=reader.empty_names,
     )
 
-    dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
-    hists = {p.name: Histogram() for p in plans}  # the fitted data's profile, kept for `check`
-    # a CSV column of integers in the head may hold a fraction further down: checked on every batch
-    integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
-
-    def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
-        for batch in prefetch(coalesced(reader.batches(columns=[p.name for p in plans]), len(plans))):
-            x = {p.name: batch.numeric(p.name) for p in plans}
-            for name in [n for n in integral if not whole_numbers(x[n])]:
-                integral.discard(name)
-                dtypes[name] = "float64"
-            for name, h in hists.items():
-                h.update(x[name])
-            yield x, batch.num_rows
-            if progress:
-                progress(reader.label, reader.bytes_read, reader.total_bytes)
-
+    names = [p.name for p in plans]
     budget = {} if memory is None else {"memory": memory}
-    result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
-    return with_histograms(result, hists)
+
+    def fit(source: Any, read: Iterable[Any]) -> FitResult:
+        dtypes = {p.name: reader.input_types.get(p.name) for p in plans}
+        hists = {p.name: Histogram() for p in plans}  # the fitted data's profile, kept for `check`
+        # a CSV column of integers in the head may hold a fraction further down: checked on every batch
+        integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
+
+        def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
+            for batch in read:
+                x = {n: batch.numeric(n) for n in names}
+                for name in [n for n in integral if not whole_numbers(x[n])]:
+                    integral.discard(name)
+                    dtypes[name] = "float64"
+                for name, h in hists.items():
+                    h.update(x[name])
+                yield x, batch.num_rows
+                if progress:
+                    progress(reader.label, source.bytes_read, reader.total_bytes)
+
+        result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
+        return with_histograms(result, hists)
+
+    lazy = lazy_reader(reader, names)
+    if lazy is not None:  # plain CSV: parsed by polars on every core while NumPy works (io/lazyread.py)
+        try:
+            return fit(lazy, lazy.batches(names))
+        except (LazyFallback, DataError):
+            pass  # read again by the general path: its values, and its error messages
+    return fit(reader, prefetch(coalesced(reader.batches(columns=names), len(plans))))
 
 
 def with_histograms(result: FitResult, hists: Mapping[str, Histogram]) -> FitResult:

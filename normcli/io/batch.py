@@ -204,7 +204,7 @@ class ArrayBatch:
 # Batches handed to per-column NumPy work are grown to about this many bytes of float64 values:
 # a 2 MB CSV block of a 300-column table is a few hundred rows, and the Python cost of each
 # column's statistics would then outweigh the arithmetic (benchmarks/run.py --shapes, wide).
-COALESCE_BYTES = 8 << 20
+COALESCE_BYTES = 4 << 20
 
 
 def coalesced(batches: Iterable[Any], columns: int, target: int | None = None) -> Iterator[Any]:

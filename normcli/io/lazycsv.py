@@ -192,6 +192,7 @@ class _State:
         self.error: BaseException | None = None
         self.rows = 0
         self.short_rows = False  # the last column had a null: perhaps a row with too few fields
+        self.quoted = 0  # separators inside text values (io/lazyread.py counts them)
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
@@ -271,29 +272,50 @@ def lazy_csv(reader: Any, writer: Any) -> LazyCsv | None:
     """A LazyCsv for `reader` into `writer` where the chunked fast path would read the whole
     file with polars (in the types `reader` reads its columns as) and the output is a CSV file
     of the writer's own, else None."""
+    if not isinstance(writer, CsvWriter):
+        return None
+    path = writer.own_path
+    if path is None or not os.path.isfile(path) or not _utf8(path):
+        return None  # stdout, a compressed output, a device (/dev/null): written batch by batch
+    plain = plain_schema(reader)
+    if plain is None:
+        return None
+    names = list(plain[1])
+    if _polars_header(names, writer.delimiter) != header_line(names, writer.delimiter):
+        return None
+    return LazyCsv(reader, writer, path, *plain)
+
+
+def plain_schema(reader: Any, types: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]] | None:
+    """(where the rows start, the polars types of the columns) where the chunked fast path
+    would read the whole file with polars, in the types `reader` reads its columns as (or
+    `types`, pyarrow types by name, for some); else None. For 2 to MAX_COLUMNS columns."""
     import polars as pl
     import pyarrow as pa
 
     if os.environ.get("NORMCLI_FAST_CSV") == "0" or os.environ.get("NORMCLI_LAZY_CSV") == "0":
         return None
-    if type(reader) is not CsvReader or not isinstance(writer, CsvWriter):
+    if type(reader) is not CsvReader or not _utf8(reader._path):
         return None
-    path = writer.own_path
-    if path is None or not os.path.isfile(path):
-        return None  # stdout, a compressed output, a device (/dev/null): written batch by batch
     start = _plain_start(reader)
     if start is None or not reader.total_bytes or reader.total_bytes <= start:
         return None
     names = list(reader.names)
     if not 2 <= len(names) <= MAX_COLUMNS or len(set(names)) != len(names) or "" in names:
         return None
-    types = {n: reader._types[n] for n in names}
-    if not all(pa.types.is_float64(t) or pa.types.is_int64(t) or pa.types.is_string(t) for t in types.values()):
+    read = {n: reader._types[n] for n in names} | (types or {})
+    if not all(pa.types.is_float64(t) or pa.types.is_int64(t) or pa.types.is_string(t) for t in read.values()):
         return None
-    if _polars_header(names, writer.delimiter) != header_line(names, writer.delimiter):
-        return None
-    schema = {n: _polars_type(t, pl) for n, t in types.items()}
-    return LazyCsv(reader, writer, path, start, schema)
+    return start, {n: _polars_type(t, pl) for n, t in read.items()}
+
+
+def _utf8(path: str) -> bool:
+    """Whether polars can open `path` (a name that is not UTF-8 reaches Python as surrogates)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _polars_header(names: list[str], delimiter: str) -> bytes:
