@@ -362,27 +362,37 @@ def profile_stream(
         raise DataError.about("{exclude} leaves no column of {source}", source=reader.label)
     n_numeric = sum(1 for n in names if n in numeric or n in empty)
     limit = EXACT_QUANTILE_BUDGET // 8 // max(n_numeric, 1)
-    numbers: dict[str, NumericProfile] = {}
-    values: dict[str, ValueProfile] = {}
-    for name in names:
-        if name in numeric or name in empty:
-            numbers[name] = NumericProfile(sketch=QuantileSketch(exact_limit=limit))
-    rows = 0
-    for batch in prefetch(coalesced(reader.batches(columns=names), len(names))):
-        for n in names:
-            if n in numbers:
-                numbers[n].update(batch.numeric(n))
-                continue
-            kind, distinct, counts, nulls = value_counts(batch, n)
-            if n not in values:
-                values[n] = ValueProfile(kind, ordered=kind == "date")
-            values[n].update(distinct, counts, nulls)
-        rows += batch.num_rows
-        if progress:
-            progress(reader.label, reader.bytes_read, reader.total_bytes)
-    _require_rows(reader, rows)
-    profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
-    return {n: profiles[n] for n in names}
+
+    def profile(source: Any, read: Iterable[Any]) -> dict[str, NumericProfile | ValueProfile]:
+        numbers: dict[str, NumericProfile] = {}
+        values: dict[str, ValueProfile] = {}
+        for name in names:
+            if name in numeric or name in empty:
+                numbers[name] = NumericProfile(sketch=QuantileSketch(exact_limit=limit))
+        rows = 0
+        for batch in read:
+            for n in names:
+                if n in numbers:
+                    numbers[n].update(batch.numeric(n))
+                    continue
+                kind, distinct, counts, nulls = value_counts(batch, n)
+                if n not in values:
+                    values[n] = ValueProfile(kind, ordered=kind == "date")
+                values[n].update(distinct, counts, nulls)
+            rows += batch.num_rows
+            if progress:
+                progress(reader.label, source.bytes_read, reader.total_bytes)
+        _require_rows(reader, rows)
+        profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
+        return {n: profiles[n] for n in names}
+
+    lazy = lazy_reader(reader, names)
+    if lazy is not None:  # plain CSV: parsed by polars on every core while NumPy works (io/lazyread.py)
+        try:
+            return profile(lazy, lazy.batches(names))
+        except (LazyFallback, DataError):
+            pass  # read again by the general path: its values, and its error messages
+    return profile(reader, prefetch(coalesced(reader.batches(columns=names), len(names))))
 
 
 def drift_stream(reader: Reader, scaler: Scaler, progress: Progress | None = None) -> dict[str, Any]:

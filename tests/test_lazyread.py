@@ -137,3 +137,28 @@ def test_a_caller_that_stops_early_stops_the_query(
     import threading
 
     assert not [t for t in threading.enumerate() if t.name in ("normcli-polars", "normcli-scan")]
+
+
+def test_stats_same_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:
+    """`stats` reads the same way: moments, exact quantiles and the value counts of text."""
+    from normcli.pipeline import profile_stream
+
+    csv = tmp_path / "odd.csv"
+    csv.write_text(odd_table(3000, 10))
+    made: list[lazyread.LazyCsvReader] = []
+
+    def recorded(reader: Any, columns: list[str]) -> lazyread.LazyCsvReader | None:
+        out = lazyread.lazy_reader(reader, columns)
+        made.extend([out] if out is not None else [])
+        return out
+
+    monkeypatch.setattr(pipeline, "lazy_reader", recorded)
+    results = {}
+    for lazy in (True, False):
+        monkeypatch.setenv("NORMCLI_LAZY_CSV", "1" if lazy else "0")
+        with open_reader(str(csv), "csv") as reader:
+            profiles = profile_stream(reader)
+        results[lazy] = {n: p.summary(0) if p.kind == "number" else p.summary() for n, p in profiles.items()}
+    assert [m.outcome for m in made] == ["lazy"]
+    assert results[True]["label"] == results[False]["label"]  # text: counts of each value
+    assert_same_statistics(results[True], results[False])

@@ -160,8 +160,9 @@ class LazyCsvReader:
 
 
 def lazy_reader(reader: Any, columns: list[str]) -> LazyCsvReader | None:
-    """A LazyCsvReader for `columns` of `reader` (read as float64 where they were empty in the
-    sniffed head), where the chunked fast path would read the whole file with polars; else None."""
+    """A LazyCsvReader for `columns` of `reader` (numbers, or text: the types `reader` reads
+    them as; float64 where they were empty in the sniffed head), where the chunked fast path
+    would read the whole file with polars; else None."""
     import pyarrow as pa
 
     if type(reader) is not CsvReader:
@@ -169,10 +170,7 @@ def lazy_reader(reader: Any, columns: list[str]) -> LazyCsvReader | None:
     plain = plain_schema(reader, {n: pa.float64() for n in columns if n in reader.empty_names})
     if plain is None:
         return None
-    start, schema = plain
-    if not all(schema[n].is_numeric() for n in columns):
-        return None
-    return LazyCsvReader(reader, start, schema)
+    return LazyCsvReader(reader, *plain)
 
 
 def _separators_in(frame: Any, delimiter: str) -> int:

@@ -23,9 +23,12 @@ def value_kind(t: pa.DataType) -> str:
 
 def value_counts(batch: Any, name: str) -> tuple[str, list[Any], list[int], int]:
     """(kind, distinct values, their counts, nulls) of column `name` of a table batch."""
-    if not isinstance(batch, TableBatch):
+    if isinstance(batch, TableBatch):
+        col = batch.rb.column(batch.rb.schema.get_field_index(name))
+    elif hasattr(batch, "frame"):  # a polars frame (io/lazyread.py): its text as Arrow strings
+        col = batch.frame.get_column(name).to_arrow()
+    else:
         raise TypeError("only table batches have non-numeric columns")
-    col = batch.rb.column(batch.rb.schema.get_field_index(name))
     kind = value_kind(col.type)
     nulls = col.null_count
     if pa.types.is_dictionary(col.type):
