@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -47,7 +47,8 @@ __all__ = [
     "stats_stream",
 ]
 
-Progress = Callable[[str, int, int | None], None]  # (what, bytes done, bytes in all)
+Progress = Callable[[str, int, int | None], None]
+T = TypeVar("T")  # (what, bytes done, bytes in all)
 
 
 @dataclass
@@ -115,13 +116,21 @@ def fit_stream(
         result = fit_batches(plans, reader.names, reader.layout, batches(), reader.label, dtypes=dtypes, **budget)
         return with_histograms(result, hists)
 
+    return _read_columns(reader, names, fit)
+
+
+def _read_columns(reader: Reader, names: list[str], work: Callable[[Any, Iterable[Any]], T]) -> T:
+    """`work(source, batches)` over the batches of columns `names`: a plain CSV file's parsed
+    by polars on every core while NumPy works (io/lazyread.py), unless polars would read the
+    file otherwise or `work` fails, and then (or for any other input) the reader's, through a
+    background thread, joined into batches of a few MB. `source.bytes_read` is the progress."""
     lazy = lazy_reader(reader, names)
-    if lazy is not None:  # plain CSV: parsed by polars on every core while NumPy works (io/lazyread.py)
+    if lazy is not None:
         try:
-            return fit(lazy, lazy.batches(names))
+            return work(lazy, lazy.batches(names))
         except (LazyFallback, DataError):
             pass  # read again by the general path: its values, and its error messages
-    return fit(reader, prefetch(coalesced(reader.batches(columns=names), len(plans))))
+    return work(reader, prefetch(coalesced(reader.batches(columns=names), len(names))))
 
 
 def with_histograms(result: FitResult, hists: Mapping[str, Histogram]) -> FitResult:
@@ -386,13 +395,7 @@ def profile_stream(
         profiles: dict[str, NumericProfile | ValueProfile] = {**numbers, **values}
         return {n: profiles[n] for n in names}
 
-    lazy = lazy_reader(reader, names)
-    if lazy is not None:  # plain CSV: parsed by polars on every core while NumPy works (io/lazyread.py)
-        try:
-            return profile(lazy, lazy.batches(names))
-        except (LazyFallback, DataError):
-            pass  # read again by the general path: its values, and its error messages
-    return profile(reader, prefetch(coalesced(reader.batches(columns=names), len(names))))
+    return _read_columns(reader, names, profile)
 
 
 def drift_stream(reader: Reader, scaler: Scaler, progress: Progress | None = None) -> dict[str, Any]:

@@ -110,30 +110,42 @@ def test_statistics_do_not_depend_on_the_order_batches_finish(
     assert_same_statistics(runs[0][0], chunked)
 
 
-@pytest.mark.parametrize(
-    ("oddity", "line"),
-    [
-        ("short row", "1.5,x"),
-        ("short row of text", '1.5,"a,b"'),
-        ("blank line", ""),
-        ("crlf", "1.5,crlf,2\r"),
-        ("lone quote", '1.5,x"y,2'),
-        ("NA token", "NA,x,2"),
-        ("empty last field", "1.5,x,"),
-        ("quoted empty text", '1.5,"",2'),
-    ],
-)
-def test_what_polars_reads_otherwise_goes_back_to_the_chunked_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oddity: str, line: str
-) -> None:
-    """Far down the file (past the sniffed MiB): the chunked path's bytes or its error, and
-    the lazy query only where polars reads the row as pyarrow does."""
-    text = ["w{}", "w{}", '"w,{}"']  # quoted separators too
+# rows that polars reads otherwise than pyarrow, or that both refuse (each has its own test);
+# and two that both read alike, where the query must be kept
+ODD_ROWS = {
+    "short row": "1.5,x",
+    "short row of text": '1.5,"a,b"',
+    "blank line": "",
+    "crlf": "1.5,crlf,2\r",
+    "lone quote": '1.5,x"y,2',
+    "NA token": "NA,x,2",
+    "unclosed quote": '1.5,"never closed,2',
+    "not a number": "abc,x,2",
+    "empty last field": "1.5,x,",
+    "quoted empty text": '1.5,"",2',
+}
+READ_ALIKE = ("empty last field", "quoted empty text")
+
+
+def file_with(tmp_path: Path, line: str) -> Path:
+    """A plain file of 80,000 rows (quoted separators among them) with `line` far down it,
+    past the MiB the reader sniffs."""
+    text = ["w{}", "w{}", '"w,{}"']
     rows = [f"{k}.5,{text[k % 3].format(k % 10)},{k * 2}" for k in range(80_000)]
     rows.insert(75_000, line)
     csv = tmp_path / "in.csv"
     csv.write_text("a,t,b\n" + "\n".join(rows) + "\n")
     assert len("\n".join(rows[:75_000])) > 1 << 20
+    return csv
+
+
+@pytest.mark.parametrize("oddity", ODD_ROWS)
+def test_what_polars_reads_otherwise_goes_back_to_the_chunked_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oddity: str
+) -> None:
+    """The chunked path's bytes or its error, and the lazy query only where polars reads the
+    row as pyarrow does."""
+    csv = file_with(tmp_path, ODD_ROWS[oddity])
     good = tmp_path / "good.csv"
     good.write_text("a,t,b\n1,x,2\n3,y,4\n")
     scaler = fit_scaler(tmp_path, good)
@@ -143,7 +155,7 @@ def test_what_polars_reads_otherwise_goes_back_to_the_chunked_path(
         assert "a row has 2 fields where the header has 3" in lazy
     else:
         assert_same_statistics(lazy, chunked)
-    if oddity in ("empty last field", "quoted empty text"):
+    if oddity in READ_ALIKE:
         assert outcome == "lazy"
     else:
         assert outcome.startswith("chunked: "), outcome

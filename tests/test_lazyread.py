@@ -6,12 +6,14 @@ finished out of row order."""
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from test_fastcsv import WORDS, assert_same_statistics, odd_table
+from test_lazycsv import ODD_ROWS, READ_ALIKE, file_with
 
 import normcli.pipeline as pipeline
 from normcli.errors import DataError
@@ -46,6 +48,11 @@ def columns_of(scaler: Any) -> Any:
     return {c["name"]: (c["dtype"], c["fitted"], c["stats"], c["profile"]["counts"]) for c in scaler["columns"]}
 
 
+def query_threads() -> list[threading.Thread]:
+    """The threads of a polars query and its scan still running."""
+    return [t for t in threading.enumerate() if t.name in ("normcli-polars", "normcli-scan")]
+
+
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POLARS_CSV_CHUNK_SIZE", "4096")
@@ -72,71 +79,40 @@ def test_the_same_digits_every_run(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert_same_statistics(columns_of(runs[0][0]), columns_of(general))
 
 
-@pytest.mark.parametrize(
-    ("oddity", "line"),
-    [
-        ("short row", "1.5,x"),
-        ("short row of text", '1.5,"a,b"'),
-        ("blank line", ""),
-        ("crlf", "1.5,crlf,2\r"),
-        ("lone quote", '1.5,x"y,2'),
-        ("NA token", "NA,x,2"),
-        ("unclosed quote", '1.5,"never closed,2'),
-        ("empty last field", "1.5,x,"),
-        ("not a number", "abc,x,2"),
-    ],
-)
+@pytest.mark.parametrize("oddity", ODD_ROWS)
 def test_what_polars_reads_otherwise_is_read_again_by_the_general_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oddity: str, line: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, oddity: str
 ) -> None:
-    """Far down the file (past the sniffed MiB): the general path's scaler, or its error."""
-    text = ["w{}", "w{}", '"w,{}"']  # quoted separators too
-    rows = [f"{k}.5,{text[k % 3].format(k % 10)},{k * 2}" for k in range(80_000)]
-    rows.insert(75_000, line)
-    csv = tmp_path / "in.csv"
-    csv.write_text("a,t,b\n" + "\n".join(rows) + "\n")
-    assert len("\n".join(rows[:75_000])) > 1 << 20
+    """The general path's scaler, or its error."""
+    csv = file_with(tmp_path, ODD_ROWS[oddity])
     lazy, outcome = fit(csv, True, monkeypatch)
     general, _ = fit(csv, False, monkeypatch)
     assert_same_statistics(columns_of(lazy), columns_of(general))
     if oddity in ("short row", "short row of text", "unclosed quote", "not a number"):
         assert isinstance(general, str)  # an error, the general path's
-    if oddity == "empty last field":
+    if oddity in READ_ALIKE:
         assert outcome == "lazy"
     else:
         assert outcome.startswith("general: "), outcome
 
 
-def test_an_interrupt_stops_the_query(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:
+@pytest.mark.parametrize("how", ["interrupt", "caller stops early"])
+def test_the_query_stops_with_its_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None, how: str
+) -> None:
     csv = tmp_path / "in.csv"
     csv.write_text("x,t\n" + "".join(f"{i}.25,{WORDS[i % 3]}\n" for i in range(20_000)))
     with open_reader(str(csv), "csv") as reader:
         lazy = lazyread.lazy_reader(reader, ["x"])
         assert lazy is not None
         batches = lazy.batches(["x"])
-        next(batches)
-        with pytest.raises(KeyboardInterrupt):
-            batches.throw(KeyboardInterrupt)
-    import threading
-
-    assert not [t for t in threading.enumerate() if t.name in ("normcli-polars", "normcli-scan")]
-
-
-def test_a_caller_that_stops_early_stops_the_query(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None
-) -> None:
-    csv = tmp_path / "in.csv"
-    csv.write_text("x,t\n" + "".join(f"{i}.25,t\n" for i in range(20_000)))
-    with open_reader(str(csv), "csv") as reader:
-        lazy = lazyread.lazy_reader(reader, ["x"])
-        assert lazy is not None
-        batches = lazy.batches(["x"])
-        first = next(batches)
-        assert first.num_rows > 0
-        batches.close()
-    import threading
-
-    assert not [t for t in threading.enumerate() if t.name in ("normcli-polars", "normcli-scan")]
+        assert next(batches).num_rows > 0
+        if how == "interrupt":
+            with pytest.raises(KeyboardInterrupt):
+                batches.throw(KeyboardInterrupt)
+        else:
+            batches.close()
+    assert not query_threads()
 
 
 def test_stats_same_profiles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, small_chunks: None) -> None:

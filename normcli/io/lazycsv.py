@@ -110,19 +110,8 @@ class LazyCsv:
                 state.fail(exc)
                 raise _Stop from None
 
-        lf = pl.scan_csv(
-            self._reader._path,
-            has_header=False,
-            skip_lines=1,
-            schema=self.schema,
-            separator=delimiter,
-            quote_char='"',
-            encoding="utf8",
-            try_parse_dates=False,
-            truncate_ragged_lines=False,
-            raise_if_empty=False,
-            row_index_name=row,
-        ).map_batches(each, streamable=True, schema=out_schema)
+        lf = scan_plain(self._reader._path, self.schema, delimiter, row)
+        lf = lf.map_batches(each, streamable=True, schema=out_schema)
         # empty text is written as nothing, as CsvWriter.prepare_frame does (here on polars' threads)
         text = [n for n, t in out_schema.items() if t == pl.String]
         lf = lf.with_columns(pl.when(pl.col(n) != "").then(pl.col(n)).alias(n) for n in text)
@@ -307,6 +296,26 @@ def plain_schema(reader: Any, types: dict[str, Any] | None = None) -> tuple[int,
     if not all(pa.types.is_float64(t) or pa.types.is_int64(t) or pa.types.is_string(t) for t in read.values()):
         return None
     return start, {n: _polars_type(t, pl) for n, t in read.items()}
+
+
+def scan_plain(path: str, schema: dict[str, Any], delimiter: str, row: str) -> Any:
+    """The rows of a plain CSV file (after its one-line header) as a polars LazyFrame, parsed as
+    the chunked path's polars parser does (io/fastcsv.py), with the row numbers in column `row`."""
+    import polars as pl
+
+    return pl.scan_csv(
+        path,
+        has_header=False,
+        skip_lines=1,
+        schema=schema,
+        separator=delimiter,
+        quote_char='"',
+        encoding="utf8",
+        try_parse_dates=False,
+        truncate_ragged_lines=False,
+        raise_if_empty=False,
+        row_index_name=row,
+    )
 
 
 def _utf8(path: str) -> bool:

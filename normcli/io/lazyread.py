@@ -34,6 +34,7 @@ from normcli.io.lazycsv import (
     _Stop,
     _unused_name,
     plain_schema,
+    scan_plain,
 )
 from normcli.io.readers import CsvReader
 
@@ -92,19 +93,7 @@ class LazyCsvReader:
                 state.fail(exc)
                 raise _Stop from None
 
-        lf = pl.scan_csv(
-            self._reader._path,
-            has_header=False,
-            skip_lines=1,
-            schema=read,
-            separator=delimiter,
-            quote_char='"',
-            encoding="utf8",
-            try_parse_dates=False,
-            truncate_ragged_lines=False,
-            raise_if_empty=False,
-            row_index_name=row,
-        ).select(row, *parsed)
+        lf = scan_plain(self._reader._path, read, delimiter, row).select(row, *parsed)
         lf = lf.map_batches(each, streamable=True, schema={row: pl.UInt32, **{n: read[n] for n in parsed}})
 
         def query() -> None:
