@@ -9,9 +9,14 @@ costs is the number of passes over memory and where the data is when they run. H
   blocks (64K values, to stay in L2) were measured slower: the Python work per block
   outweighs the cache misses they save;
 - the sums are float32 BLAS dot products (one pass each, no temporary: sum x = x . 1,
-  sum d^2 = d . d), over pieces of at most `BLAS_PIECE` values, added up in float64. A
-  float32 dot of 2^16 values is good to ~1e-7 relative (measured: 1e-7 at 2^15, 3e-7 at
-  2^18, 2e-6 at 2e6 values), so the pieces keep that whatever the length of a row;
+  sum d^2 = d . d), over equal pieces of at most `BLAS_PIECE` (8192) values, all in one
+  NumPy call, added up in float64. A float32 dot of 2^15 values is good to ~1e-7 relative
+  (measured: 1e-7 at 2^15, 3e-7 at 2^18, 2e-6 at 2e6 values), so the pieces keep that
+  whatever the length of a row. They are kept under 10,000 values because OpenBLAS runs a
+  longer dot (and any matrix-vector product of 9216 values or more) on its own threads:
+  called from the kernel's thread pool, that made whole calls 1.3-8x slower, erratically
+  (measured on the 2-core machine: group norm of (32, 96, 55, 55) took 12 ms with OpenBLAS
+  held to one thread and 16-100 ms without);
 - where every row of a block has mean^2 <= var (measured from the same two dots), the
   variance is E[x^2] - mean^2 (at most twice the dots' ~1e-7 relative error) and the mean
   is folded into the shift, y = x * scale + (beta - mean * scale) (at most an ulp), so no
@@ -34,7 +39,7 @@ import numpy as np
 from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std, scratch
 
 # Values summed by one float32 BLAS dot product (see the module docstring).
-BLAS_PIECE = 1 << 16
+BLAS_PIECE = 1 << 13
 
 _ONES = np.ones(BLAS_PIECE, dtype=np.float32)
 
@@ -49,22 +54,26 @@ def _ones(n: int) -> np.ndarray:
 
 def _rowdot(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
     """sum over axis 1 of a * b (b None: of a), float64, for a 2-D float32 `a` with
-    contiguous rows: float32 BLAS dots (b None: a matrix-vector product with ones, one
-    call for all rows) of at most BLAS_PIECE values, added in float64."""
+    contiguous rows: float32 BLAS dots of equal pieces of at most BLAS_PIECE values (all
+    of them in one or two NumPy calls), added in float64."""
     k, n = a.shape
-    piece = max(1, BLAS_PIECE)
-    if n <= piece:
-        if b is None:
-            return np.matmul(a, _ones(n)).astype(np.float64)
-        return np.matmul(a[:, None, :], b[:, :, None]).reshape(k).astype(np.float64)
-    total = np.zeros(k)
-    for start in range(0, n, piece):
-        stop = min(start + piece, n)
-        if b is None:
-            total += np.matmul(a[:, start:stop], _ones(stop - start))
-        else:
-            total += np.matmul(a[:, None, start:stop], b[:, start:stop, None]).reshape(k)
+    if n == 0:
+        return np.zeros(k)
+    piece = -(-n // -(-n // max(1, BLAS_PIECE)))  # n cut into ceil(n / BLAS_PIECE) equal pieces
+    whole = n - n % piece
+    total = _piece_dots(a[:, :whole], None if b is None else b[:, :whole], piece)
+    if whole < n:
+        total += _piece_dots(a[:, whole:], None if b is None else b[:, whole:], n - whole)
     return total
+
+
+def _piece_dots(a: np.ndarray, b: np.ndarray | None, piece: int) -> np.ndarray:
+    """`_rowdot` of (k, m * piece) arrays, one float32 dot per piece, added in float64."""
+    k, n = a.shape
+    m = n // piece
+    left = a.reshape(k, m, 1, piece)
+    right = _ones(piece)[:, None] if b is None else b.reshape(k, m, piece, 1)
+    return np.matmul(left, right).reshape(k, m).sum(axis=1, dtype=np.float64)
 
 
 def fits(view: tuple[int, int, int, int, int], block: np.ndarray, out: np.ndarray) -> bool:
