@@ -251,6 +251,10 @@ def tile_moments(
     (statistics that only scale a float32 output, as batch norm's first pass)."""
     v = np.ascontiguousarray(block).reshape(view)
     tiles = _tiles(view)
+    if not exact and centered and block.dtype == np.float32 and view[0] == 1 and view[3] == 1 and view[4] > 1:
+        folded = _folded_moments(view, v, tiles)
+        if folded is not None:
+            return folded
     dtype = np.dtype(np.float64) if exact or block.dtype == np.float64 else np.dtype(np.float32)
     parts = _map(lambda tile: _chunked_stats(v[tile], centered, dtype), tiles)
     if all(ps == slice(None) for _, ps in tiles):
@@ -259,6 +263,29 @@ def tile_moments(
     for (ss, _), part in zip(tiles, parts, strict=True):  # in order: the result is the same on any thread
         acc[ss] = acc[ss].merge(part)
     return acc
+
+
+def _folded_moments(
+    view: tuple[int, int, int, int, int], v: np.ndarray, tiles: list[tuple[slice, slice]]
+) -> Moments | None:
+    """Batch norm's float32 moments (view (1, P, G, 1, T)) from sum x and sum x^2 of each
+    contiguous (p, g) row of T values (`norm_rows.channel_sums`: two read-only BLAS passes,
+    no centred copy), added in tile order in float64: var = E[x^2] - mean^2, as the row
+    path takes it, where every channel has mean^2 <= var (then good to ~2e-7 relative);
+    None elsewhere (|mean| > std, or x^2 overflowed), for the centred computation."""
+    parts = _map(lambda tile: norm_rows.channel_sums(v[tile]), tiles)
+    s2, s1 = np.zeros(view[2]), np.zeros(view[2])
+    for part_s2, part_s1 in parts:  # in tile order: the same result on any thread
+        s2 += part_s2
+        s1 += part_s1
+    n = float(view[1] * view[4])
+    mean = s1 / n
+    squared = mean * mean
+    var = s2 / n - squared
+    if not (bool((squared <= var).all()) and math.isfinite(float(s2.sum()))):
+        return None
+    g = view[2]
+    return Moments(np.full((1, g), n), np.zeros((1, g)), mean.reshape(1, g), (var * n).reshape(1, g))
 
 
 def _empty(view: tuple[int, ...]) -> Moments:

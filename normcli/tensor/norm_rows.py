@@ -76,6 +76,17 @@ def _piece_dots(a: np.ndarray, b: np.ndarray | None, piece: int) -> np.ndarray:
     return np.matmul(left, right).reshape(k, m).sum(axis=1, dtype=np.float64)
 
 
+def channel_sums(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(sum x^2, sum x) per channel, float64 shaped (G,), of a float32 batch-norm tile
+    (1, P, G, 1, T) whose (p, g) rows of T values are contiguous: a float32 BLAS dot per
+    row (pieces as `_rowdot`), the rows added in float64."""
+    _, p, g, _, t = x.shape
+    flat = x.reshape(p * g, t)
+    s2 = _rowdot(flat, flat).reshape(p, g).sum(axis=0)
+    s1 = _rowdot(flat, None).reshape(p, g).sum(axis=0)
+    return s2, s1
+
+
 def fits(view: tuple[int, int, int, int, int], block: np.ndarray, out: np.ndarray) -> bool:
     """Whether `normalize_block` can take this path: float32 in and out, rows contiguous."""
     return block.dtype == np.float32 and out.dtype == np.float32 and view[1] == 1
