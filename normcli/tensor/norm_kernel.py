@@ -6,7 +6,10 @@ tile at a time (whole rows of S, or for batch norm a slab of P), on a small pool
 threads (NumPy releases the GIL inside its loops); results are combined in tile order,
 so they do not depend on which thread finished first.
 
-Numerics. Every statistic is taken on shifted data, never as E[x^2] - E[x]^2 of raw values.
+Numerics. Every statistic is taken on shifted data, never as E[x^2] - E[x]^2 of raw values,
+except where |mean| <= std: float32 rows (`norm_rows`) and batch norm's float32 channels
+(`_folded_moments`) then take var = E[x^2] - mean^2 from float32 BLAS dots, which loses at
+most a factor 2 of their ~1e-7 relative error.
 - float32 (and float16/integer input, computed in float32): the tile is centred on its mean
   rounded to float32 (`head`, so x - head is exact or nearly); along contiguous rows the
   sums are NumPy's pairwise float32 sums (a few ulp) and the mean is taken twice, of x and
