@@ -30,7 +30,7 @@ import numpy as np
 if importlib.util.find_spec("normcli") is None:  # run from a checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from normcli.tensor.norm import norm  # noqa: E402
+from normcli.tensor.norm import KINDS, norm  # noqa: E402
 
 SHAPES = [(32, 96, 55, 55), (64, 256, 27, 27)]
 GROUPS = 8
@@ -95,6 +95,7 @@ def cases(x: np.ndarray, w: np.ndarray, b: np.ndarray, lw: np.ndarray, lb: np.nd
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7, help="timed runs per case (median reported)")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated kinds to time (default: all)")
     args = parser.parse_args()
     try:
         import torch
@@ -113,6 +114,10 @@ def main() -> int:
     )
     print(header)
     print("-" * len(header))
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        parser.error(f"--kinds: {', '.join(unknown)} not among {', '.join(KINDS)}")
     rng = np.random.default_rng(0)
     for shape in SHAPES:
         c = shape[1]
@@ -121,6 +126,8 @@ def main() -> int:
         lw = rng.uniform(0.5, 2, shape[1:]).astype(np.float32)
         lb = rng.uniform(-1, 1, shape[1:]).astype(np.float32)
         for kind, ours, theirs in cases(x, w, b, lw, lb, torch):
+            if kind not in kinds:
+                continue
             (t_ours, cpu_ours), (t_theirs, cpu_theirs) = interleaved(ours, theirs, args.repeats)
             if theirs is None:
                 ratio, check, torch_ms = "-", "-", "-"

@@ -1,0 +1,127 @@
+"""The float32 fast paths of `normcli norm` that take their sums as BLAS dot products: dots of
+at most BLAS_PIECE values (OpenBLAS would run a longer one on its own threads, inside our
+thread pool), 4 MB tiles of whole rows, and batch norm's per-channel moments from row sums
+where every channel has |mean| <= std (the centred computation elsewhere). Each against the
+float64 definition, through the command line and the Python API."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_norm import assert_close, reference
+
+import normcli
+from normcli.tensor import norm_kernel, norm_rows
+
+from conftest import run
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(1, 4),
+    st.integers(0, 300),
+    st.sampled_from([1, 3, 7, 64, norm_rows.BLAS_PIECE]),
+    st.integers(0, 2**16),
+    st.booleans(),
+)
+def test_row_sums_in_pieces_match_float64(rows, length, piece, seed, squares):
+    """Any row length, cut into any number of pieces (and a shorter last one), sums as float64 does."""
+    rng = np.random.default_rng(seed)
+    a = (rng.standard_normal((rows, length)) * 3 + 1).astype(np.float32)
+    with mock.patch.object(norm_rows, "BLAS_PIECE", piece):
+        got = norm_rows._rowdot(a, a if squares else None)
+    a64 = a.astype(np.float64)
+    want = (a64 * a64).sum(axis=1) if squares else a64.sum(axis=1)
+    size = float(np.abs(a64 * a64 if squares else a64).sum(axis=1).max(initial=0.0))
+    assert got.dtype == np.float64 and got.shape == (rows,)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6 * max(size, 1.0))
+
+
+def test_no_blas_dot_is_longer_than_a_piece():
+    """A row of 100,003 values (no divisor near the piece size) goes to BLAS in pieces of at
+    most BLAS_PIECE values: OpenBLAS runs a dot of more than 10,000 on its own threads."""
+    assert norm_rows.BLAS_PIECE <= 10_000
+    x = (np.random.default_rng(1).standard_normal((2, 1, 100_003)) + 0.5).astype(np.float32)
+    with mock.patch.object(np, "matmul", wraps=np.matmul) as spy:
+        y = normcli.norm(x, "layer", normalized_dims=2)
+    lengths = [call.args[0].shape[-1] for call in spy.call_args_list]
+    assert lengths and max(lengths) <= norm_rows.BLAS_PIECE
+    assert_close(y, reference(x, "layer", dims=2), np.float32)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from([("group", {"groups": 2}), ("instance", {}), ("layer", {"normalized_dims": 3})]),
+    st.integers(1, 400),
+    st.integers(0, 2**16),
+)
+def test_row_tiles_of_any_size_give_the_same_result(case, tile, seed):
+    kind, options = case
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((5, 4, 6, 7)) * 2 + 0.5).astype(np.float32)
+    with mock.patch.object(norm_kernel, "ROW_TILE_ELEMS", tile):
+        y = normcli.norm(x, kind, **options)
+    ref = reference(x, kind, groups=options.get("groups"), dims=options.get("normalized_dims"))
+    assert_close(y, ref, np.float32)
+
+
+def activations(offsets, shape=(6, 4, 9, 11), seed=0):
+    """float32 NCHW activations, channel c at offsets[c] with std 0.5 to 3."""
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    scale = rng.uniform(0.5, 3, c).reshape(1, c, 1, 1)
+    return (rng.standard_normal(shape) * scale + np.asarray(offsets, dtype=np.float64).reshape(1, c, 1, 1)).astype(
+        np.float32
+    )
+
+
+def folded_results(x, **options):
+    """normcli.norm(x, "batch") and what each call of `_folded_moments` returned."""
+    results = []
+    real = norm_kernel._folded_moments
+
+    def record(*args):
+        results.append(real(*args))
+        return results[-1]
+
+    with mock.patch.object(norm_kernel, "_folded_moments", record):
+        y = normcli.norm(x, "batch", **options)
+    return y, results
+
+
+def test_batch_norm_takes_row_sums_when_every_channel_is_centred_enough(tmp_path):
+    x = activations([0.0, 0.3, -0.5, 0.2])
+    np.save(tmp_path / "acts.npy", x)
+    y, results = folded_results(x)
+    assert len(results) == 1 and results[0] is not None
+    assert_close(y, reference(x, "batch"), np.float32)
+    r = run("norm", "acts.npy", "-o", "out.npy", "--kind", "batch", "-q", cwd=tmp_path)
+    assert r.code == 0 and r.out == b"" and r.err == "", r.err
+    assert_close(np.load(tmp_path / "out.npy"), reference(x, "batch"), np.float32)
+
+
+def test_batch_norm_centres_when_a_channel_sits_far_from_zero(tmp_path):
+    """One channel at 1e4 with std ~1: E[x^2] - mean^2 in float32 would lose it, so the
+    statistics are taken on centred data; the result keeps mean 0 and std 1 to 1e-5."""
+    x = activations([0.0, 1e4, -0.5, 0.2])
+    np.save(tmp_path / "acts.npy", x)
+    _, results = folded_results(x, eps=0.0)
+    assert results == [None]
+    r = run("norm", "acts.npy", "-o", "out.npy", "--kind", "batch", "--eps", "0", "-q", cwd=tmp_path)
+    assert r.code == 0 and r.err == "", r.err
+    y = np.load(tmp_path / "out.npy").astype(np.float64)
+    np.testing.assert_allclose(y.mean(axis=(0, 2, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=(0, 2, 3)), 1.0, atol=1e-5)
+    assert_close(y.astype(np.float32), reference(x, "batch", eps=0.0), np.float32)
+
+
+def test_batch_norm_with_a_nan_spoils_only_its_channel():
+    x = activations([0.0, 0.3, -0.5, 0.2])
+    x[2, 1, 3, 4] = np.nan
+    y = normcli.norm(x, "batch")
+    assert np.all(np.isnan(y[:, 1]))
+    keep = [0, 2, 3]
+    assert_close(y[:, keep], reference(x[:, keep], "batch"), np.float32)
