@@ -36,10 +36,11 @@ from normcli.io.writers import CsvWriter, header_line
 
 __all__ = ["LazyCsv", "lazy_csv"]
 
-# Bytes polars parses per chunk. Its default, with several chunks prefetched, put a 246 MB
-# file's transform near 400 MB of peak RSS, growing with the file; 4 MB keeps it flat near
-# 200 MB at about the same speed (benchmarks/run.py --shapes).
-POLARS_CSV_CHUNK_SIZE = str(4 << 20)
+# Bytes polars parses per chunk in the transform's query. Its default, with several chunks
+# prefetched, put a 246 MB file's transform near 400 MB of peak RSS, growing with the file; at
+# 4 MB the shape matrix still saw 326 MB (long), at 1 MB 220-230 MB on every shape at the same
+# speed (benchmarks/run.py --shapes). Reading for fit takes bigger ones (io/lazyread.py).
+POLARS_CSV_CHUNK_SIZE = str(1 << 20)
 # polars hands over batches of a few MB whatever the width, so each column's NumPy work costs a
 # Python call per few thousand rows of a wide table: 300 columns took 1.5x the chunked path's
 # time (whose chunks are twice as big, and polars' formatting the same), 21 columns 0.75x
