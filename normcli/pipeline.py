@@ -283,7 +283,7 @@ def _apply_lazy(
 
     out_type = pl.Float32 if dtype == np.float32 else pl.Float64
     out_schema = {n: (out_type if n in scaler.names else t) for n, t in lazy.schema.items()}
-    if not lazy.run(each, out_schema, advance):
+    if not lazy.run(each, out_schema, advance, with_stats):
         return None
     if not totals.complete:  # a batch polars never handed over: a bug, never a silent gap
         raise RuntimeError(f"{lazy.label}: the streamed batches do not cover every row")

@@ -37,10 +37,12 @@ from normcli.io.writers import CsvWriter, header_line
 __all__ = ["LazyCsv", "lazy_csv"]
 
 # Bytes polars parses per chunk in the transform's query. Its default, with several chunks
-# prefetched, put a 246 MB file's transform near 400 MB of peak RSS, growing with the file; at
-# 4 MB the shape matrix still saw 326 MB (long), at 1 MB 220-230 MB on every shape at the same
-# speed (benchmarks/run.py --shapes). Reading for fit takes bigger ones (io/lazyread.py).
-POLARS_CSV_CHUNK_SIZE = str(1 << 20)
+# prefetched, put a 246 MB file's transform near 400 MB of peak RSS, growing with the file, and
+# 4 MB reached 300-326 MB on the long shape (benchmarks/run.py --shapes). Smaller chunks are
+# more batches: with the report, whose statistics cost a few NumPy calls per column and batch,
+# 1 MB took 0.3-0.5 s more CPU on 1M x 21 than 2 MB (255-280 MB); without it, 1 MB is as fast
+# as 4 MB, in 220-230 MB. Reading for fit takes bigger ones (io/lazyread.py).
+CHUNK_BYTES = {"quiet": 1 << 20, "report": 2 << 20}
 # polars hands over batches of a few MB whatever the width, so each column's NumPy work costs a
 # Python call per few thousand rows of a wide table: 300 columns took 1.5x the chunked path's
 # time (whose chunks are twice as big, and polars' formatting the same), 21 columns 0.75x
@@ -79,10 +81,17 @@ class LazyCsv:
         """About how many bytes `rows` rows take (polars does not say how far it has read)."""
         return min(self.total_bytes or 0, self._start + int(rows * self._row_bytes))
 
-    def run(self, step: Step, out_schema: dict[str, Any], progress: Callable[[int], None] | None = None) -> bool:
+    def run(
+        self,
+        step: Step,
+        out_schema: dict[str, Any],
+        progress: Callable[[int], None] | None = None,
+        with_stats: bool = True,
+    ) -> bool:
         """Transform the file: `step(batch, first_row)` for each batch, called from polars'
-        threads, one at a time, perhaps out of row order. True when the output is written;
-        False when the caller must start over on the chunked path (the output is empty again)."""
+        threads, one at a time, perhaps out of row order (`with_stats`: the step gathers the
+        report's statistics). True when the output is written; False when the caller must
+        start over on the chunked path (the output is empty again)."""
         import polars as pl
 
         names = list(self.schema)
@@ -127,7 +136,7 @@ class LazyCsv:
 
         ints = any(t == pl.Int64 for t in self.schema.values())
         scan = _FileScan(self._reader._path, delimiter, self._start, ints, state)
-        with _environ(POLARS_CSV_CHUNK_SIZE=POLARS_CSV_CHUNK_SIZE):
+        with _environ(POLARS_CSV_CHUNK_SIZE=str(CHUNK_BYTES["report" if with_stats else "quiet"])):
             threads = [
                 threading.Thread(target=query, name="normcli-polars", daemon=True),
                 threading.Thread(target=scan, name="normcli-scan", daemon=True),
