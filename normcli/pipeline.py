@@ -30,7 +30,7 @@ from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
 from normcli.scaler import INTEGER_DTYPES, FitResult, Scaler, fit_batches, plan_columns, with_profiles
-from normcli.sketch import Histogram, QuantileSketch
+from normcli.sketch import Histogram, QuantileSketch, summarize
 from normcli.stats import ChannelStats, ColumnStats
 
 __all__ = [
@@ -101,15 +101,15 @@ def fit_stream(
         # a CSV column of integers in the head may hold a fraction further down: checked on every batch
         integral = {name for name, dtype in dtypes.items() if dtype in INTEGER_DTYPES}
 
-        def batches() -> Iterator[tuple[dict[str, np.ndarray], int]]:
+        def batches() -> Iterator[tuple[dict[str, np.ndarray], int, dict[str, ColumnStats]]]:
             for batch in read:
                 x = {n: batch.numeric(n) for n in names}
                 for name in [n for n in integral if not whole_numbers(x[n])]:
                     integral.discard(name)
                     dtypes[name] = "float64"
-                for name, h in hists.items():
-                    h.update(x[name])
-                yield x, batch.num_rows
+                # the histogram and the statistics in one go (sketch.summarize)
+                stats = {name: summarize(x[name], h) for name, h in hists.items()}
+                yield x, batch.num_rows, stats
                 if progress:
                     progress(reader.label, source.bytes_read, reader.total_bytes)
 

@@ -573,10 +573,11 @@ class ScalerFitter:
         for acc in self._acc.values():
             acc.summary = summary_for(acc.plan.method, limit)
 
-    def update(self, batch: Mapping[str, np.ndarray]) -> None:
+    def update(self, batch: Mapping[str, np.ndarray], stats: Mapping[str, ColumnStats] | None = None) -> None:
+        """Add a batch of each column (`stats`: their ColumnStats.of, where the caller has them)."""
         for name, acc in self._acc.items():
             x = _as_float(batch[name])
-            acc.x = acc.x.merge(ColumnStats.of(x))
+            acc.x = acc.x.merge(stats[name] if stats is not None and name in stats else ColumnStats.of(x))
             method, options = acc.plan.method, acc.plan.options
             if not method.nonlinear and acc.summary is None:
                 continue
@@ -651,20 +652,21 @@ def fit_batches(
     plans: Iterable[ColumnPlan],
     input_columns: Iterable[str],
     layout: Layout | None,
-    batches: Iterable[tuple[Mapping[str, np.ndarray], int]],
+    batches: Iterable[tuple[Mapping[str, np.ndarray], int] | tuple[Mapping[str, np.ndarray], int, Mapping[str, Any]]],
     source: str,
     memory: int = DEFAULT_MEMORY,
     dtypes: Mapping[str, str | None] | None = None,
 ) -> FitResult:
     """Fit a scaler in one pass over `batches`: each the planned columns of some rows, and
-    how many rows that is. A file streamed by `pipeline.fit_stream` and data held in memory
-    by `api.fit` (one batch) are fitted by this same loop. `dtypes` are the input types to
-    record for the columns, read after the last batch (a stream learns them as it goes)."""
+    how many rows that is (and, optionally, the columns' ColumnStats.of, where the caller has
+    them). A file streamed by `pipeline.fit_stream` and data held in memory by `api.fit` (one
+    batch) are fitted by this same loop. `dtypes` are the input types to record for the
+    columns, read after the last batch (a stream learns them as it goes)."""
     fitter = ScalerFitter(plans, input_columns, layout, memory)
     rows = 0
-    for columns, count in batches:
-        fitter.update(columns)
-        rows += count
+    for item in batches:
+        fitter.update(item[0], item[2] if len(item) > 2 else None)
+        rows += item[1]
     if rows == 0:
         raise DataError(f"{source} has no data rows")
     result = fitter.finish({n: d for n, d in (dtypes or {}).items() if d in DTYPES})

@@ -347,6 +347,8 @@ class Histogram:
         """(first bin, counts) of this histogram regrouped on the grid of width 2**exponent."""
         assert self.exponent is not None
         shift = exponent - self.exponent
+        if shift == 0:  # already on that grid (the common case when merging batches)
+            return self.first, self.counts
         index = np.arange(self.first, self.first + self.counts.size, dtype=np.int64) >> shift
         first = int(index[0])
         return first, np.bincount(index - first, weights=self.counts, minlength=int(index[-1]) - first + 1).astype(
