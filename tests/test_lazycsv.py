@@ -295,3 +295,32 @@ def test_not_taken_where_it_does_not_apply(tmp_path: Path, monkeypatch: pytest.M
         reader = open_reader(str(csv), "csv", text_passthrough=True)
         with reader, open_writer(str(tmp_path / "o.csv"), "csv") as writer:
             assert lazycsv.lazy_csv(reader, writer) is not None
+
+
+def test_polars_tuning_is_restored_after_overlapping_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads (a Dask worker's) may run queries at once: no chunk size is left behind, and a
+    user's own setting is kept throughout."""
+    import os
+    import threading
+    import time
+
+    monkeypatch.delenv("POLARS_CSV_CHUNK_SIZE", raising=False)
+    seen: list[str | None] = []
+
+    def queries(value: str) -> None:
+        for k in range(100):
+            with lazycsv._environ(POLARS_CSV_CHUNK_SIZE=value):
+                seen.append(os.environ.get("POLARS_CSV_CHUNK_SIZE"))
+                time.sleep((k % 3) * 1e-5)
+
+    threads = [threading.Thread(target=queries, args=(str(k),)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 400 and None not in seen
+    assert "POLARS_CSV_CHUNK_SIZE" not in os.environ
+    monkeypatch.setenv("POLARS_CSV_CHUNK_SIZE", "77")
+    with lazycsv._environ(POLARS_CSV_CHUNK_SIZE="1"):
+        assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "77"
+    assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "77"

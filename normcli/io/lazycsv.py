@@ -248,23 +248,36 @@ def _unused_name(base: str, names: list[str]) -> str:
 
 class _environ:
     """Environment variables set for a block where the user has not set them, and restored
-    after it (polars reads its tuning variables from the environment when a query runs)."""
+    after it (polars reads its tuning variables from the environment when a query runs).
+    Blocks may overlap on several threads (a Dask worker's): the first one in sets the
+    variables and the last one out restores them, so none is left behind."""
+
+    _lock = threading.Lock()
+    _inside = 0
+    _saved: dict[str, str | None] = {}
 
     def __init__(self, **values: str) -> None:
         self._values = values
-        self._saved: dict[str, str | None] = {}
 
     def __enter__(self) -> None:
-        for key, value in self._values.items():
-            self._saved[key] = os.environ.get(key)
-            os.environ.setdefault(key, value)
+        cls = type(self)
+        with cls._lock:
+            if cls._inside == 0:
+                cls._saved = {key: os.environ.get(key) for key in self._values}
+                for key, value in self._values.items():
+                    os.environ.setdefault(key, value)
+            cls._inside += 1
 
     def __exit__(self, *exc: object) -> None:
-        for key, value in self._saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        cls = type(self)
+        with cls._lock:
+            cls._inside -= 1
+            if cls._inside == 0:
+                for key, value in cls._saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
 
 
 def lazy_csv(reader: Any, writer: Any) -> LazyCsv | None:
