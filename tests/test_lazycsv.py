@@ -324,3 +324,19 @@ def test_polars_tuning_is_restored_after_overlapping_queries(monkeypatch: pytest
     with lazycsv._environ(POLARS_CSV_CHUNK_SIZE="1"):
         assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "77"
     assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "77"
+
+
+@pytest.mark.parametrize("name", ["data[1].csv", "data*.csv", "data?.csv"])
+def test_a_file_name_with_glob_characters_is_that_file(tmp_path: Path, name: str) -> None:
+    """polars' scan takes a path as a pattern unless told otherwise: data[1].csv would read
+    data1.csv, beside it."""
+    (tmp_path / "data1.csv").write_text("x,t\n100,z\n200,y\n")
+    csv = tmp_path / name
+    csv.write_text("x,t\n1,a\n2,b\n3,c\n")
+    scaler = tmp_path / "s.json"
+    assert run("fit", csv, "-m", "minmax", "-o", scaler, "-q").code == 0
+    assert load(str(scaler)).columns[0].fitted == {"min": 1.0, "max": 3.0}
+    out = tmp_path / f"out {name}"
+    r = run("transform", csv, "-s", scaler, "-o", out, "-q")
+    assert r.code == 0, r.err
+    assert out.read_text() == "x,t\n0.0,a\n0.5,b\n1.0,c\n"

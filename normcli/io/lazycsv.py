@@ -338,6 +338,7 @@ def scan_plain(path: str, schema: dict[str, Any], delimiter: str, row: str) -> A
         truncate_ragged_lines=False,
         raise_if_empty=False,
         row_index_name=row,
+        glob=False,  # a file named data[1].csv is that file, not a pattern matching data1.csv
     )
 
 
