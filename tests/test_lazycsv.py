@@ -326,17 +326,24 @@ def test_polars_tuning_is_restored_after_overlapping_queries(monkeypatch: pytest
     assert os.environ["POLARS_CSV_CHUNK_SIZE"] == "77"
 
 
-@pytest.mark.parametrize("name", ["data[1].csv", "data*.csv", "data?.csv"])
-def test_a_file_name_with_glob_characters_is_that_file(tmp_path: Path, name: str) -> None:
-    """polars' scan takes a path as a pattern unless told otherwise: data[1].csv would read
-    data1.csv, beside it."""
-    (tmp_path / "data1.csv").write_text("x,t\n100,z\n200,y\n")
+@pytest.mark.parametrize("name", ["data[1].csv", "data*.csv", "data?.csv", "~/data1.csv"])
+def test_a_file_name_is_that_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """polars takes a path as a pattern unless told otherwise (data[1].csv would read
+    data1.csv beside it) and a leading ~ as the home folder (~/data1.csv is in a folder named
+    ~ here, not in $HOME): the file named is the one read, and the output goes where named."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for decoy in (tmp_path / "data1.csv", home / "data1.csv"):
+        decoy.write_text("x,t\n100,z\n200,y\n")
+    (tmp_path / "~").mkdir()
     csv = tmp_path / name
     csv.write_text("x,t\n1,a\n2,b\n3,c\n")
     scaler = tmp_path / "s.json"
-    assert run("fit", csv, "-m", "minmax", "-o", scaler, "-q").code == 0
+    assert run("fit", name, "-m", "minmax", "-o", scaler, "-q", cwd=tmp_path).code == 0
     assert load(str(scaler)).columns[0].fitted == {"min": 1.0, "max": 3.0}
-    out = tmp_path / f"out {name}"
-    r = run("transform", csv, "-s", scaler, "-o", out, "-q")
+    out = "~/out.csv" if name.startswith("~") else f"out {name}"
+    r = run("transform", name, "-s", scaler, "-o", out, "-q", cwd=tmp_path)
     assert r.code == 0, r.err
-    assert out.read_text() == "x,t\n0.0,a\n0.5,b\n1.0,c\n"
+    assert (tmp_path / out).read_text() == "x,t\n0.0,a\n0.5,b\n1.0,c\n"
+    assert sorted(p.name for p in home.iterdir()) == ["data1.csv"]

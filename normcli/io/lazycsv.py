@@ -129,7 +129,11 @@ class LazyCsv:
         def query() -> None:
             try:
                 lf.sink_csv(
-                    self._out, include_header=True, separator=self._written, null_value="", check_extension=False
+                    polars_path(self._out),
+                    include_header=True,
+                    separator=self._written,
+                    null_value="",
+                    check_extension=False,
                 )
             except BaseException as exc:
                 state.fail(exc)
@@ -327,7 +331,7 @@ def scan_plain(path: str, schema: dict[str, Any], delimiter: str, row: str) -> A
     import polars as pl
 
     return pl.scan_csv(
-        path,
+        polars_path(path),
         has_header=False,
         skip_lines=1,
         schema=schema,
@@ -340,6 +344,13 @@ def scan_plain(path: str, schema: dict[str, Any], delimiter: str, row: str) -> A
         row_index_name=row,
         glob=False,  # a file named data[1].csv is that file, not a pattern matching data1.csv
     )
+
+
+def polars_path(path: str) -> str:
+    """`path` as polars must be given it to open that very file: absolute, since polars reads
+    a leading ~ as the home folder (a folder named ~ here is not), and its scan takes
+    patterns, which `scan_plain` turns off."""
+    return os.path.abspath(path)
 
 
 def _utf8(path: str) -> bool:
