@@ -47,8 +47,8 @@ __all__ = [
     "stats_stream",
 ]
 
-Progress = Callable[[str, int, int | None], None]
-T = TypeVar("T")  # (what, bytes done, bytes in all)
+Progress = Callable[[str, int, int | None], None]  # (what, bytes done, bytes in all)
+T = TypeVar("T")
 
 
 @dataclass

@@ -207,8 +207,8 @@ class ArrayBatch:
 COALESCE_BYTES = 4 << 20
 
 
-def coalesced(batches: Iterable[Any], columns: int, target: int | None = None) -> Iterator[Any]:
-    """`batches` with consecutive TableBatches joined until they hold about `target` bytes of
+def coalesced(batches: Iterable[Any], columns: int) -> Iterator[Any]:
+    """`batches` with consecutive TableBatches joined until they hold about COALESCE_BYTES of
     `columns` float64 columns (the same rows in the same order; other batches pass as they are)."""
     pending: list[TableBatch] = []
     rows = 0
@@ -228,7 +228,7 @@ def coalesced(batches: Iterable[Any], columns: int, target: int | None = None) -
             continue
         pending.append(batch)
         rows += batch.num_rows
-        if rows * max(columns, 1) * 8 >= (target or COALESCE_BYTES):
+        if rows * max(columns, 1) * 8 >= COALESCE_BYTES:
             yield joined()
             pending, rows = [], 0
     if pending:

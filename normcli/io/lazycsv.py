@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -61,25 +61,63 @@ class _Fallback(Exception):
     """The file holds what the chunked path reads otherwise than polars."""
 
 
-class LazyCsv:
-    """One plain CSV file, to be transformed into one CSV file by a polars streaming query."""
+class PlainCsvQuery:
+    """A plain CSV file read by a polars streaming query, and what every such query shares:
+    progress, the scan of the file's bytes beside it, and the verdict on what it read."""
 
-    def __init__(self, reader: CsvReader, writer: CsvWriter, path: str, start: int, schema: dict[str, Any]) -> None:
+    def __init__(self, reader: CsvReader, start: int, schema: dict[str, Any]) -> None:
         self._reader = reader
-        self._writer = writer
-        self._out = path
         self._start = start  # the first byte after the header line
-        self._written = writer.delimiter  # the output's separator (TSV from CSV, say)
         self.schema = schema
         self.label = reader.label
         self.total_bytes = reader.total_bytes
         head = reader._head[start:]
         self._row_bytes = len(head) / max(1, head.count(b"\n"))  # for progress: bytes of a row
-        self.outcome = ""  # "lazy", or why the file went back to the chunked path (for tests)
+        self.outcome = ""  # "lazy", or why the file went back to another path (for tests)
 
     def bytes_done(self, rows: int) -> int:
         """About how many bytes `rows` rows take (polars does not say how far it has read)."""
         return min(self.total_bytes or 0, self._start + int(rows * self._row_bytes))
+
+    def _start_scan(self, state: _State, threads: list[threading.Thread]) -> _FileScan:
+        """Start `threads`, and the scan of the file's bytes beside them (added to them)."""
+        import polars as pl
+
+        ints = any(t == pl.Int64 for t in self.schema.values())
+        scan = _FileScan(self._reader._path, self._reader._parse.delimiter, self._start, ints, state)
+        threads.append(threading.Thread(target=scan, name="normcli-scan", daemon=True))
+        for t in threads:
+            t.start()
+        return scan
+
+    def _verdict(self, state: _State, separators: Callable[[], int | None], path: str) -> BaseException | None:
+        """None when the query read the file as the chunked path would, else why not (and
+        `outcome` says it, naming the other `path`). An interrupt in a batch is raised.
+        `separators()`, called only when the last column had a null, is how many separators
+        the file must hold after its header if every row had all its fields."""
+        error = state.error
+        if error is not None and not isinstance(error, Exception):
+            raise error  # KeyboardInterrupt, SystemExit from a batch
+        if error is None and state.short_rows:
+            expected = separators()
+            if expected is None or state.separators != expected:
+                error = _Fallback("perhaps a row with too few fields")
+        if error is None and state.rows == 0:
+            error = _Fallback("no rows")
+        self.outcome = (
+            "lazy" if error is None else f"{path}: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        )
+        return error
+
+
+class LazyCsv(PlainCsvQuery):
+    """One plain CSV file, to be transformed into one CSV file by a polars streaming query."""
+
+    def __init__(self, reader: CsvReader, writer: CsvWriter, path: str, start: int, schema: dict[str, Any]) -> None:
+        super().__init__(reader, start, schema)
+        self._writer = writer
+        self._out = path
+        self._written = writer.delimiter  # the output's separator (TSV from CSV, say)
 
     def run(
         self,
@@ -138,15 +176,9 @@ class LazyCsv:
             except BaseException as exc:
                 state.fail(exc)
 
-        ints = any(t == pl.Int64 for t in self.schema.values())
-        scan = _FileScan(self._reader._path, delimiter, self._start, ints, state)
         with _environ(POLARS_CSV_CHUNK_SIZE=str(CHUNK_BYTES["report" if with_stats else "quiet"])):
-            threads = [
-                threading.Thread(target=query, name="normcli-polars", daemon=True),
-                threading.Thread(target=scan, name="normcli-scan", daemon=True),
-            ]
-            for t in threads:
-                t.start()
+            threads = [threading.Thread(target=query, name="normcli-polars", daemon=True)]
+            self._start_scan(state, threads)
             try:
                 for t in threads:
                     while t.is_alive():
@@ -156,34 +188,21 @@ class LazyCsv:
                 for t in threads:
                     t.join()
                 raise
-        return self._finish(state, scan)
-
-    def _finish(self, state: _State, scan: _FileScan) -> bool:
-        error = state.error
-        if error is not None and not isinstance(error, Exception):
-            raise error  # KeyboardInterrupt, SystemExit from a batch
-        if error is None and state.short_rows:
-            written = self._separators_written(state.rows, scan.quotes)
-            if written is None or scan.separators != written:
-                error = _Fallback("perhaps a row with too few fields")
-        if error is None and state.rows == 0:
-            error = _Fallback("no rows")
-        if error is not None:
-            self.outcome = f"chunked: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if self._verdict(state, lambda: self._separators_written(state), "chunked") is not None:
             self._writer.restart()
             return False
-        self.outcome = "lazy"
         return True
 
-    def _separators_written(self, rows: int, quotes: bool) -> int | None:
+    def _separators_written(self, state: _State) -> int | None:
         """The separators the output has after its header: (fields - 1) per row, and those
         inside text values, which are the input's. So a row with too few fields in the input
         shows as fewer separators there than here. None when that cannot be told cheaply."""
-        if not quotes:  # no text value holds a separator
-            return (len(self.schema) - 1) * rows
+        if not state.quotes:  # no text value holds a separator
+            return (len(self.schema) - 1) * state.rows
         if self._written != self._reader._parse.delimiter:
             return None  # the text values hold the input's separator, not the output's
-        return _count_byte(self._out, len(header_line(list(self.schema), self._written)), ord(self._written))
+        start, byte = len(header_line(list(self.schema), self._written)), ord(self._written)
+        return sum(_count(buf, n, byte) for buf, n in _chunks(self._out, start))
 
 
 class _State:
@@ -196,6 +215,8 @@ class _State:
         self.rows = 0
         self.short_rows = False  # the last column had a null: perhaps a row with too few fields
         self.quoted = 0  # separators inside text values (io/lazyread.py counts them)
+        self.separators = 0  # in the file after its header (the scan counts them)
+        self.quotes = False  # whether a quote follows the header (the scan notes it)
 
     def fail(self, exc: BaseException) -> None:
         with self.lock:
@@ -206,8 +227,9 @@ class _State:
 
 class _FileScan:
     """The file's bytes after the header, read once beside the query (from the page cache):
-    the separators in them, and a stop (with _Fallback) at a byte the chunked path would read
-    with pyarrow. A quote never closed needs no search here: polars refuses it."""
+    the separators in them and whether a quote is among them (into the state), and a stop
+    (with _Fallback) at a byte the chunked path would read with pyarrow. A quote never closed
+    needs no search here: polars refuses it."""
 
     def __init__(self, path: str, delimiter: str, start: int, ints: bool, state: _State) -> None:
         self._path = path
@@ -215,32 +237,34 @@ class _FileScan:
         self._start = start
         self._ints = ints
         self._state = state
-        self.separators = 0
-        self.quotes = False  # a quote follows the header: separators may be inside text values
 
     def __call__(self) -> None:
+        separators, quotes = 0, False
         try:
-            buf = bytearray(_COUNT_BYTES)
-            with open(self._path, "rb", buffering=0) as fh:
-                fh.seek(self._start)
-                while (n := fh.readinto(buf)) and not self._state.stop.is_set():
-                    chunk = memoryview(buf)[:n]
-                    if buf.find(b"\r", 0, n) >= 0 or (self._ints and buf.find(b"+", 0, n) >= 0):
-                        raise _Fallback("a carriage return, or '+' in a file with integer columns")
-                    self.separators += int(np.count_nonzero(np.frombuffer(chunk, np.uint8) == self._delimiter))
-                    self.quotes = self.quotes or buf.find(b'"', 0, n) >= 0
+            for buf, n in _chunks(self._path, self._start):
+                if self._state.stop.is_set():
+                    return
+                if buf.find(b"\r", 0, n) >= 0 or (self._ints and buf.find(b"+", 0, n) >= 0):
+                    raise _Fallback("a carriage return, or '+' in a file with integer columns")
+                separators += _count(buf, n, self._delimiter)
+                quotes = quotes or buf.find(b'"', 0, n) >= 0
+            self._state.separators, self._state.quotes = separators, quotes
         except BaseException as exc:
             self._state.fail(exc)
 
 
-def _count_byte(path: str, start: int, byte: int) -> int:
-    """How many times `byte` occurs in the file at `path` from offset `start`."""
-    total, buf = 0, bytearray(_COUNT_BYTES)
+def _chunks(path: str, start: int) -> Iterator[tuple[bytearray, int]]:
+    """The file at `path` from offset `start`, as (buffer, bytes in it), the buffer reused."""
+    buf = bytearray(_COUNT_BYTES)
     with open(path, "rb", buffering=0) as fh:
         fh.seek(start)
         while n := fh.readinto(buf):
-            total += int(np.count_nonzero(np.frombuffer(buf, np.uint8, n) == byte))
-    return total
+            yield buf, n
+
+
+def _count(buf: bytearray, n: int, byte: int) -> int:
+    """How many times `byte` occurs in buf[:n]."""
+    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, n) == byte))
 
 
 def _unused_name(base: str, names: list[str]) -> str:

@@ -26,9 +26,9 @@ from typing import Any
 from normcli.io.fastcsv import FrameBatch
 from normcli.io.lazycsv import (
     _JOIN_POLL,
+    PlainCsvQuery,
     _environ,
     _Fallback,
-    _FileScan,
     _State,
     _Stop,
     _unused_name,
@@ -49,19 +49,12 @@ class LazyFallback(Exception):
     """The file must be read by the general path: polars would read it otherwise."""
 
 
-class LazyCsvReader:
+class LazyCsvReader(PlainCsvQuery):
     """Columns of one plain CSV file, parsed by polars on all cores, batch by batch."""
 
     def __init__(self, reader: CsvReader, start: int, schema: dict[str, Any]) -> None:
-        self._reader = reader
-        self._start = start
-        self.schema = schema
-        self.label = reader.label
-        self.total_bytes = reader.total_bytes
-        head = reader._head[start:]
-        self._row_bytes = len(head) / max(1, head.count(b"\n"))  # for progress: bytes of a row
+        super().__init__(reader, start, schema)
         self.bytes_read = start
-        self.outcome = ""  # "lazy", or why the file must be read by the general path (for tests)
 
     def batches(self, columns: list[str]) -> Iterator[FrameBatch]:
         """The rows of `columns` in row order; LazyFallback where the general path must read
@@ -106,24 +99,18 @@ class LazyCsvReader:
             finally:
                 _put(ready, None, state, always=True)
 
-        ints = any(t == pl.Int64 for t in self.schema.values())
-        scan = _FileScan(self._reader._path, delimiter, self._start, ints, state)
-        threads = [
-            threading.Thread(target=query, name="normcli-polars", daemon=True),
-            threading.Thread(target=scan, name="normcli-scan", daemon=True),
-        ]
         waiting: dict[int, Any] = {}  # batches that finished before the rows ahead of them
         done, finished = 0, False
         with _environ(POLARS_CSV_CHUNK_SIZE=POLARS_CSV_CHUNK_SIZE):
-            for t in threads:
-                t.start()
+            threads = [threading.Thread(target=query, name="normcli-polars", daemon=True)]
+            self._start_scan(state, threads)
             try:
                 while (item := _get(ready)) is not None:
                     waiting[item[0]] = item[1]
                     while done in waiting:
                         frame = waiting.pop(done)
                         done += frame.height
-                        self.bytes_read = min(self.total_bytes or 0, self._start + int(done * self._row_bytes))
+                        self.bytes_read = self.bytes_done(done)
                         yield FrameBatch(frame, self.label)
                 finished = True
             finally:  # on an interrupt, or when the caller stops early: stop the query first
@@ -132,22 +119,11 @@ class LazyCsvReader:
                 for t in threads:
                     while t.is_alive():
                         t.join(_JOIN_POLL)
-        self._check(state, scan, len(names), bool(waiting))
-
-    def _check(self, state: _State, scan: _FileScan, columns: int, left: bool) -> None:
-        error = state.error
-        if error is not None and not isinstance(error, Exception):
-            raise error  # an interrupt
-        if error is None and left:
-            error = _Fallback("a batch was never handed over")
-        if error is None and state.short_rows and scan.separators - state.quoted != (columns - 1) * state.rows:
-            error = _Fallback("perhaps a row with too few fields")
-        if error is None and state.rows == 0:
-            error = _Fallback("no rows")
-        if error is not None:
-            self.outcome = f"general: {type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
+        if waiting and state.error is None:
+            state.fail(_Fallback("a batch was never handed over"))
+        expected = (len(names) - 1) * state.rows + state.quoted  # separators between fields, and inside text
+        if self._verdict(state, lambda: expected, "general") is not None:
             raise LazyFallback(self.outcome)
-        self.outcome = "lazy"
 
 
 def lazy_reader(reader: Any, columns: list[str]) -> LazyCsvReader | None:
