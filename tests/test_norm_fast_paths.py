@@ -125,3 +125,66 @@ def test_batch_norm_with_a_nan_spoils_only_its_channel():
     assert np.all(np.isnan(y[:, 1]))
     keep = [0, 2, 3]
     assert_close(y[:, keep], reference(x[:, keep], "batch"), np.float32)
+
+
+def test_the_thread_pool_keeps_the_order_of_items_and_of_errors():
+    """`_map` hands items to the calling thread and the pool as they free up: results come
+    back in the order of the items, and of several failures the first item's is raised."""
+    import threading
+    import time
+
+    seen: set[str] = set()
+    caller = threading.current_thread().name
+    helped = threading.Event()
+
+    def slow_square(i: int) -> int:
+        seen.add(threading.current_thread().name)
+        if threading.current_thread().name != caller:
+            helped.set()
+        if i == 0:  # the caller's first item waits until the helper has taken one
+            helped.wait(10)
+        time.sleep(0.002 * (i % 3))  # items finish out of order
+        return i * i
+
+    with mock.patch.object(norm_kernel, "_threads", lambda: 2):
+        assert norm_kernel._map(slow_square, list(range(40))) == [i * i for i in range(40)]
+        assert len(seen) == 2  # the caller and one helper
+
+        def fails_from_5(i: int) -> int:
+            time.sleep(0.001 * (7 - i % 7))
+            if i >= 5:
+                raise ValueError(f"item {i}")
+            return i
+
+        for _ in range(5):
+            try:
+                norm_kernel._map(fails_from_5, list(range(12)))
+            except ValueError as exc:
+                assert str(exc) == "item 5"
+            else:
+                raise AssertionError("no error raised")
+
+
+def test_calls_from_two_threads_at_once_give_their_own_results():
+    """A Dask worker's threads may call the kernels together; the one helper thread serves
+    whichever call comes first, and neither call waits for the other's work."""
+    import threading
+
+    rng = np.random.default_rng(4)
+    xs = [(rng.standard_normal((6, 40, 33)) * (k + 1)).astype(np.float32) for k in range(4)]
+    want = [normcli.norm(x, "layer", normalized_dims=2) for x in xs]
+    got: dict[int, np.ndarray] = {}
+
+    def call(k: int) -> None:
+        for _ in range(20):
+            got[k] = normcli.norm(xs[k], "layer", normalized_dims=2)
+
+    small_tiles = mock.patch.object(norm_kernel, "ROW_TILE_ELEMS", 1 << 10)
+    with small_tiles, mock.patch.object(norm_kernel, "_threads", lambda: 2):
+        threads = [threading.Thread(target=call, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    for k in range(4):
+        np.testing.assert_array_equal(got[k], want[k])

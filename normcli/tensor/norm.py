@@ -467,8 +467,10 @@ def norm(
 def check_param(
     value: Any, label: str, shape: tuple[int, ...], spec: NormSpec, *, variance: bool = False
 ) -> np.ndarray | None:
-    """`value` as a float64 array of `shape` (what the kind and layout need), or a DataError
-    naming both shapes; `label` says what and where the array is ("weight in bn.npz")."""
+    """`value` as a float array of `shape` (what the kind and layout need), or a DataError
+    naming both shapes; `label` says what and where the array is ("weight in bn.npz").
+    float32 and float64 arrays are returned as they are (every use widens them exactly, and
+    layer norm's float32 weights of a sample's size are not copied twice); others as float64."""
     if value is None:
         return None
     arr = np.asarray(value)
@@ -480,7 +482,7 @@ def check_param(
         else:
             need = f"one value per channel, ({shape[0]},) for channel axis {spec.channel_axis}"
         raise DataError(f"{label} has shape {arr.shape} but {spec.kind} norm of this array needs {need}")
-    out = arr.astype(np.float64)
+    out = arr if arr.dtype in (np.float32, np.float64) else arr.astype(np.float64)
     if variance and np.any(out < 0):
         raise DataError(f"{label} has negative values; a variance is >= 0")
     return out
