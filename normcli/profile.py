@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from normcli.sketch import Histogram, QuantileSketch, ValueCounts
+from normcli.sketch import Histogram, QuantileSketch, ValueCounts, summarize
 from normcli.stats import ColumnStats
 
 __all__ = ["QUANTILES", "NumericProfile", "ValueProfile"]
@@ -32,9 +32,8 @@ class NumericProfile:
     kind = "number"
 
     def update(self, values: np.ndarray) -> None:
-        self.stats = self.stats.merge(ColumnStats.of(values))
-        self.sketch.update(values)
-        self.histogram.update(values)
+        # one pass to set NaN and infinities apart, and one for the min and max, serve all three
+        self.stats = self.stats.merge(summarize(values, self.histogram, self.sketch))
 
     def summary(self, ddof: int) -> dict[str, Any]:
         """The JSON of one numeric column: the moments (std with `ddof`) and the quantiles."""

@@ -74,7 +74,10 @@ class QuantileSketch:
 
     def update(self, values: np.ndarray) -> None:
         x = np.asarray(values, dtype=np.float64).reshape(-1)
-        x = x[np.isfinite(x)]
+        self.update_finite(x[np.isfinite(x)])
+
+    def update_finite(self, x: np.ndarray) -> None:
+        """`update` with a 1-d float64 array of finite values (kept as a copy while exact)."""
         if not x.size:
             return
         self.count += int(x.size)
@@ -479,10 +482,12 @@ def resample(edges: np.ndarray, counts: np.ndarray, bins: int, lo: float, hi: fl
     return np.diff(at)
 
 
-def summarize(values: np.ndarray, hist: Histogram) -> ColumnStats:
-    """ColumnStats.of(values), with `values` added to `hist` on the way: one pass to set the
-    NaN and infinities apart and one for the min and max serve both."""
+def summarize(values: np.ndarray, hist: Histogram, sketch: QuantileSketch | None = None) -> ColumnStats:
+    """ColumnStats.of(values), with `values` added to `hist` (and to `sketch`) on the way: one
+    pass to set the NaN and infinities apart and one for the min and max serve them all."""
     whole, x, nulls, infs = finite_values(values)
+    if sketch is not None:
+        sketch.update_finite(x)
     hist.nulls += nulls
     if infs:
         pos = int(np.count_nonzero(whole == np.inf))
