@@ -1,7 +1,8 @@
 """The command line's group and entry point: the `normcli` group, the process around it
 (signals, a closed pipe, Ctrl-C) and `main`/`run`, which turn every error into one line and
 an exit code. The commands live in their own modules (`cli_fit`: fit and merge; `cli_apply`:
-transform and inverse; `cli_describe`, `cli_check`, `cli_tensor`) and are registered here.
+transform and inverse; `cli_describe`, `cli_check`, `cli_tensor`, `cli_norm`) and are
+registered here.
 
 Heavy modules (NumPy, pyarrow, pandas, rich) are imported inside the commands, so that
 `normcli --help` and `normcli --version` start fast.
@@ -20,7 +21,7 @@ from typing import Any, NoReturn, TextIO
 
 import click
 
-from normcli import cli_apply, cli_check, cli_describe, cli_fit, cli_tensor
+from normcli import cli_apply, cli_check, cli_describe, cli_fit, cli_norm, cli_tensor
 from normcli._version import __version__
 from normcli.cli_options import FLAGS
 from normcli.errors import ExitCode, NormcliError, UsageError
@@ -125,8 +126,8 @@ cli.add_command(cli_describe.show)
 cli.add_command(cli_check.check)
 # lrn, norm and bn-stats too
 cli.add_command(cli_tensor.lrn)
-cli.add_command(cli_tensor.norm)
-cli.add_command(cli_tensor.bn_stats)
+cli.add_command(cli_norm.norm)
+cli.add_command(cli_norm.bn_stats)
 
 # --- entry point -------------------------------------------------------------------------------
 

@@ -2,9 +2,9 @@
 dialect), the progress bar, and checks of the paths they are given.
 
 `normcli.cli_fit` (fit, merge), `normcli.cli_apply` (transform, inverse), `normcli.cli_describe`
-(stats, show) and `normcli.cli_tensor` (lrn, norm, bn-stats) use them, as they use the parameter-to-flag names
-(FLAGS) and the output checks here, so they live apart from all of them (the commands are
-registered on the group by `normcli.cli`).
+(stats, show), `normcli.cli_tensor` (lrn) and `normcli.cli_norm` (norm, bn-stats) use them, as
+they use the parameter-to-flag names (FLAGS) and the output checks here, so they live apart
+from all of them (the commands are registered on the group by `normcli.cli`).
 """
 
 from __future__ import annotations
