@@ -1,8 +1,9 @@
 """fit, stats, transform and inverse over a dataset: several paths, globs or directories.
 
-`normcli.cli` hands a command here when INPUT... names more than one file; the options are
-the command's own, parsed there. The work runs on an engine (engines/local.py in this
-process); this module checks the outputs, opens the parts and reports.
+`normcli.cli_fit`, `normcli.cli_apply` and `normcli.cli_describe` hand a command here when
+INPUT... names more than one file; the options are the command's own, parsed there. The
+work runs on an engine (engines/local.py in this process); this module checks the outputs,
+opens the parts and reports.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """What the commands of the command line share: the input options (format, axis, CSV
 dialect), the progress bar, and checks of the paths they are given.
 
-`normcli.cli` (fit, transform, inverse, merge), `normcli.cli_describe` (stats, show) and
-`normcli.cli_tensor` (lrn, norm, bn-stats) use them, as they use the parameter-to-flag names
-(FLAGS) and the output checks here, so they live apart from all of them (the commands are
-registered on the group by `normcli.cli`).
+`normcli.cli_fit` (fit, merge), `normcli.cli_apply` (transform, inverse), `normcli.cli_describe`
+(stats, show), `normcli.cli_tensor` (lrn) and `normcli.cli_norm` (norm, bn-stats) use them, as
+they use the parameter-to-flag names (FLAGS) and the output checks here, so they live apart
+from all of them (the commands are registered on the group by `normcli.cli`).
 """
 
 from __future__ import annotations
@@ -419,6 +419,16 @@ def _all_outputs_or_none(command: F) -> F:
             return command(*args, **kwargs)
 
     return run_staged  # type: ignore[return-value]
+
+
+def _report_choice(f: F) -> F:
+    return click.option(
+        "--report",
+        "report_mode",
+        type=click.Choice(["full", "summary", "none"]),
+        help="The table on stderr: full (before/after per column), summary (one line per column: mean and std "
+        "before -> after, warnings), none [default: full; summary from 100 columns].",
+    )(f)
 
 
 def _report_options(f: F) -> F:
