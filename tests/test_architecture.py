@@ -135,9 +135,10 @@ def test_layers_read_top_down():
     assert not GRAPH["normcli.pipeline"] & {"normcli.report", "normcli.api"}
 
 
-def test_npy_primitives_and_table_readers_do_not_import_each_other():
-    assert "normcli.io.readers" not in GRAPH["normcli.io.arrays"]
-    assert "normcli.io.arrays" not in GRAPH["normcli.io.readers"]
+@pytest.mark.parametrize("table_reader", ["normcli.io.readers", "normcli.io.csv_reader", "normcli.io.parquet_reader"])
+def test_npy_primitives_and_table_readers_do_not_import_each_other(table_reader):
+    assert table_reader not in GRAPH["normcli.io.arrays"]
+    assert "normcli.io.arrays" not in GRAPH[table_reader]
 
 
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
