@@ -29,7 +29,8 @@ from normcli.io.threads import BackgroundWriter, prefetch
 from normcli.io.writers import Writer
 from normcli.methods import Counters
 from normcli.profile import NumericProfile, ValueProfile
-from normcli.scaler import INTEGER_DTYPES, FitResult, Scaler, fit_batches, plan_columns, with_profiles
+from normcli.scaler import INTEGER_DTYPES, Scaler, with_profiles
+from normcli.scaler_fit import FitResult, fit_batches, plan_columns
 from normcli.sketch import Histogram, QuantileSketch, summarize
 from normcli.stats import ChannelStats, ColumnStats
 
