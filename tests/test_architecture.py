@@ -22,6 +22,7 @@ CORE = {
     "normcli.lrn_kernel",
     "normcli.lrn_spec",
     "normcli.methods",
+    "normcli.method_base",
     "normcli.method_table",
     "normcli.methods_more",
     "normcli.normal",
@@ -145,6 +146,7 @@ def test_npy_primitives_and_table_readers_do_not_import_each_other(table_reader)
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
 WORDS_ONLY = [
     "normcli.methods",
+    "normcli.method_base",
     "normcli.methods_more",
     "normcli.power",
     "normcli.merge",
