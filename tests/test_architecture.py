@@ -155,6 +155,7 @@ WORDS_ONLY = [
     "normcli.lrn_spec",
     "normcli.lrn_kernel",
     "normcli.pipeline",
+    "normcli.lrn_pipeline",
     "normcli.norm_pipeline",
     "normcli.drift",
     "normcli.plot",
