@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from normcli import scaler as core
+from normcli import scaler_fit
 from normcli.errors import DataError, UsageError
 from normcli.layout import Layout
 from normcli.sketch import Histogram
@@ -85,7 +86,7 @@ def fit(
     transforms keep for an exact fit (beyond it: a quantile sketch, or a seeded sample).
     Warnings (a constant column, say) are issued as Python warnings."""
     table = _Columns.of(data, axis)
-    plans = core.plan_columns(
+    plans = scaler_fit.plan_columns(
         table.names,
         table.numeric,
         method=method,
@@ -97,8 +98,8 @@ def fit(
     )
     columns = {p.name: table.arrays[p.name] for p in plans}
     batch = (columns, table.arrays[plans[0].name].size)
-    result = core.fit_batches(
-        plans, table.names, table.layout, [batch], "the data", core.DEFAULT_MEMORY if memory is None else memory
+    result = scaler_fit.fit_batches(
+        plans, table.names, table.layout, [batch], "the data", scaler_fit.DEFAULT_MEMORY if memory is None else memory
     )
     for message in result.warnings:
         warnings.warn(message, UserWarning, stacklevel=2)

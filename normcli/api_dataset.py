@@ -27,7 +27,8 @@ from normcli.io.dataset import (
 from normcli.io.dialect import DialectOptions
 from normcli.io.readers import Reader, open_reader
 from normcli.pipeline import ApplyResult, Progress, apply_stream, fit_stream
-from normcli.scaler import FitResult, Scaler, plan_columns
+from normcli.scaler import Scaler
+from normcli.scaler_fit import FitResult, plan_columns
 from normcli.validate import check_engine
 
 __all__ = ["fit_dataset", "run_fit", "run_transform", "transform_dataset"]

@@ -17,7 +17,7 @@ import numpy as np
 
 import normcli.normal as normal
 from normcli.errors import DataError, OptionError
-from normcli.methods import Affine, Counters, Method, _require_values, std_with_ddof
+from normcli.method_base import Affine, Counters, Method, _require_values, std_with_ddof
 from normcli.sketch import QuantileSketch
 from normcli.stats import ColumnStats
 from normcli.validate import as_bool, as_int, as_pair

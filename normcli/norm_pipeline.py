@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from normcli.errors import DataError, UsageError
-from normcli.pipeline import LRN_BLOCK_BYTES, Progress
+from normcli.lrn_pipeline import LRN_BLOCK_BYTES
+from normcli.pipeline import Progress
 from normcli.sketch import Histogram
 from normcli.stats import ChannelStats
 from normcli.tensor.bn_stats import BNStats, PopulationStats

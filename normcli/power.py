@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from normcli.errors import DataError
-from normcli.methods import Counters, _handle_invalid, _require_values
+from normcli.method_base import Counters, _handle_invalid, _require_values
 from normcli.methods_more import SummaryMethod, is_constant
 from normcli.stats import ColumnStats
 from normcli.validate import as_bool

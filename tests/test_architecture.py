@@ -22,6 +22,7 @@ CORE = {
     "normcli.lrn_kernel",
     "normcli.lrn_spec",
     "normcli.methods",
+    "normcli.method_base",
     "normcli.method_table",
     "normcli.methods_more",
     "normcli.normal",
@@ -32,6 +33,7 @@ CORE = {
     "normcli.sketch",
     "normcli.rounding",
     "normcli.scaler",
+    "normcli.scaler_fit",
     "normcli.stats",
     "normcli.tensor",
     "normcli.tensor.bn_stats",
@@ -135,21 +137,25 @@ def test_layers_read_top_down():
     assert not GRAPH["normcli.pipeline"] & {"normcli.report", "normcli.api"}
 
 
-def test_npy_primitives_and_table_readers_do_not_import_each_other():
-    assert "normcli.io.readers" not in GRAPH["normcli.io.arrays"]
-    assert "normcli.io.arrays" not in GRAPH["normcli.io.readers"]
+@pytest.mark.parametrize("table_reader", ["normcli.io.readers", "normcli.io.csv_reader", "normcli.io.parquet_reader"])
+def test_npy_primitives_and_table_readers_do_not_import_each_other(table_reader):
+    assert table_reader not in GRAPH["normcli.io.arrays"]
+    assert "normcli.io.arrays" not in GRAPH[table_reader]
 
 
 FLAG = re.compile(r"(?:^|[\s(])(--[a-z]|-m )")
 WORDS_ONLY = [
     "normcli.methods",
+    "normcli.method_base",
     "normcli.methods_more",
     "normcli.power",
     "normcli.merge",
     "normcli.scaler",
+    "normcli.scaler_fit",
     "normcli.lrn_spec",
     "normcli.lrn_kernel",
     "normcli.pipeline",
+    "normcli.lrn_pipeline",
     "normcli.norm_pipeline",
     "normcli.drift",
     "normcli.plot",
@@ -165,7 +171,7 @@ WORDS_ONLY = [
 
 @pytest.mark.parametrize("name", WORDS_ONLY)
 def test_only_the_command_line_knows_flags(name):
-    """The core and the pipeline name parameters (`{offset}`); cli.FLAGS turns them into flags."""
+    """The core and the pipeline name parameters (`{offset}`); cli_options.FLAGS turns them into flags."""
     tree = ast.parse(MODULES[name].read_text())
     docstrings = {
         id(node.body[0].value)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import normcli
-from normcli.io import npy_reader, open_reader, open_writer, readers, writers
+from normcli.io import npy_reader, open_reader, open_writer, parquet_reader, writers
 from normcli.io.arrays import block_axis, load_npy
 from normcli.lrn_kernel import lrn_apply, resolve_spec
 from normcli.pipeline import apply_stream, fit_stream, lrn_file
@@ -43,8 +43,8 @@ def one_group_table(rows: int, seed: int = 0) -> pa.Table:
 
 @pytest.fixture
 def tiny_parquet_reads(monkeypatch):
-    monkeypatch.setattr(readers, "PARQUET_BATCH_BYTES", 4096)
-    monkeypatch.setattr(readers, "PARQUET_BUFFER_BYTES", 1024)
+    monkeypatch.setattr(parquet_reader, "PARQUET_BATCH_BYTES", 4096)
+    monkeypatch.setattr(parquet_reader, "PARQUET_BUFFER_BYTES", 1024)
 
 
 # --- Parquet reading ---------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import normcli
 from normcli.errors import DataError
-from normcli.scaler import ScalerFitter, plan_columns
+from normcli.scaler_fit import ScalerFitter, plan_columns
 
 from conftest import run
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import normcli
-from normcli.io import open_reader, open_writer, readers
+from normcli.io import csv_reader, open_reader, open_writer, parquet_reader
 from normcli.pipeline import apply_stream, fit_stream
 
 
@@ -28,9 +28,9 @@ def make_frame(rows: int, seed: int) -> pd.DataFrame:
 
 @pytest.fixture
 def tiny_batches(monkeypatch):
-    monkeypatch.setattr(readers, "CSV_BLOCK_BYTES", 4096)
-    monkeypatch.setattr(readers, "SNIFF_BYTES", 4096)
-    monkeypatch.setattr(readers, "PARQUET_BATCH_ROWS", 97)
+    monkeypatch.setattr(csv_reader, "CSV_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(csv_reader, "SNIFF_BYTES", 4096)
+    monkeypatch.setattr(parquet_reader, "PARQUET_BATCH_ROWS", 97)
 
 
 @pytest.mark.filterwarnings("ignore:column .* is constant")

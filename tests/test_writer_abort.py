@@ -12,13 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import normcli
-from normcli.io import readers
+from normcli.io import parquet_reader
 from normcli.io.writers import CsvWriter
 
 from conftest import NORMCLI
 
 BATCHES = 5
-ROWS = BATCHES * readers.PARQUET_BATCH_ROWS  # five record batches of the Parquet reader
+ROWS = BATCHES * parquet_reader.PARQUET_BATCH_ROWS  # five record batches of the Parquet reader
 
 
 @pytest.fixture

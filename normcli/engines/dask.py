@@ -26,7 +26,8 @@ from normcli.errors import DataError, UsageError
 from normcli.io.dataset import Dataset, Part, atomic_directory, check_part, open_part_writer, output_part_name
 from normcli.layout import Layout
 from normcli.pipeline import ApplyResult, Progress, apply_stream, with_histograms
-from normcli.scaler import ColumnPlan, FitResult, Scaler, ScalerFitter
+from normcli.scaler import Scaler
+from normcli.scaler_fit import ColumnPlan, FitResult, ScalerFitter
 from normcli.sketch import Histogram
 
 __all__ = ["connect", "fit_parts", "profile_parts", "transform_parts"]

@@ -29,7 +29,8 @@ from typing import Any
 
 from normcli.errors import DataError
 from normcli.io.dataset import Part
-from normcli.io.readers import ParquetReader, Reader, parquet_error
+from normcli.io.parquet_reader import ParquetReader, parquet_error
+from normcli.io.readers import Reader
 
 __all__ = ["TASK_BYTES_ENV", "Piece", "open_piece", "split_parts", "task_bytes"]
 

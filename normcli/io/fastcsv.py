@@ -28,9 +28,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from normcli.errors import DataError
+from normcli.io.csv_reader import CSV_BLOCK_BYTES, CsvReader, _last_row_end, csv_error
 from normcli.io.formats import STDIO
-from normcli.io.reader_base import Reader
-from normcli.io.readers import CSV_BLOCK_BYTES, CsvReader, TableReader, _last_row_end, csv_error
+from normcli.io.reader_base import Reader, TableReader
 
 __all__ = ["FastCsvReader", "FrameBatch", "fast_reader"]
 

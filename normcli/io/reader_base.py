@@ -1,13 +1,15 @@
-"""The interface every reader offers the pipeline: a file (or stdin) as named columns in batches."""
+"""The interface every reader offers the pipeline: a file (or stdin) as named columns in batches;
+and what the table readers (CSV, Parquet) share."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from normcli.errors import DataError
 from normcli.io.batch import ArrayBatch, TableBatch
 from normcli.layout import Layout
 
-__all__ = ["Reader"]
+__all__ = ["Reader", "TableReader"]
 
 
 class Reader:
@@ -41,3 +43,23 @@ class Reader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class TableReader(Reader):
+    layout = Layout.table()
+
+
+def _is_url(path: str) -> bool:
+    if "://" not in path:
+        return False
+    from normcli.io.fs import is_url
+
+    return is_url(path)
+
+
+def _check_names(names: list[str], source: str) -> None:
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise DataError(f"{source} has two columns named {name!r}; rename one")
+        seen.add(name)
