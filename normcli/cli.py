@@ -24,7 +24,7 @@ import click
 from normcli import cli_apply, cli_check, cli_describe, cli_fit, cli_norm, cli_tensor
 from normcli._version import __version__
 from normcli.cli_options import FLAGS
-from normcli.errors import ExitCode, NormcliError, UsageError
+from normcli.errors import ExitCode, NormcliError
 from normcli.untrusted import visible
 
 
@@ -67,18 +67,6 @@ class _Group(click.Group):
             if is_broken_pipe(exc):
                 raise PipeClosed() from None
             raise
-
-
-# --- shared options ----------------------------------------------------------------------------
-
-
-def _split_names(value: str | None) -> list[str] | None:
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",")]
-    if not all(names):
-        raise UsageError(f"column list {value!r} has an empty name")
-    return names
 
 
 # --- the group -------------------------------------------------------------------------------
