@@ -188,3 +188,77 @@ def test_calls_from_two_threads_at_once_give_their_own_results():
             t.join()
     for k in range(4):
         np.testing.assert_array_equal(got[k], want[k])
+
+
+def test_row_buffers_shorten_numpys_buffer_only_inside_and_only_for_long_rows():
+    """NumPy's buffer is cut to a multiple of 16 no longer than the row inside, restored
+    after (also when the body raises), and left alone for short or very long rows."""
+    from normcli.tensor.norm_base import row_buffers
+
+    default = np.getbufsize()
+    with row_buffers(729):
+        assert np.getbufsize() == 720
+    assert np.getbufsize() == default
+    with row_buffers(3025):
+        assert np.getbufsize() == 3024
+    for length in (1, 300, 8192, 290_400):
+        with row_buffers(length):
+            assert np.getbufsize() == default
+    try:
+        with row_buffers(1000):
+            raise KeyError("inside")
+    except KeyError:
+        pass
+    assert np.getbufsize() == default
+
+
+def test_row_buffers_do_not_reach_another_thread():
+    """The buffer size is per thread, so a caller's own NumPy work on another thread keeps
+    its buffer while a kernel tile runs."""
+    import threading
+
+    from normcli.tensor.norm_base import row_buffers
+
+    default = np.getbufsize()
+    inside, seen = threading.Event(), threading.Event()
+    other: list[int] = []
+
+    def watch() -> None:
+        inside.wait(5)
+        other.append(np.getbufsize())
+        seen.set()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    with row_buffers(729):
+        inside.set()
+        seen.wait(5)
+    thread.join()
+    assert other == [default]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from([("batch", {}), ("instance", {}), ("group", {"groups": 2}), ("layer", {"normalized_dims": 2})]),
+    st.sampled_from([np.float16, np.float32, np.float64]),
+    st.integers(500, 1100),
+    st.integers(0, 2**16),
+)
+def test_rows_in_numpys_buffer_range_give_the_same_bytes_as_the_default_buffer(case, dtype, row, seed):
+    """Rows of 500-1100 values (the buffer is shortened from 512 on) give the same bytes with
+    the shortened buffer as with NumPy's default: only the iteration changes, not the arithmetic."""
+    from normcli.tensor import norm_base
+
+    kind, kw = case
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((3, 4, row)) * 2 + 0.5).astype(dtype)
+    gamma, beta = rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype)
+    if kind == "layer":
+        gamma, beta = rng.standard_normal((4, row)).astype(dtype), rng.standard_normal((4, row)).astype(dtype)
+    got = normcli.norm(x, kind, gamma=gamma, beta=beta, **kw)
+    with mock.patch.object(norm_base, "ROW_BUFFER_MIN", 10**9):
+        want = normcli.norm(x, kind, gamma=gamma, beta=beta, **kw)
+    np.testing.assert_array_equal(got, want)
+    if dtype != np.float16:  # float16 is checked against torch in test_norm
+        ref_kw = {"groups": kw.get("groups"), "dims": kw.get("normalized_dims")}
+        assert_close(got, reference(x, kind, gamma=gamma, beta=beta, **ref_kw), dtype)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import itertools
 import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -18,7 +20,36 @@ from normcli.tensor.layout import fmt
 # kept (y = (x - head) * a + (beta - tail * a)) for data whose |mean| / std is large.
 TAIL_NEGLIGIBLE = 2.0**-26
 
+# Elementwise operations that broadcast a per-row operand (a scale, a shift, gamma over T)
+# along rows of ROW_BUFFER_MIN to NumPy's buffer size (8192) values were measured 1.5-2x
+# slower than with the buffer no longer than a row (see `row_buffers`); below about 400
+# values the shorter buffer is the slower one.
+ROW_BUFFER_MIN = 512
+_NUMPY_BUFSIZE = 8192
+
 _SCRATCH = threading.local()
+
+
+@contextmanager
+def row_buffers(length: int) -> Iterator[None]:
+    """Within it, NumPy's ufunc buffer on this thread is no longer than `length`, the
+    contiguous run an elementwise operation broadcasts along.
+
+    With rows shorter than its buffer, NumPy's iterator copies the operands into buffers to
+    run inner loops of the buffer's length across rows; a broadcast row of 729 or 3025
+    float32 values (27x27 and 55x55 maps) then costs about twice a plain multiply. With a
+    buffer no longer than the row, the inner loop is the row itself, with no copy. Only for
+    rows of ROW_BUFFER_MIN values and more, and only around elementwise passes: a cast or a
+    reduction in a wider dtype keeps the default buffer. `np.setbufsize` is per thread
+    (a context variable), and the previous size is restored."""
+    if not ROW_BUFFER_MIN <= length < _NUMPY_BUFSIZE:
+        yield
+        return
+    previous = np.setbufsize(length // 16 * 16)  # NumPy wants a multiple of 16
+    try:
+        yield
+    finally:
+        np.setbufsize(previous)
 
 
 def scratch(slot: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:

@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from normcli.tensor import norm_rows
-from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std
+from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std, row_buffers
 from normcli.tensor.norm_base import scratch as _scratch
 
 __all__ = [
@@ -391,25 +391,26 @@ def make_params(
 def _apply(x: np.ndarray, params: Params, out: np.ndarray, dtype: np.dtype) -> None:
     """out = ((x - head) * scale + shift) [* gamma_t + beta_t] over a 5-D tile, chunk by
     chunk; `params` rows (axis 0) match the tile's."""
-    for index in _chunks(x.shape):
-        xc, oc = x[index], out[index]
-        target = oc if oc.dtype == dtype else _scratch(0, xc.shape, dtype)
-        head, scale = _take(params.head, index), _take(params.scale, index)
-        assert scale is not None
-        if head is None:
-            np.multiply(xc, scale, out=target, dtype=dtype, casting="unsafe")
-        else:
-            np.subtract(xc, head, out=target, dtype=dtype, casting="unsafe")
-            np.multiply(target, scale, out=target)
-        for op, value in (
-            (np.add, _take(params.shift, index)),
-            (np.multiply, _take(params.gamma_t, index)),
-            (np.add, _take(params.beta_t, index)),
-        ):
-            if value is not None:
-                op(target, value, out=target)
-        if target is not oc:
-            np.copyto(oc, target, casting="unsafe")
+    with row_buffers(x.shape[4]):  # scale, shift, gamma_t and beta_t broadcast along rows of T
+        for index in _chunks(x.shape):
+            xc, oc = x[index], out[index]
+            target = oc if oc.dtype == dtype else _scratch(0, xc.shape, dtype)
+            head, scale = _take(params.head, index), _take(params.scale, index)
+            assert scale is not None
+            if head is None:
+                np.multiply(xc, scale, out=target, dtype=dtype, casting="unsafe")
+            else:
+                np.subtract(xc, head, out=target, dtype=dtype, casting="unsafe")
+                np.multiply(target, scale, out=target)
+            for op, value in (
+                (np.add, _take(params.shift, index)),
+                (np.multiply, _take(params.gamma_t, index)),
+                (np.add, _take(params.beta_t, index)),
+            ):
+                if value is not None:
+                    op(target, value, out=target)
+            if target is not oc:
+                np.copyto(oc, target, casting="unsafe")
 
 
 def apply_params(view: tuple[int, int, int, int, int], block: np.ndarray, params: Params, out: np.ndarray) -> None:

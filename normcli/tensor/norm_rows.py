@@ -36,7 +36,7 @@ import math
 
 import numpy as np
 
-from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std, scratch
+from normcli.tensor.norm_base import TAIL_NEGLIGIBLE, chunks, inverse_std, row_buffers, scratch
 
 # Values summed by one float32 BLAS dot product (see the module docstring).
 BLAS_PIECE = 1 << 13
@@ -117,39 +117,40 @@ def normalize_rows(
     b_rows = None if beta is None or not per_channel else np.tile(beta, (s, 1))
     pieces: list[tuple[slice, ...]] = [(slice(None), slice(None))] if length <= chunk else chunks((q, t), chunk)
     step = max(1, chunk // max(length, 1))
-    for first in range(0, s * g, step):
-        last = min(first + step, s * g)
-        block, oblock = rows[first:last], orows[first:last]
-        head, tail, inv = _row_stats(block, oblock, pieces, centered, eps, what)
-        d = oblock if head is not None and len(pieces) == 1 else None  # x - head, already in the output
-        # y = (x [- head]) * scale + shift: per channel, gamma and beta folded into (k, q|1, 1)
-        # float32 operands; layer/rms, (k, 1, 1) with gamma_t/beta_t applied after
-        if per_channel:
-            scale64 = inv[:, None] if g_rows is None else inv[:, None] * g_rows[first:last]
-            shift64 = None if b_rows is None else b_rows[first:last]
-            if tail is not None:
-                shift64 = -tail[:, None] * scale64 if shift64 is None else shift64 - tail[:, None] * scale64
-        else:
-            scale64 = inv[:, None]
-            shift64 = None if tail is None else -tail[:, None] * scale64
-        scale = scale64.astype(np.float32)[:, :, None]
-        shift = None if shift64 is None else shift64.astype(np.float32)[:, :, None]
-        for qs, ts in pieces:
-            out = oblock[:, qs, ts]
-            sc = scale[:, qs] if scale.shape[1] > 1 else scale
-            if d is not None:
-                np.multiply(d[:, qs, ts], sc, out=out)
-            elif head is None:  # rms, or the mean folded into the shift
-                np.multiply(block[:, qs, ts], sc, out=out)
+    with row_buffers(t):  # the elementwise passes broadcast along rows of T
+        for first in range(0, s * g, step):
+            last = min(first + step, s * g)
+            block, oblock = rows[first:last], orows[first:last]
+            head, tail, inv = _row_stats(block, oblock, pieces, centered, eps, what)
+            d = oblock if head is not None and len(pieces) == 1 else None  # x - head, already in the output
+            # y = (x [- head]) * scale + shift: per channel, gamma and beta folded into (k, q|1, 1)
+            # float32 operands; layer/rms, (k, 1, 1) with gamma_t/beta_t applied after
+            if per_channel:
+                scale64 = inv[:, None] if g_rows is None else inv[:, None] * g_rows[first:last]
+                shift64 = None if b_rows is None else b_rows[first:last]
+                if tail is not None:
+                    shift64 = -tail[:, None] * scale64 if shift64 is None else shift64 - tail[:, None] * scale64
             else:
-                np.subtract(block[:, qs, ts], head[:, None, None], out=out)
-                np.multiply(out, sc, out=out)
-            if shift is not None:
-                np.add(out, shift[:, qs] if shift.shape[1] > 1 else shift, out=out)
-            if gamma_t is not None:
-                np.multiply(out, gamma_t.reshape(q, t)[qs, ts], out=out)
-            if beta_t is not None:
-                np.add(out, beta_t.reshape(q, t)[qs, ts], out=out)
+                scale64 = inv[:, None]
+                shift64 = None if tail is None else -tail[:, None] * scale64
+            scale = scale64.astype(np.float32)[:, :, None]
+            shift = None if shift64 is None else shift64.astype(np.float32)[:, :, None]
+            for qs, ts in pieces:
+                out = oblock[:, qs, ts]
+                sc = scale[:, qs] if scale.shape[1] > 1 else scale
+                if d is not None:
+                    np.multiply(d[:, qs, ts], sc, out=out)
+                elif head is None:  # rms, or the mean folded into the shift
+                    np.multiply(block[:, qs, ts], sc, out=out)
+                else:
+                    np.subtract(block[:, qs, ts], head[:, None, None], out=out)
+                    np.multiply(out, sc, out=out)
+                if shift is not None:
+                    np.add(out, shift[:, qs] if shift.shape[1] > 1 else shift, out=out)
+                if gamma_t is not None:
+                    np.multiply(out, gamma_t.reshape(q, t)[qs, ts], out=out)
+                if beta_t is not None:
+                    np.add(out, beta_t.reshape(q, t)[qs, ts], out=out)
 
 
 def _row_stats(
