@@ -97,3 +97,28 @@ def test_tiny_values_keep_their_std(magnitude):
     per_channel = ColumnStats.per_channel(np.stack([x, x * 2]), axis=0)
     assert per_channel[1].std() == pytest.approx(2 * expected, rel=1e-12)
     assert ColumnStats.from_summary(s.summary()).std() == pytest.approx(expected, rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.sampled_from([np.float32, np.float64, np.int16]),
+    st.lists(st.integers(1, 6), min_size=1, max_size=4),
+    st.integers(0, 3),
+    st.sampled_from([0.0, 1.0, 1e4, -3e6]),
+    st.integers(0, 2**16),
+)
+def test_per_channel_statistics_equal_each_channel_summarised_alone(dtype, shape, axis, offset, seed):
+    """Every channel of a float32, float64 or integer block, on any axis and far from zero
+    or not, has the statistics `ColumnStats.of` gives that channel on its own (float32 and
+    float64 blocks take the tensor kernels' exact moments, others the float64 formulas)."""
+    axis %= len(shape)
+    rng = np.random.default_rng(seed)
+    block = (rng.standard_normal(shape) * 3 + offset).astype(dtype)
+    got = ColumnStats.per_channel(block, axis)
+    assert len(got) == shape[axis]
+    for c, s in enumerate(got):
+        want = ColumnStats.of(np.take(block, c, axis=axis))
+        assert (s.count, s.min, s.max) == (want.count, want.min, want.max)
+        spread = max(want.std(), 1e-300)
+        assert abs(s.mean - want.mean) <= 1e-12 * max(abs(want.mean), spread)
+        assert s.m2 == pytest.approx(want.m2, rel=1e-10, abs=1e-12 * max(abs(want.mean), 1.0) ** 2)
