@@ -6,12 +6,13 @@ For float32 (32, 96, 55, 55) and (64, 256, 27, 27), in one process: batch_norm
 (training=True, its own statistics), layer_norm and rms_norm over (C, H, W),
 instance_norm, group_norm with 8 groups; all with affine weight and bias (rms: weight).
 normcli and torch run in turns (torch, normcli, torch, normcli, ...) after a warm-up, and
-the medians are compared, so a machine shared with other work slows both alike; the CPU
+the medians are compared, so a machine shared with other work slows both alike. "fastest"
+is the ratio of the fastest call of each (as `timeit` advises, noise only adds time: it is
+the cost of the work itself, where the median also holds the machine's mood); the CPU
 time of each (all its threads) is printed too, as wall time on a busy machine is mostly
-waiting for a core. torch
-uses its default CPU threads (2 here), normcli `normcli.norm` (NumPy). Every normcli
-result is checked against torch to 1e-5 (relative to the output's scale). Without torch
-it times normcli alone. Always exits 0; a disagreement is printed as DISAGREE.
+waiting for a core. torch uses its default CPU threads (2 here), normcli `normcli.norm`
+(NumPy). Every normcli result is checked against torch to 1e-5 (relative to the output's
+scale). Without torch it times normcli alone. Always exits 0; a disagreement is printed as DISAGREE.
 """
 
 from __future__ import annotations
@@ -45,10 +46,14 @@ def timed(run: Callable[[], object]) -> tuple[float, float]:
 
 
 Times = tuple[float, float]
+Summary = tuple[float, float, float]  # median wall, median CPU, fastest wall
 
 
-def interleaved(ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int) -> tuple[Times, Times]:
-    """Median (wall, CPU) seconds of each, run in turns after one warm-up of each."""
+def interleaved(
+    ours: Callable[[], object], theirs: Callable[[], object] | None, repeats: int
+) -> tuple[Summary, Summary]:
+    """Median wall and CPU seconds and the fastest wall seconds of each, run in turns after
+    one warm-up of each."""
     ours()
     if theirs is not None:
         theirs()
@@ -59,10 +64,11 @@ def interleaved(ours: Callable[[], object], theirs: Callable[[], object] | None,
             t_theirs.append(timed(theirs))
         t_ours.append(timed(ours))
 
-    def medians(times: list[Times]) -> Times:
+    def medians(times: list[Times]) -> Summary:
         if not times:
-            return float("nan"), float("nan")
-        return statistics.median(t[0] for t in times), statistics.median(t[1] for t in times)
+            return float("nan"), float("nan"), float("nan")
+        walls = [t[0] for t in times]
+        return statistics.median(walls), statistics.median(t[1] for t in times), min(walls)
 
     return medians(t_ours), medians(t_theirs)
 
@@ -109,7 +115,7 @@ def main() -> int:
     runs = f"median of {args.repeats} interleaved runs"
     print(f"float32; {runs}; load average at start {load:.1f} on {os.cpu_count()} CPUs\n")
     header = (
-        f"{'kind':<9} {'shape':<18} {'normcli ms':>10} {'torch ms':>9} {'torch/normcli':>13}"
+        f"{'kind':<9} {'shape':<18} {'normcli ms':>10} {'torch ms':>9} {'torch/normcli':>13} {'fastest':>7}"
         f" {'CPU ms normcli':>14} {'CPU ms torch':>12}  check"
     )
     print(header)
@@ -128,17 +134,19 @@ def main() -> int:
         for kind, ours, theirs in cases(x, w, b, lw, lb, torch):
             if kind not in kinds:
                 continue
-            (t_ours, cpu_ours), (t_theirs, cpu_theirs) = interleaved(ours, theirs, args.repeats)
+            (t_ours, cpu_ours, best_ours), (t_theirs, cpu_theirs, best_theirs) = interleaved(ours, theirs, args.repeats)
             if theirs is None:
-                ratio, check, torch_ms = "-", "-", "-"
+                ratio, best, check, torch_ms = "-", "-", "-", "-"
             else:
                 y, want = np.asarray(ours(), dtype=np.float64), theirs().numpy().astype(np.float64)  # type: ignore[union-attr]
                 diff = float(np.max(np.abs(y - want))) / max(1.0, float(np.max(np.abs(want))))
                 check = f"{'ok' if diff <= TOL else 'DISAGREE'} (max diff {diff:.1e})"
                 ratio, torch_ms = f"{t_theirs / t_ours:.2f}x", f"{t_theirs * 1e3:.1f}"
+                best = f"{best_theirs / best_ours:.2f}x"
             cpu = f"{cpu_ours * 1e3:>14.1f} {cpu_theirs * 1e3:>12.1f}"
             print(
-                f"{kind:<9} {str(shape):<18} {t_ours * 1e3:>10.1f} {torch_ms:>9} {ratio:>13} {cpu}  {check}", flush=True
+                f"{kind:<9} {str(shape):<18} {t_ours * 1e3:>10.1f} {torch_ms:>9} {ratio:>13} {best:>7} {cpu}  {check}",
+                flush=True,
             )
     return 0
 
