@@ -4,15 +4,14 @@ methods_more.py and the power transforms (power.py)."""
 from __future__ import annotations
 
 from normcli.errors import UsageError
-from normcli.methods import METHODS as CLASSIC
-from normcli.methods import Method
+from normcli.methods import CLASSIC_METHODS, Method
 from normcli.methods_more import MaxAbs, Quantile, Robust, Scale
 from normcli.power import BoxCox, YeoJohnson
 
 __all__ = ["METHODS", "get_method"]
 
 METHODS: dict[str, Method] = {
-    **CLASSIC,
+    **CLASSIC_METHODS,
     **{m.name: m for m in (Scale(), MaxAbs(), Robust(), Quantile(), YeoJohnson(), BoxCox())},
 }
 

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp
 
 import normcli
 from normcli.errors import DataError, UsageError
-from normcli.methods import METHODS, get_method
+from normcli.method_table import METHODS, get_method
 
 # Hypothesis finds constant columns; their warning is tested on its own below.
 pytestmark = pytest.mark.filterwarnings("ignore:column 'x' is constant")
