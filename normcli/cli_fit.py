@@ -9,7 +9,7 @@ merge combines scalers fitted on shards. The parsing of the method options (-m, 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -35,6 +35,10 @@ from normcli.cli_options import (
     _write_text,
 )
 from normcli.errors import UsageError
+
+if TYPE_CHECKING:
+    from normcli.io.reader_base import Reader
+    from normcli.pipeline import FitResult
 
 
 class _LogBase(click.ParamType):
@@ -171,9 +175,7 @@ def fit(
     """Fit per-column scalers on INPUT ('-': stdin) and save them as JSON; with --apply,
     also transform INPUT in the same command (-o: the data, -s: the scaler). Several paths,
     quoted globs or directories are fitted as one table (a dataset)."""
-    from normcli.io import check_output_path, open_reader
-    from normcli.pipeline import fit_stream
-    from normcli.selection import expand_columns
+    from normcli.io import check_output_path
 
     output, stats_json = _stdout_aliases(output, stats_json)
     default, overrides = _parse_methods(methods)
@@ -234,20 +236,9 @@ def fit(
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
-    given = _dialect_options()
-    with open_reader(input_path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
-        result = fit_stream(
-            reader,
-            method=default,
-            overrides=overrides,
-            columns=expand_columns(columns, reader.names, "--columns", reader.label),
-            exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
-            options=options,
-            progress=progress.update,
-            memory=_parse_size(memory),
-        )
-    if reader.format in ("csv", "tsv"):
-        result.scaler.dialect = given.given()  # so that transform reads new files of this kind alike
+    reader, result = _fit_file(
+        input_path, fmt, axis, default, overrides, columns, exclude, options, quiet, _parse_size(memory)
+    )
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
     result.warnings[:0] = reader.notes
@@ -281,6 +272,45 @@ def fit(
         _write_plot(plot_path, f"fit: {reader.label}", panels)
 
 
+def _fit_file(
+    path: str,
+    fmt: str | None,
+    axis: int | None,
+    method: str | None,
+    overrides: dict[str, str],
+    columns: tuple[str, ...],
+    exclude: tuple[str, ...],
+    options: dict[str, Any],
+    quiet: bool,
+    memory: int | None,
+    shown_as: str | None = None,
+) -> tuple[Reader, FitResult]:
+    """(the closed reader, fit_stream's result) of fitting one file (`shown_as`: its name in
+    messages, when `path` is a spooled copy); a CSV/TSV scaler records the dialect options
+    given, so that transform reads new files of this kind alike."""
+    from normcli.io import open_reader
+    from normcli.pipeline import fit_stream
+    from normcli.selection import expand_columns
+
+    given = _dialect_options()
+    with open_reader(path, fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
+        if shown_as is not None:
+            reader.label = shown_as
+        result = fit_stream(
+            reader,
+            method=method,
+            overrides=overrides,
+            columns=expand_columns(columns, reader.names, "--columns", reader.label),
+            exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
+            options=options,
+            progress=progress.update,
+            memory=memory,
+        )
+    if reader.format in ("csv", "tsv"):
+        result.scaler.dialect = given.given()
+    return reader, result
+
+
 def _fit_apply(
     *,
     input_path: str,
@@ -303,10 +333,8 @@ def _fit_apply(
 ) -> None:
     """fit, then transform the same input: stdin is kept in a temporary file for the second pass."""
     from normcli import report
-    from normcli.io import check_output_path, detect_format, label, open_reader
+    from normcli.io import check_output_path, detect_format, label
     from normcli.io.spool import spooled
-    from normcli.pipeline import fit_stream
-    from normcli.selection import expand_columns
 
     check_output_path(output, (input_path,))
     if scaler_path is not None:
@@ -316,21 +344,9 @@ def _fit_apply(
         check_output_path(stats_json, (input_path,), "--stats-json", others)
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     with spooled(input_path) as path:
-        given = _dialect_options()
-        with open_reader(path, in_fmt, axis=axis, dialect=given) as reader, _Progress(quiet) as progress:
-            reader.label = label(input_path)
-            result = fit_stream(
-                reader,
-                method=method,
-                overrides=overrides,
-                columns=expand_columns(columns, reader.names, "--columns", reader.label),
-                exclude=expand_columns(exclude, reader.names, "--exclude", reader.label) or (),
-                options=options,
-                progress=progress.update,
-                memory=memory,
-            )
-        if reader.format in ("csv", "tsv"):
-            result.scaler.dialect = given.given()  # as plain fit records it, for later transforms
+        _, result = _fit_file(
+            path, in_fmt, axis, method, overrides, columns, exclude, options, quiet, memory, label(input_path)
+        )
         if not quiet:
             con = report.console()
             for w in result.warnings:
