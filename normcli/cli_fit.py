@@ -236,19 +236,12 @@ def fit(
     if stats_json:
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
-    reader, result = _fit_file(
+    reader, result, skipped = _fit_file(
         input_path, fmt, axis, default, overrides, columns, exclude, options, quiet, _parse_size(memory)
     )
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
     result.warnings[:0] = reader.notes
-    fitted = set(methods_by_col)
-    skipped = [n for n in reader.empty_names if n not in fitted]
-    for name in skipped:
-        result.warnings.append(
-            f"column {name!r} is empty in the first MiB, so it was not scaled; "
-            f"if numbers follow, name it (--columns {name} or -m {name}=METHOD)"
-        )
     _report(
         quiet,
         stats_json,
@@ -284,10 +277,11 @@ def _fit_file(
     quiet: bool,
     memory: int | None,
     shown_as: str | None = None,
-) -> tuple[Reader, FitResult]:
-    """(the closed reader, fit_stream's result) of fitting one file (`shown_as`: its name in
-    messages, when `path` is a spooled copy); a CSV/TSV scaler records the dialect options
-    given, so that transform reads new files of this kind alike."""
+) -> tuple[Reader, FitResult, list[str]]:
+    """(the closed reader, fit_stream's result, the columns left unscaled as empty) of fitting
+    one file (`shown_as`: its name in messages, when `path` is a spooled copy). A column with
+    no value in the first MiB is not scaled, and a warning says how to scale it; a CSV/TSV
+    scaler records the dialect options given, so that transform reads new files alike."""
     from normcli.io import open_reader
     from normcli.pipeline import fit_stream
     from normcli.selection import expand_columns
@@ -308,7 +302,14 @@ def _fit_file(
         )
     if reader.format in ("csv", "tsv"):
         result.scaler.dialect = given.given()
-    return reader, result
+    fitted = {c.name for c in result.scaler.columns}
+    skipped = [n for n in reader.empty_names if n not in fitted]
+    for name in skipped:
+        result.warnings.append(
+            f"column {name!r} is empty in the first MiB, so it was not scaled; "
+            f"if numbers follow, name it (--columns {name} or -m {name}=METHOD)"
+        )
+    return reader, result, skipped
 
 
 def _fit_apply(
@@ -344,7 +345,7 @@ def _fit_apply(
         check_output_path(stats_json, (input_path,), "--stats-json", others)
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     with spooled(input_path) as path:
-        _, result = _fit_file(
+        _, result, _ = _fit_file(
             path, in_fmt, axis, method, overrides, columns, exclude, options, quiet, memory, label(input_path)
         )
         if not quiet:

@@ -409,6 +409,17 @@ def test_a_column_empty_in_the_head_is_reported_as_skipped(tmp_path):
     assert fitted(named)["late"] == (7.0, 0.0)
 
 
+def test_fit_apply_warns_of_a_column_empty_in_the_head_as_fit_does(tmp_path):
+    """fit --apply leaves that column as it is in the data it writes, and says so as fit does."""
+    src = tmp_path / "late.csv"
+    src.write_text("a,late\n" + "1,\n" * 400_000 + "2,7\n")
+    out = tmp_path / "out.csv"
+    r = run("fit", src, "-m", "zscore", "--apply", "-o", out)
+    assert r.code == 0, r.err
+    assert "column 'late' is empty in the first MiB, so it was not scaled" in " ".join(r.err.split())
+    assert out.read_text().splitlines()[-1].endswith(",7")
+
+
 # --- output formats and terminals -----------------------------------------------------------------------
 
 
