@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from normcli.errors import DataError
-from normcli.io.csv_reader import CSV_BLOCK_BYTES, CsvReader, _last_row_end, csv_error
+from normcli.io import csv_reader
+from normcli.io.csv_reader import CsvReader, _last_row_end, csv_error
 from normcli.io.formats import STDIO
 from normcli.io.reader_base import Reader, TableReader
 
@@ -229,12 +230,12 @@ class FastCsvReader(TableReader):
             source.seek(offset)
             reader = pacsv.open_csv(
                 source,
-                read_options=pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES, column_names=self.names),
+                read_options=pacsv.ReadOptions(block_size=csv_reader.CSV_BLOCK_BYTES, column_names=self.names),
                 parse_options=self._base._parse,
                 convert_options=self._base.dialect.convert_options(column_types=types, include_columns=include),
             )
             for rb in reader:
-                self.bytes_read = min(self.bytes_read + CSV_BLOCK_BYTES, self.total_bytes or 0)
+                self.bytes_read = min(self.bytes_read + csv_reader.CSV_BLOCK_BYTES, self.total_bytes or 0)
                 yield FrameBatch(pl.from_arrow(rb), self.label)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             # a row cut short by a quote that swallowed the rest: name the quote, as the general path does
