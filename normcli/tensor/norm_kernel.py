@@ -259,8 +259,11 @@ def _tile_stats(x: np.ndarray, centered: bool, dtype: np.dtype) -> tuple[Moments
     else:
         mean = _reduce(x) / n
         head = mean.astype(np.float32)
-        tail = mean - head
         _centre(x, head, d)
+        # exact (float64): the rest of the mean from the centred values themselves, as mean -
+        # head would carry the float64 rounding of the mean into m2 (2e-9 relative for a float32
+        # channel at 1e7 whose values are an ulp apart); float32: good to its own precision
+        tail = _reduce(d) / n if dtype == np.float64 else mean - head
         s2 = _reduce(np.square(d, out=sq))
     m2 = np.maximum(s2 - n * tail * tail, 0.0)  # sum (d - tail)^2, as sum d = n * tail
     return Moments(count, head.astype(np.float64), tail, m2), d
@@ -270,7 +273,8 @@ def _centre(x: np.ndarray, shift: np.ndarray, out: np.ndarray) -> None:
     """out = x - shift, in out's dtype, for a 5-D tile and (S, G) shifts. Input of another
     dtype is cast into `out` first and shifted there: one ufunc that casts and broadcasts at
     once went through NumPy's buffers and was 2-3.5x slower (float32 rows of 729-4096 values
-    into float64). The same values: x and shift are cast exactly, then subtracted in out's dtype."""
+    into float64). The same values as that ufunc: x and shift take the same casts to out's
+    dtype (exact for float16/float32 into float64), then are subtracted in it."""
     with row_buffers(x.shape[4]):
         if x.dtype != out.dtype:
             np.copyto(out, x, casting="unsafe")
