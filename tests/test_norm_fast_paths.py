@@ -9,6 +9,7 @@ from __future__ import annotations
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_norm import assert_close, reference
@@ -204,6 +205,13 @@ def test_row_buffers_shorten_numpys_buffer_only_inside_and_only_for_long_rows():
     for length in (1, 300, 8192, 290_400):
         with row_buffers(length):
             assert np.getbufsize() == default
+    previous = np.setbufsize(256)  # a caller's buffer already shorter than the row is kept
+    try:
+        with row_buffers(729):
+            assert np.getbufsize() == 256
+        assert np.getbufsize() == 256
+    finally:
+        np.setbufsize(previous)
     try:
         with row_buffers(1000):
             raise KeyError("inside")
@@ -224,7 +232,7 @@ def test_row_buffers_do_not_reach_another_thread():
     other: list[int] = []
 
     def watch() -> None:
-        inside.wait(5)
+        assert inside.wait(5)
         other.append(np.getbufsize())
         seen.set()
 
@@ -232,9 +240,37 @@ def test_row_buffers_do_not_reach_another_thread():
     thread.start()
     with row_buffers(729):
         inside.set()
-        seen.wait(5)
+        assert seen.wait(5), "the other thread did not look in time"
+        assert np.getbufsize() == 720
     thread.join()
     assert other == [default]
+
+
+@pytest.mark.parametrize(
+    ("kind", "kw"),
+    [("batch", {}), ("instance", {}), ("group", {"groups": 2}), ("batch", {"running": True})],
+)
+def test_the_elementwise_passes_run_with_a_buffer_no_longer_than_a_row(kind, kw):
+    """Rows of 729 values (27x27 maps): every kernel that broadcasts along them (the float32
+    row path, batch norm's apply, the centring of a tile) asks for a 720-value buffer."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 4, 27, 27)) + 0.25).astype(np.float32)
+    extra = {"running_mean": np.zeros(4), "running_var": np.ones(4)} if kw.pop("running", False) else {}
+    sizes: list[int] = []
+    real = np.setbufsize
+
+    def spy(size: int) -> int:
+        sizes.append(size)
+        return real(size)
+
+    with mock.patch.object(np, "setbufsize", spy):
+        normcli.norm(x, kind, **kw, **extra)
+        assert 720 in sizes
+        if kind == "batch" and not extra:  # the exact moments: the tile is centred in float64
+            sizes.clear()
+            normcli.bn_stats(x, batch_size=2)
+            assert 720 in sizes
+    assert np.getbufsize() == 8192
 
 
 @settings(max_examples=30, deadline=None)

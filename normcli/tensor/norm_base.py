@@ -21,11 +21,10 @@ from normcli.tensor.layout import fmt
 TAIL_NEGLIGIBLE = 2.0**-26
 
 # Elementwise operations that broadcast a per-row operand (a scale, a shift, gamma over T)
-# along rows of ROW_BUFFER_MIN to NumPy's buffer size (8192) values were measured 1.5-2x
-# slower than with the buffer no longer than a row (see `row_buffers`); below about 400
-# values the shorter buffer is the slower one.
+# along rows of ROW_BUFFER_MIN values up to NumPy's buffer size (8192 by default) were
+# measured 1.5-2x slower than with the buffer no longer than a row (see `row_buffers`);
+# below about 400 values the shorter buffer is the slower one.
 ROW_BUFFER_MIN = 512
-_NUMPY_BUFSIZE = 8192
 
 _SCRATCH = threading.local()
 
@@ -39,10 +38,13 @@ def row_buffers(length: int) -> Iterator[None]:
     run inner loops of the buffer's length across rows; a broadcast row of 729 or 3025
     float32 values (27x27 and 55x55 maps) then costs about twice a plain multiply. With a
     buffer no longer than the row, the inner loop is the row itself, with no copy. Only for
-    rows of ROW_BUFFER_MIN values and more, and only around elementwise passes: a cast or a
-    reduction in a wider dtype keeps the default buffer. `np.setbufsize` is per thread
-    (a context variable), and the previous size is restored."""
-    if not ROW_BUFFER_MIN <= length < _NUMPY_BUFSIZE:
+    rows of ROW_BUFFER_MIN values and more, and only around elementwise operations (casts
+    included), whose results do not depend on the buffer: keep reductions outside, as a
+    sum's rounding does (NumPy sums each buffer pairwise). A buffer already no longer than
+    the row is left alone. `np.setbufsize` is per thread (a context variable in NumPy 2,
+    thread-local in 1.26), and the previous size is restored, also on an error; do not
+    yield from inside it."""
+    if length < ROW_BUFFER_MIN or np.getbufsize() <= length:
         yield
         return
     previous = np.setbufsize(length // 16 * 16)  # NumPy wants a multiple of 16

@@ -117,24 +117,24 @@ def normalize_rows(
     b_rows = None if beta is None or not per_channel else np.tile(beta, (s, 1))
     pieces: list[tuple[slice, ...]] = [(slice(None), slice(None))] if length <= chunk else chunks((q, t), chunk)
     step = max(1, chunk // max(length, 1))
-    with row_buffers(t):  # the elementwise passes broadcast along rows of T
-        for first in range(0, s * g, step):
-            last = min(first + step, s * g)
-            block, oblock = rows[first:last], orows[first:last]
-            head, tail, inv = _row_stats(block, oblock, pieces, centered, eps, what)
-            d = oblock if head is not None and len(pieces) == 1 else None  # x - head, already in the output
-            # y = (x [- head]) * scale + shift: per channel, gamma and beta folded into (k, q|1, 1)
-            # float32 operands; layer/rms, (k, 1, 1) with gamma_t/beta_t applied after
-            if per_channel:
-                scale64 = inv[:, None] if g_rows is None else inv[:, None] * g_rows[first:last]
-                shift64 = None if b_rows is None else b_rows[first:last]
-                if tail is not None:
-                    shift64 = -tail[:, None] * scale64 if shift64 is None else shift64 - tail[:, None] * scale64
-            else:
-                scale64 = inv[:, None]
-                shift64 = None if tail is None else -tail[:, None] * scale64
-            scale = scale64.astype(np.float32)[:, :, None]
-            shift = None if shift64 is None else shift64.astype(np.float32)[:, :, None]
+    for first in range(0, s * g, step):
+        last = min(first + step, s * g)
+        block, oblock = rows[first:last], orows[first:last]
+        head, tail, inv = _row_stats(block, oblock, pieces, centered, eps, what)
+        d = oblock if head is not None and len(pieces) == 1 else None  # x - head, already in the output
+        # y = (x [- head]) * scale + shift: per channel, gamma and beta folded into (k, q|1, 1)
+        # float32 operands; layer/rms, (k, 1, 1) with gamma_t/beta_t applied after
+        if per_channel:
+            scale64 = inv[:, None] if g_rows is None else inv[:, None] * g_rows[first:last]
+            shift64 = None if b_rows is None else b_rows[first:last]
+            if tail is not None:
+                shift64 = -tail[:, None] * scale64 if shift64 is None else shift64 - tail[:, None] * scale64
+        else:
+            scale64 = inv[:, None]
+            shift64 = None if tail is None else -tail[:, None] * scale64
+        scale = scale64.astype(np.float32)[:, :, None]
+        shift = None if shift64 is None else shift64.astype(np.float32)[:, :, None]
+        with row_buffers(t):  # elementwise passes that broadcast along rows of T; no reduction
             for qs, ts in pieces:
                 out = oblock[:, qs, ts]
                 sc = scale[:, qs] if scale.shape[1] > 1 else scale
@@ -181,7 +181,8 @@ def _row_stats(
     if not (bool((squared <= var).all()) and math.isfinite(float(s2.sum()))):
         head = tail.astype(np.float32)
         if len(pieces) == 1:  # x - head goes to the output, to be scaled there in place
-            np.subtract(block, head[:, None, None], out=oblock)
+            with row_buffers(block.shape[2]):
+                np.subtract(block, head[:, None, None], out=oblock)
             dflat = oblock.reshape(k, length)
             tail, s2 = _rowdot(dflat, None) / length, _rowdot(dflat, dflat)
         else:
