@@ -237,7 +237,16 @@ def fit(
         check_output_path(stats_json, (input_path,), "--stats-json", (("-o", output),))
     _check_plot(plot_path, (input_path,), (("-o", output),) + ((("--stats-json", stats_json),) if stats_json else ()))
     reader, result, skipped = _fit_file(
-        input_path, fmt, axis, default, overrides, columns, exclude, options, quiet, _parse_size(memory)
+        input_path,
+        fmt=fmt,
+        axis=axis,
+        method=default,
+        overrides=overrides,
+        columns=columns,
+        exclude=exclude,
+        options=options,
+        quiet=quiet,
+        memory=_parse_size(memory),
     )
     _write_text(output, result.scaler.to_json())
     methods_by_col = {c.name: c.method for c in result.scaler.columns}
@@ -267,6 +276,7 @@ def fit(
 
 def _fit_file(
     path: str,
+    *,
     fmt: str | None,
     axis: int | None,
     method: str | None,
@@ -346,7 +356,17 @@ def _fit_apply(
     in_fmt = detect_format(input_path, fmt, default="csv" if input_path == STDIO else None)
     with spooled(input_path) as path:
         _, result, _ = _fit_file(
-            path, in_fmt, axis, method, overrides, columns, exclude, options, quiet, memory, label(input_path)
+            path,
+            fmt=in_fmt,
+            axis=axis,
+            method=method,
+            overrides=overrides,
+            columns=columns,
+            exclude=exclude,
+            options=options,
+            quiet=quiet,
+            memory=memory,
+            shown_as=label(input_path),
         )
         if not quiet:
             con = report.console()
