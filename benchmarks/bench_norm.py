@@ -64,13 +64,13 @@ def interleaved(
             t_theirs.append(timed(theirs))
         t_ours.append(timed(ours))
 
-    def medians(times: list[Times]) -> Summary:
+    def summary(times: list[Times]) -> Summary:
         if not times:
             return float("nan"), float("nan"), float("nan")
         walls = [t[0] for t in times]
         return statistics.median(walls), statistics.median(t[1] for t in times), min(walls)
 
-    return medians(t_ours), medians(t_theirs)
+    return summary(t_ours), summary(t_theirs)
 
 
 def cases(x: np.ndarray, w: np.ndarray, b: np.ndarray, lw: np.ndarray, lb: np.ndarray, torch_mod):
